@@ -1,0 +1,252 @@
+import type { BackoffOptions } from './backoff.js';
+import { resolveBackoff } from './backoff.js';
+import { encodeEvent } from './codec.js';
+import { type EventContract, type EventData, type EventInput, parseData } from './contract.js';
+import { type CloudEvent, createEnvelope, type EnvelopeOptions } from './envelope.js';
+import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } from './errors.js';
+import type { EmitOptions, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
+import { messageSize } from './headers.js';
+import { Limiter } from './limiter.js';
+import { type Logger, safeLogger, silentLogger } from './logger.js';
+import { deadLetter } from './middleware/dead-letter.js';
+import { retry } from './middleware/retry.js';
+import { timeout } from './middleware/timeout.js';
+import { compose, type MessageContext, type Middleware } from './middleware/types.js';
+import { createReceiver, type Route } from './pipeline.js';
+import type { OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
+
+export interface EventBusOptions {
+  transport: Transport;
+  /** CloudEvents `source` of everything this bus publishes, e.g. "/services/ec2-api". */
+  source: string;
+  /** Default consumer group for handlers that name none; defaults to `source`. */
+  group?: string;
+  /** Types this bus can decode besides the ones it handles or publishes. */
+  contracts?: readonly EventContract[];
+  /** Middleware around every handler, outermost first (inside retry and dead-letter). */
+  middleware?: readonly Middleware[];
+  logger?: Logger;
+  /** Subscription and settle errors; they never become unhandled rejections. */
+  onError?: (error: Error, context: { group: string; eventId?: string }) => void;
+  /** Largest message accepted on either side; defaults to the transport's limit. */
+  maxMessageBytes?: number;
+  defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
+}
+
+export interface PublishEventOptions extends EnvelopeOptions, PublishOptions {}
+
+export interface BatchEntry<C extends EventContract = EventContract> {
+  contract: C;
+  data: EventInput<C>;
+  options?: EnvelopeOptions;
+}
+
+/** Type-checks one entry of `publishBatch` against its contract. */
+export function entry<C extends EventContract>(contract: C, data: EventInput<C>, options?: EnvelopeOptions): BatchEntry<C> {
+  return options === undefined ? { contract, data } : { contract, data, options };
+}
+
+export interface EventBus {
+  readonly transport: Transport;
+  readonly source: string;
+  publish<C extends EventContract>(contract: C, data: EventInput<C>, options?: PublishEventOptions): Promise<CloudEvent<EventData<C>>>;
+  /** Validate all, then publish all in one transport call; resolves when every one is confirmed. */
+  publishBatch(entries: readonly BatchEntry[], options?: PublishOptions): Promise<CloudEvent[]>;
+  handle<C extends EventContract, const TEmits extends readonly EventContract[] = readonly []>(
+    contract: C,
+    options: HandleOptions<TEmits>,
+    handler: Handler<C, TEmits[number]>,
+  ): HandlerRegistration;
+  /** Every handler registered so far (the event graph reads this). */
+  readonly registrations: readonly HandlerRegistration[];
+  /** Every contract the bus knows. */
+  readonly contracts: ReadonlyMap<string, EventContract>;
+  start(): Promise<void>;
+  /** Stop taking deliveries, let in-flight handlers finish and settle, then close the transport. */
+  stop(): Promise<void>;
+}
+
+function positiveInt(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(option, `must be a whole number ≥ 1 (got ${String(value)})`);
+  return value;
+}
+
+export function createEventBus(options: EventBusOptions): EventBus {
+  if (!options || !options.transport) throw new ConfigError('transport', 'is required (createTransport(url) makes one)');
+  if (typeof options.source !== 'string' || options.source === '') throw new ConfigError('source', 'is required, e.g. "/services/orders"');
+  const { transport, source } = options;
+  const logger = safeLogger(options.logger ?? silentLogger);
+  const onError = (error: Error, context: { group: string; eventId?: string }) => {
+    logger.error({ err: error, ...context }, 'eventbus error');
+    options.onError?.(error, context);
+  };
+  const defaults = {
+    maxAttempts: positiveInt('defaults.maxAttempts', options.defaults?.maxAttempts, 5),
+    concurrency: positiveInt('defaults.concurrency', options.defaults?.concurrency, 10),
+    backoff: resolveBackoff(options.defaults?.backoff, 'defaults.backoff'),
+    timeout: options.defaults?.timeout,
+  };
+  const maxMessageBytes = options.maxMessageBytes ?? transport.capabilities.maxMessageBytes;
+  if (!(maxMessageBytes > 0)) throw new ConfigError('maxMessageBytes', `must be positive (got ${maxMessageBytes})`);
+
+  const contracts = new Map<string, EventContract>();
+  const register = (contract: EventContract) => {
+    const known = contracts.get(contract.type);
+    if (known && known !== contract && (known.version !== contract.version || known.channel !== contract.channel)) {
+      throw new ConfigError('contracts', `two different contracts for type "${contract.type}"`);
+    }
+    if (!known) contracts.set(contract.type, contract);
+  };
+  for (const c of options.contracts ?? []) register(c);
+
+  const groups = new Map<string, Map<string, Route>>();
+  const registrations: HandlerRegistration[] = [];
+  const subscriptions: Subscription[] = [];
+  let state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle';
+  let stopping: Promise<void> | undefined;
+
+  function toMessage(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}) {
+    const parsed = parseData(contract, data);
+    if (!parsed.ok) throw new ValidationError(contract.type, parsed.issues);
+    register(contract);
+    const event = createEnvelope(contract.type, contract.version, source, parsed.data, envelopeOptions);
+    const encoded = encodeEvent(event, transport.capabilities.encoding);
+    const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body };
+    if (event.partitionkey !== undefined) message.key = event.partitionkey;
+    const size = messageSize(message);
+    if (size > maxMessageBytes) throw new MessageTooLargeError(size, maxMessageBytes, `event "${contract.type}"`);
+    return { event, message };
+  }
+
+  function assertCanPublish() {
+    if (state === 'stopped') throw new EventBusError('the event bus is stopped');
+  }
+
+  const bus: EventBus = {
+    transport,
+    source,
+    registrations,
+    contracts,
+
+    async publish(contract, data, publishOptions = {}) {
+      assertCanPublish();
+      const { signal, ...envelopeOptions } = publishOptions;
+      const { event, message } = toMessage(contract, data, envelopeOptions);
+      await transport.publish([message], signal ? { signal } : {});
+      return event as CloudEvent<EventData<typeof contract>>;
+    },
+
+    async publishBatch(entries, publishOptions = {}) {
+      assertCanPublish();
+      const built = entries.map((e) => toMessage(e.contract, e.data, e.options));
+      if (built.length > 0) await transport.publish(built.map((b) => b.message), publishOptions);
+      return built.map((b) => b.event);
+    },
+
+    handle(contract, handleOptions, handler) {
+      if (state !== 'idle') throw new ConfigError('handle', 'register handlers before start()');
+      const group = handleOptions.group ?? options.group ?? source;
+      const maxAttempts = positiveInt('maxAttempts', handleOptions.maxAttempts, defaults.maxAttempts);
+      const concurrency = positiveInt('concurrency', handleOptions.concurrency, defaults.concurrency);
+      const timeoutMs = handleOptions.timeout ?? defaults.timeout;
+      const emits = handleOptions.emits ?? [];
+      register(contract);
+      for (const e of emits) register(e);
+      let routes = groups.get(group);
+      if (!routes) {
+        routes = new Map();
+        groups.set(group, routes);
+      }
+      if (routes.has(contract.type)) {
+        throw new ConfigError('group', `group "${group}" already has a handler for "${contract.type}"`);
+      }
+      const registration: HandlerRegistration = {
+        name: handleOptions.name ?? `${group}:${contract.type}`,
+        contract,
+        group,
+        emits,
+        maxAttempts,
+        concurrency,
+      };
+      const chain = compose(
+        [
+          deadLetter(),
+          retry({ maxAttempts, backoff: handleOptions.backoff ?? defaults.backoff, maxDelayMs: transport.capabilities.maxDelayMs }),
+          ...(options.middleware ?? []),
+          ...(handleOptions.middleware ?? []),
+          ...(timeoutMs === undefined ? [] : [timeout(timeoutMs)]),
+        ],
+        (ctx) => Promise.resolve(handler(ctx.event as never, ctx as HandlerContext<never>)),
+      );
+      routes.set(contract.type, {
+        registration,
+        chain,
+        limiter: new Limiter(concurrency),
+        extend: (ctx) => withEmit(ctx, registration),
+      });
+      registrations.push(registration);
+      return registration;
+    },
+
+    async start() {
+      if (state !== 'idle') throw new EventBusError(`start() called on a bus that is ${state}`);
+      state = 'started';
+      await transport.connect();
+      for (const [group, routes] of groups) {
+        const channels = [...new Set([...routes.values()].map((r) => r.registration.contract.channel))];
+        const prefetch = [...routes.values()].reduce((sum, r) => sum + r.registration.concurrency, 0);
+        const receive = createReceiver({
+          group,
+          encoding: transport.capabilities.encoding,
+          maxMessageBytes,
+          contracts,
+          routes,
+          logger,
+          onError,
+        });
+        const subscription = await transport.subscribe(
+          { group, channels, prefetch, onError: (error) => onError(error, { group }) },
+          (delivery) => receive(delivery),
+        );
+        subscriptions.push(subscription);
+        logger.info({ group, channels, transport: transport.name }, 'subscribed');
+      }
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        state = 'stopping';
+        await Promise.all(subscriptions.map((s) => s.close()));
+        await transport.close();
+        state = 'stopped';
+        logger.info({ transport: transport.name }, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+
+  function withEmit(ctx: MessageContext, registration: HandlerRegistration): MessageContext {
+    const declared = new Set(registration.emits.map((e) => e.type));
+    const emit = async (contract: EventContract, data: unknown, emitOptions: EmitOptions = {}) => {
+      if (!declared.has(contract.type)) {
+        throw new ConfigError(
+          'emits',
+          `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`,
+        );
+      }
+      const incoming = ctx.event;
+      const chainOptions: PublishEventOptions = {
+        ...emitOptions,
+        causationId: incoming.id,
+        correlationId: incoming.correlationid ?? incoming.id,
+      };
+      if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
+      if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
+      return bus.publish(contract, data as never, chainOptions);
+    };
+    return Object.assign(Object.create(ctx) as MessageContext, { emit });
+  }
+
+  return bus;
+}

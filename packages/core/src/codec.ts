@@ -1,0 +1,139 @@
+import {
+  CONTEXT_ATTRIBUTES,
+  type CloudEvent,
+  type CloudEventAttributes,
+  JSON_CONTENT_TYPE,
+  REQUIRED_ATTRIBUTES,
+  STRUCTURED_CONTENT_TYPE,
+} from './envelope.js';
+import { PoisonMessageError } from './errors.js';
+import type { WireEncoding } from './transport.js';
+
+export interface EncodedEvent {
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Binary mode: attributes in headers, `data` alone in the body (Kafka, NATS and AMQP bindings). */
+export function encodeBinary(
+  event: CloudEvent,
+  attributePrefix: string,
+  contentTypeHeader?: string,
+): EncodedEvent {
+  const headers: Record<string, string> = {};
+  for (const name of CONTEXT_ATTRIBUTES) {
+    const value = event[name];
+    if (value === undefined) continue;
+    if (name === 'datacontenttype' && contentTypeHeader) headers[contentTypeHeader] = value;
+    else headers[attributePrefix + name] = value;
+  }
+  return { headers, body: encoder.encode(JSON.stringify(event.data ?? null)) };
+}
+
+/** Structured mode: the whole event as one JSON document (SQS/SNS, or any plain HTTP-ish wire). */
+export function encodeStructured(event: CloudEvent): EncodedEvent {
+  return {
+    headers: { 'content-type': STRUCTURED_CONTENT_TYPE },
+    body: encoder.encode(JSON.stringify(event)),
+  };
+}
+
+export function encodeEvent(event: CloudEvent, encoding: WireEncoding): EncodedEvent {
+  return encoding.mode === 'binary'
+    ? encodeBinary(event, encoding.attributePrefix, encoding.contentTypeHeader)
+    : encodeStructured(event);
+}
+
+function parseJson(body: Uint8Array, what: string): unknown {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch {
+    throw new PoisonMessageError('malformed', `${what} is not valid UTF-8`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PoisonMessageError('malformed', `${what} is not JSON (${(error as Error).message})`);
+  }
+}
+
+function headerValue(headers: Record<string, string>, name: string): string | undefined {
+  if (name in headers) return headers[name];
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+function checkRequired(attrs: Partial<CloudEventAttributes>): void {
+  const missing = REQUIRED_ATTRIBUTES.filter((name) => typeof attrs[name] !== 'string' || attrs[name] === '');
+  if (missing.length > 0) {
+    throw new PoisonMessageError('missing-attributes', `missing CloudEvents attribute(s): ${missing.join(', ')}`);
+  }
+  if (attrs.specversion !== '1.0') {
+    throw new PoisonMessageError('missing-attributes', `unsupported specversion "${String(attrs.specversion)}"`);
+  }
+}
+
+function isStructured(headers: Record<string, string>): boolean {
+  const contentType = headerValue(headers, 'content-type') ?? headerValue(headers, 'contentType');
+  return contentType?.toLowerCase().startsWith(STRUCTURED_CONTENT_TYPE) ?? false;
+}
+
+function decodeStructured(body: Uint8Array): CloudEvent {
+  const doc = parseJson(body, 'structured CloudEvent');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new PoisonMessageError('malformed', 'structured CloudEvent is not a JSON object');
+  }
+  const attrs = doc as Partial<CloudEvent>;
+  checkRequired(attrs);
+  const event: CloudEvent = {
+    ...(attrs as CloudEvent),
+    time: attrs.time ?? '',
+    datacontenttype: attrs.datacontenttype ?? JSON_CONTENT_TYPE,
+    data: attrs.data ?? null,
+  };
+  if (!('data' in attrs) && 'data_base64' in attrs) {
+    throw new PoisonMessageError('malformed', 'binary data (data_base64) is not supported; send JSON data');
+  }
+  return event;
+}
+
+function decodeBinary(
+  headers: Record<string, string>,
+  body: Uint8Array,
+  prefix: string,
+  contentTypeHeader: string | undefined,
+): CloudEvent {
+  const attrs: Record<string, string> = {};
+  const lowerPrefix = prefix.toLowerCase();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase().startsWith(lowerPrefix)) attrs[name.slice(prefix.length).toLowerCase()] = value;
+  }
+  const contentType =
+    attrs.datacontenttype ??
+    (contentTypeHeader ? headerValue(headers, contentTypeHeader) : undefined) ??
+    headerValue(headers, 'content-type') ??
+    JSON_CONTENT_TYPE;
+  checkRequired(attrs as Partial<CloudEventAttributes>);
+  if (!/json/i.test(contentType)) {
+    throw new PoisonMessageError('malformed', `data content type "${contentType}" is not JSON`);
+  }
+  const data = body.byteLength === 0 ? null : parseJson(body, 'event data');
+  return { ...(attrs as unknown as CloudEventAttributes), time: attrs.time ?? '', datacontenttype: contentType, data };
+}
+
+/**
+ * Decode a received message into a CloudEvent. Reads structured mode on any transport (a plain
+ * client may send it), binary mode with the transport's prefix otherwise. Throws PoisonMessageError.
+ */
+export function decodeEvent(
+  message: { headers: Record<string, string>; body: Uint8Array },
+  encoding: WireEncoding,
+): CloudEvent {
+  if (isStructured(message.headers) || encoding.mode === 'structured') return decodeStructured(message.body);
+  return decodeBinary(message.headers, message.body, encoding.attributePrefix, encoding.contentTypeHeader);
+}

@@ -1,0 +1,96 @@
+/** Base class of every error eventbus throws, so callers can tell ours from theirs. */
+export class EventBusError extends Error {
+  override readonly name: string = 'EventBusError';
+}
+
+/** A bad option, found at construction. The message names the option. */
+export class ConfigError extends EventBusError {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly option: string,
+    problem: string,
+  ) {
+    super(`Invalid option \`${option}\`: ${problem}`);
+  }
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** Data that does not match its contract. Thrown by publish before anything is sent. */
+export class ValidationError extends EventBusError {
+  override readonly name = 'ValidationError';
+  constructor(
+    readonly eventType: string,
+    readonly issues: ValidationIssue[],
+  ) {
+    super(
+      `Event "${eventType}" does not match its contract: ${issues
+        .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+        .join('; ')}`,
+    );
+  }
+}
+
+export type PoisonReason =
+  | 'malformed'
+  | 'missing-attributes'
+  | 'unknown-type'
+  | 'schema-mismatch'
+  | 'oversized';
+
+/** A received message that can never be handled: it is dead-lettered at once, never retried. */
+export class PoisonMessageError extends EventBusError {
+  override readonly name = 'PoisonMessageError';
+  constructor(
+    readonly reason: PoisonReason,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+  }
+}
+
+/** An encoded message larger than the transport (or the bus option) allows. */
+export class MessageTooLargeError extends EventBusError {
+  override readonly name = 'MessageTooLargeError';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    what = 'message',
+  ) {
+    super(`The ${what} is ${size} bytes; the limit is ${limit} bytes`);
+  }
+}
+
+/**
+ * Throw from a handler when retrying cannot help (a request the external API rejects for good):
+ * the event goes straight to the dead-letter destination with this message as its reason.
+ */
+export class NonRetryableError extends EventBusError {
+  override readonly name = 'NonRetryableError';
+}
+
+/** A handler ran past its `timeout`. Retried like any other failure. */
+export class HandlerTimeoutError extends EventBusError {
+  override readonly name = 'HandlerTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`Handler did not finish within ${timeoutMs} ms`);
+  }
+}
+
+/** The transport could not do what was asked (not connected, closed, broker refused). */
+export class TransportError extends EventBusError {
+  override readonly name = 'TransportError';
+}
+
+/** A message that a subscriber waiting on a coordination store (lock, rate limit) could not get in time. */
+export class CoordinationUnavailableError extends EventBusError {
+  override readonly name = 'CoordinationUnavailableError';
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

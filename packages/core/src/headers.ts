@@ -1,0 +1,55 @@
+import type { Delivery } from './transport.js';
+
+/**
+ * Header names eventbus itself reads and writes next to the CloudEvents attributes. Retry state
+ * lives here, never in the user's payload.
+ */
+export const EventbusHeaders = {
+  /** Delivery attempt carried across republishing (retry queues, retry topics). */
+  attempt: 'eventbus-attempt',
+  /** Earliest time (ms since epoch) a retried message may be handled, where the broker cannot delay. */
+  notBefore: 'eventbus-not-before',
+  deadLetterReason: 'eventbus-dead-letter-reason',
+  deadLetterAttempts: 'eventbus-dead-letter-attempts',
+  deadLetterGroup: 'eventbus-dead-letter-group',
+  deadLetterChannel: 'eventbus-dead-letter-channel',
+  deadLetterTime: 'eventbus-dead-letter-time',
+} as const;
+
+const MAX_REASON_LENGTH = 1024;
+
+/** The headers every adapter adds when it dead-letters a delivery: the original headers stay as they were. */
+export function deadLetterHeaders(delivery: Delivery, group: string, reason: string): Record<string, string> {
+  return {
+    ...delivery.message.headers,
+    [EventbusHeaders.deadLetterReason]: reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH)}…` : reason,
+    [EventbusHeaders.deadLetterAttempts]: String(delivery.attempt),
+    [EventbusHeaders.deadLetterGroup]: group,
+    [EventbusHeaders.deadLetterChannel]: delivery.message.channel,
+    [EventbusHeaders.deadLetterTime]: new Date().toISOString(),
+  };
+}
+
+/** The attempt a delivery carries in its headers (1 when absent or unreadable). */
+export function attemptFromHeaders(headers: Record<string, string>): number {
+  const n = Number(headers[EventbusHeaders.attempt]);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** Headers for republishing a message as its next attempt (retry queues and topics). */
+export function nextAttemptHeaders(delivery: Delivery, notBefore?: number): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...delivery.message.headers,
+    [EventbusHeaders.attempt]: String(delivery.attempt + 1),
+  };
+  if (notBefore !== undefined) headers[EventbusHeaders.notBefore] = String(notBefore);
+  else delete headers[EventbusHeaders.notBefore];
+  return headers;
+}
+
+/** Encoded size of a message as brokers count it: body plus header names and values. */
+export function messageSize(message: { headers: Record<string, string>; body: Uint8Array }): number {
+  let size = message.body.byteLength;
+  for (const [k, v] of Object.entries(message.headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return size;
+}

@@ -1,0 +1,63 @@
+export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export {
+  type BatchEntry,
+  createEventBus,
+  type EventBus,
+  type EventBusOptions,
+  entry,
+  type PublishEventOptions,
+} from './bus.js';
+export { decodeEvent, type EncodedEvent, encodeBinary, encodeEvent, encodeStructured } from './codec.js';
+export {
+  defineEvent,
+  type EventContract,
+  type EventData,
+  type EventDefinition,
+  type EventInput,
+  parseData,
+} from './contract.js';
+export { type AdapterModule, adapterPackageFor, createTransport, SUPPORTED_SCHEMES } from './create-transport.js';
+export {
+  type CloudEvent,
+  type CloudEventAttributes,
+  CONTEXT_ATTRIBUTES,
+  createEnvelope,
+  type EnvelopeOptions,
+  JSON_CONTENT_TYPE,
+  STRUCTURED_CONTENT_TYPE,
+} from './envelope.js';
+export {
+  ConfigError,
+  CoordinationUnavailableError,
+  EventBusError,
+  HandlerTimeoutError,
+  MessageTooLargeError,
+  NonRetryableError,
+  PoisonMessageError,
+  type PoisonReason,
+  TransportError,
+  ValidationError,
+  type ValidationIssue,
+} from './errors.js';
+export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
+export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, messageSize, nextAttemptHeaders } from './headers.js';
+export { consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
+export { MemoryTransport, type MemoryTransportOptions, resetMemoryBrokers } from './memory/memory-transport.js';
+export { deadLetter } from './middleware/dead-letter.js';
+export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
+export { timeout } from './middleware/timeout.js';
+export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
+export { redact, redactError } from './redact.js';
+export type {
+  Delivery,
+  DeliveryHandler,
+  NackOptions,
+  OutgoingMessage,
+  PublishOptions,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportCapabilities,
+  WireEncoding,
+} from './transport.js';

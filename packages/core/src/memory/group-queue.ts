@@ -1,0 +1,212 @@
+import { deadLetterHeaders } from '../headers.js';
+import type { Delivery, DeliveryHandler, NackOptions, ReceivedMessage } from '../transport.js';
+import { Deque } from './deque.js';
+
+interface Entry {
+  message: ReceivedMessage;
+  attempt: number;
+}
+
+export interface Consumer {
+  readonly prefetch: number;
+  inFlight: number;
+  closed: boolean;
+  readonly onDelivery: DeliveryHandler;
+  readonly onError: ((error: Error) => void) | undefined;
+  /** Resolvers waiting for inFlight to reach 0 (graceful close). */
+  idle: (() => void)[];
+}
+
+/**
+ * One group's queue on the memory broker: competing consumers, prefetch, per-key order (a key is
+ * never in flight twice), delayed redelivery and a dead-letter queue of its own.
+ */
+export class GroupQueue {
+  private readonly ready = new Deque<Entry>();
+  /** Entries held back because an earlier entry with the same key is in flight. */
+  private readonly blockedByKey = new Map<string, Deque<Entry>>();
+  private readonly keysInFlight = new Set<string>();
+  private readonly consumers: Consumer[] = [];
+  private nextConsumer = 0;
+  private delayedCount = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly spaceWaiters: (() => void)[] = [];
+  private dispatching = false;
+  private pendingCount = 0;
+
+  constructor(
+    readonly group: string,
+    private readonly maxBacklog: number,
+    private readonly deadLetters: GroupQueue | undefined,
+  ) {}
+
+  /** Messages not yet settled: ready, blocked, delayed or in flight. */
+  get backlog(): number {
+    return this.pendingCount;
+  }
+
+  hasSpace(): boolean {
+    return this.pendingCount < this.maxBacklog;
+  }
+
+  /** Resolves when the backlog is below the bound (publishers wait here instead of growing memory). */
+  waitForSpace(): Promise<void> {
+    if (this.hasSpace() || this.consumers.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  enqueue(message: ReceivedMessage, attempt = 1): void {
+    this.pendingCount++;
+    this.makeReady({ message, attempt });
+    this.dispatch();
+  }
+
+  addConsumer(consumer: Consumer): void {
+    this.consumers.push(consumer);
+    this.dispatch();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    consumer.closed = true;
+    const i = this.consumers.indexOf(consumer);
+    if (i >= 0) this.consumers.splice(i, 1);
+    // Publishers waiting for this consumer must not wait forever once nobody reads.
+    if (this.consumers.length === 0) this.releaseSpaceWaiters(true);
+  }
+
+  /** Cancel delayed redeliveries' timers (broker shutdown). */
+  dispose(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private makeReady(entry: Entry): void {
+    const key = entry.message.key;
+    if (key !== undefined && (this.keysInFlight.has(key) || this.blockedByKey.has(key))) {
+      let blocked = this.blockedByKey.get(key);
+      if (!blocked) {
+        blocked = new Deque<Entry>();
+        this.blockedByKey.set(key, blocked);
+      }
+      blocked.push(entry);
+      return;
+    }
+    this.ready.push(entry);
+  }
+
+  private releaseKey(key: string | undefined): void {
+    if (key === undefined) return;
+    this.keysInFlight.delete(key);
+    const blocked = this.blockedByKey.get(key);
+    if (!blocked) return;
+    const next = blocked.shift();
+    if (blocked.length === 0) this.blockedByKey.delete(key);
+    // The oldest held-back entry of this key goes first, ahead of newer keys.
+    if (next) this.ready.unshift(next);
+  }
+
+  private pickConsumer(): Consumer | undefined {
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const consumer = this.consumers[(this.nextConsumer + i) % n]!;
+      if (!consumer.closed && consumer.inFlight < consumer.prefetch) {
+        this.nextConsumer = (this.nextConsumer + i + 1) % n;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  private dispatch(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (this.ready.length > 0) {
+        const consumer = this.pickConsumer();
+        if (!consumer) break;
+        const entry = this.ready.shift()!;
+        if (entry.message.key !== undefined) {
+          if (this.keysInFlight.has(entry.message.key)) {
+            this.makeReady(entry);
+            continue;
+          }
+          this.keysInFlight.add(entry.message.key);
+        }
+        consumer.inFlight++;
+        this.deliver(consumer, entry);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private deliver(consumer: Consumer, entry: Entry): void {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      consumer.inFlight--;
+      this.releaseKey(entry.message.key);
+      if (consumer.inFlight === 0) for (const resolve of consumer.idle.splice(0)) resolve();
+      return true;
+    };
+    const done = () => {
+      this.pendingCount--;
+      this.releaseSpaceWaiters(false);
+      this.dispatch();
+    };
+    const delivery: Delivery = {
+      message: entry.message,
+      attempt: entry.attempt,
+      ack: async () => {
+        if (settle()) done();
+      },
+      nack: async (options?: NackOptions) => {
+        if (!settle()) return;
+        this.redeliver({ message: entry.message, attempt: entry.attempt + 1 }, options?.delayMs ?? 0);
+      },
+      deadLetter: async (reason: string) => {
+        if (!settle()) return;
+        const headers = deadLetterHeaders(delivery, this.group, reason);
+        this.deadLetters?.enqueue({ ...entry.message, headers });
+        done();
+      },
+    };
+    try {
+      const result = consumer.onDelivery(delivery);
+      if (result && typeof result.then === 'function') {
+        result.then(undefined, (error: unknown) => this.reportHandlerFailure(consumer, delivery, error));
+      }
+    } catch (error) {
+      this.reportHandlerFailure(consumer, delivery, error);
+    }
+  }
+
+  /** A delivery handler must settle; if it threw instead, requeue so nothing is lost. */
+  private reportHandlerFailure(consumer: Consumer, delivery: Delivery, error: unknown): void {
+    consumer.onError?.(error instanceof Error ? error : new Error(String(error)));
+    void delivery.nack({ delayMs: 100 });
+  }
+
+  /** Put a message back: at once, or after a delay. Returned unacked messages keep their attempt. */
+  redeliver(entry: Entry, delayMs: number): void {
+    if (delayMs <= 0) {
+      this.makeReady(entry);
+      this.dispatch();
+      return;
+    }
+    this.delayedCount++;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.delayedCount--;
+      this.makeReady(entry);
+      this.dispatch();
+    }, delayMs);
+    timer.unref?.();
+    this.timers.add(timer);
+  }
+
+  private releaseSpaceWaiters(all: boolean): void {
+    while (this.spaceWaiters.length > 0 && (all || this.hasSpace())) this.spaceWaiters.shift()!();
+  }
+}

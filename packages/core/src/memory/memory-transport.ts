@@ -1,0 +1,178 @@
+import { ConfigError, MessageTooLargeError, TransportError } from '../errors.js';
+import { messageSize } from '../headers.js';
+import type {
+  DeliveryHandler,
+  OutgoingMessage,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportCapabilities,
+} from '../transport.js';
+import { type Consumer, GroupQueue } from './group-queue.js';
+
+export interface MemoryTransportOptions {
+  /** Transports created with one broker name share channels and groups (one process only). */
+  broker?: string;
+  /** A publish waits while any group it feeds holds this many unsettled messages. */
+  maxBacklog?: number;
+  maxMessageBytes?: number;
+  /** How long a closing subscription waits for in-flight deliveries to settle. */
+  drainTimeoutMs?: number;
+}
+
+/** The shared state behind every memory transport of one name: groups and their channel bindings. */
+class MemoryBroker {
+  readonly groups = new Map<string, GroupQueue>();
+  readonly deadLetters = new Map<string, GroupQueue>();
+  private readonly bindings = new Map<string, Set<GroupQueue>>();
+
+  constructor(readonly maxBacklog: number) {}
+
+  group(name: string, channels: readonly string[]): GroupQueue {
+    let queue = this.groups.get(name);
+    if (!queue) {
+      queue = new GroupQueue(name, this.maxBacklog, this.deadLetterQueue(name));
+      this.groups.set(name, queue);
+    }
+    for (const channel of channels) {
+      let bound = this.bindings.get(channel);
+      if (!bound) {
+        bound = new Set();
+        this.bindings.set(channel, bound);
+      }
+      bound.add(queue);
+    }
+    return queue;
+  }
+
+  deadLetterQueue(group: string): GroupQueue {
+    let queue = this.deadLetters.get(group);
+    if (!queue) {
+      queue = new GroupQueue(`${group}.dead-letter`, Number.POSITIVE_INFINITY, undefined);
+      this.deadLetters.set(group, queue);
+    }
+    return queue;
+  }
+
+  route(channel: string): Iterable<GroupQueue> {
+    return this.bindings.get(channel) ?? [];
+  }
+}
+
+const brokers = new Map<string, MemoryBroker>();
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(typeof value === 'number' && value > 0)) throw new ConfigError(option, `must be a positive number (got ${String(value)})`);
+  return value;
+}
+
+/**
+ * A broker in the process's memory: the same semantics as the real adapters (groups, competing
+ * consumers, per-key order, prefetch, delayed nack, dead letters) for tests, examples and one-process apps.
+ */
+export class MemoryTransport implements Transport {
+  readonly name = 'memory';
+  readonly capabilities: TransportCapabilities;
+  private readonly broker: MemoryBroker;
+  private readonly drainTimeoutMs: number;
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    const maxBacklog = positive('maxBacklog', options.maxBacklog, 10_000);
+    const brokerName = options.broker ?? 'default';
+    let broker = brokers.get(brokerName);
+    if (!broker) {
+      broker = new MemoryBroker(maxBacklog);
+      brokers.set(brokerName, broker);
+    }
+    this.broker = broker;
+    this.drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs, 30_000);
+    this.capabilities = {
+      encoding: { mode: 'binary', attributePrefix: 'ce-', contentTypeHeader: 'content-type' },
+      orderingPerKey: true,
+      nativeDelay: true,
+      maxDelayMs: 2_147_483_647,
+      nativeDeadLetter: true,
+      maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
+    };
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    this.assertOpen();
+    for (const message of messages) {
+      const size = messageSize(message);
+      if (size > this.capabilities.maxMessageBytes) throw new MessageTooLargeError(size, this.capabilities.maxMessageBytes);
+    }
+    for (const message of messages) {
+      options.signal?.throwIfAborted();
+      for (const queue of this.broker.route(message.channel)) {
+        if (!queue.hasSpace()) await queue.waitForSpace();
+        const received = { channel: message.channel, headers: { ...message.headers }, body: message.body };
+        queue.enqueue(message.key === undefined ? received : { ...received, key: message.key });
+      }
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    this.assertOpen();
+    if (!options.group) throw new ConfigError('group', 'is required');
+    if (!(options.prefetch >= 1)) throw new ConfigError('prefetch', `must be at least 1 (got ${options.prefetch})`);
+    const queue = options.deadLetters
+      ? this.broker.deadLetterQueue(options.group)
+      : this.broker.group(options.group, options.channels);
+    const consumer: Consumer = {
+      prefetch: options.prefetch,
+      inFlight: 0,
+      closed: false,
+      onDelivery,
+      onError: options.onError,
+      idle: [],
+    };
+    queue.addConsumer(consumer);
+    let closing: Promise<void> | undefined;
+    const subscription: Subscription = {
+      close: () => {
+        closing ??= (async () => {
+          queue.removeConsumer(consumer);
+          if (consumer.inFlight > 0) {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([
+              new Promise<void>((resolve) => consumer.idle.push(resolve)),
+              new Promise<void>((resolve) => {
+                timer = setTimeout(resolve, this.drainTimeoutMs);
+              }),
+            ]);
+            clearTimeout(timer);
+          }
+          this.subscriptions.delete(subscription);
+        })();
+        return closing;
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError('memory transport is closed');
+  }
+}
+
+/** Forget every memory broker (between tests). */
+export function resetMemoryBrokers(): void {
+  for (const broker of brokers.values()) for (const q of broker.groups.values()) q.dispose();
+  brokers.clear();
+}

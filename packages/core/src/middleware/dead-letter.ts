@@ -1,0 +1,22 @@
+import { errorMessage } from '../errors.js';
+import type { Middleware } from './types.js';
+
+/**
+ * The outermost guard: whatever escapes the chain unsettled goes to the group's dead-letter
+ * destination with its reason, the message intact — never a crash, never a silent ack.
+ */
+export function deadLetter(): Middleware {
+  return (next) => async (ctx) => {
+    try {
+      await next(ctx);
+    } catch (error) {
+      if (ctx.settled) {
+        ctx.logger.error({ err: error }, 'handler failed after the delivery was settled');
+        return;
+      }
+      const reason = errorMessage(error);
+      ctx.logger.error({ err: error, attempt: ctx.attempt }, 'dead-lettering event');
+      await ctx.deadLetter(reason);
+    }
+  };
+}

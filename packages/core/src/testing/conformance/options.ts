@@ -1,0 +1,63 @@
+import type { Transport } from '../../transport.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export type TransportFactory = (options: {
+  /** Connect through this address instead of the broker's own (a TCP proxy in fault scenarios). */
+  endpoint?: Endpoint;
+}) => Transport | Promise<Transport>;
+
+export const SCENARIOS = [
+  'publish-before-subscribe',
+  'competing-consumers',
+  'fan-out',
+  'channel-isolation',
+  'nack-redelivery',
+  'nack-delay',
+  'max-attempts',
+  'poison',
+  'key-order',
+  'close-one-subscription',
+  'graceful-close',
+  'publisher-flush',
+  'connection-cut',
+  'broker-restart',
+  'max-size',
+  'odd-headers',
+  'close-idempotent',
+  'prefetch-bound',
+  'sigkill',
+] as const;
+
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface ConformanceOptions {
+  /** The broker's TCP address, for the connection-cut scenario's proxy. */
+  brokerEndpoint?: Endpoint;
+  /**
+   * A broker the test itself owns and may restart (never the machine's shared one): the factory
+   * builds transports connected to it; `restart` stops and starts it, keeping its data.
+   */
+  privateBroker?: {
+    start(): Promise<void>;
+    factory: TransportFactory;
+    restart(): Promise<void>;
+    stop(): Promise<void>;
+  };
+  /**
+   * For the SIGKILL scenario: a module the child process imports (absolute path or package name)
+   * and the name of its export, a function `() => Transport | Promise<Transport>`.
+   */
+  child?: { module: string; export?: string };
+  /** Scenarios this transport cannot run, each with the reason shown in the test name. */
+  skip?: Partial<Record<ScenarioName, string>>;
+  /** How long a message held by a dead consumer takes to come back (SQS visibility timeout). */
+  redeliveryTimeoutMs?: number;
+  /** Multiply the large message counts (1 = as in DESIGN.md); slow emulators may scale down. */
+  scale?: number;
+  /** Per-test timeout in ms. */
+  timeoutMs?: number;
+}

@@ -1,0 +1,6 @@
+export { type ConformanceOptions, type Endpoint, SCENARIOS, type ScenarioName, type TransportFactory } from './conformance/options.js';
+export { runTransportConformance } from './conformance/suite.js';
+export { type ChildConsumer, spawnChildConsumer } from './child.js';
+export { createSpy, eventually, Spy, type WaitOptions } from './spy.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export { type BrokerSource, brokerUrlFromEnv, describeBroker } from './env.js';

@@ -1,0 +1,102 @@
+/**
+ * The one interface between eventbus and a broker. An adapter moves bytes and settles deliveries;
+ * decoding, validation, retry policy and routing all live in core.
+ */
+
+/** How a transport wants CloudEvents laid out on its wire (the binding for that protocol). */
+export type WireEncoding =
+  | {
+      mode: 'binary';
+      /** Prefix of attribute headers: `ce_` (Kafka), `ce-` (NATS), `cloudEvents_` (AMQP). */
+      attributePrefix: string;
+      /** Header that carries `datacontenttype`; omit to send it as a prefixed attribute. */
+      contentTypeHeader?: string;
+    }
+  | { mode: 'structured' };
+
+export interface TransportCapabilities {
+  encoding: WireEncoding;
+  /** Events with one key are delivered in publish order within a group (until the first retry). */
+  orderingPerKey: boolean;
+  /** The broker itself holds a nacked message back for `delayMs` (no sleeping consumer). */
+  nativeDelay: boolean;
+  /** The longest nack delay honoured in one step. */
+  maxDelayMs: number;
+  /** The broker keeps dead letters in a destination of its own. */
+  nativeDeadLetter: boolean;
+  /** Largest encoded message (headers + body) the transport accepts. */
+  maxMessageBytes: number;
+}
+
+/** A message handed to `publish`: already encoded by core. */
+export interface OutgoingMessage {
+  channel: string;
+  /** The event id, for brokers that deduplicate (NATS Msg-Id, SQS FIFO). */
+  id: string;
+  /** Ordering key (Kafka key, SQS FIFO message group). */
+  key?: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** A message as it came off the broker. */
+export interface ReceivedMessage {
+  channel: string;
+  key?: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface NackOptions {
+  /** Hold the message back at least this long before redelivering it. */
+  delayMs?: number;
+}
+
+/** One delivery of one message to one group. Settle it exactly once. */
+export interface Delivery {
+  readonly message: ReceivedMessage;
+  /** 1 on first delivery, rising with every redelivery (kept in headers or by the broker). */
+  readonly attempt: number;
+  ack(): Promise<void>;
+  nack(options?: NackOptions): Promise<void>;
+  /** Move the message, intact, to the group's dead-letter destination with this reason. */
+  deadLetter(reason: string): Promise<void>;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => void | Promise<void>;
+
+export interface SubscribeOptions {
+  /** Consumer group: members compete, every group gets every event. */
+  group: string;
+  channels: readonly string[];
+  /** Most deliveries outstanding (unsettled) at once for this subscription. */
+  prefetch: number;
+  /** Read the group's dead letters instead of its live channels. */
+  deadLetters?: boolean;
+  /** Errors of the subscription itself (lost connection, failed settle). */
+  onError?: (error: Error) => void;
+}
+
+export interface Subscription {
+  /**
+   * Stop taking deliveries at once; resolve when every delivery already handed out has been settled
+   * (or the transport's drain timeout passed) and broker resources are released. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+export interface PublishOptions {
+  signal?: AbortSignal;
+}
+
+export interface Transport {
+  /** Short name for logs and spans: "memory", "rabbitmq", "kafka", "nats", "sqs". */
+  readonly name: string;
+  readonly capabilities: TransportCapabilities;
+  connect(): Promise<void>;
+  /** Resolves only when the broker has confirmed every message; rejects if any was refused. */
+  publish(messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void>;
+  subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription>;
+  /** Close every subscription (draining), flush publishes, release the connection. Idempotent. */
+  close(): Promise<void>;
+}
