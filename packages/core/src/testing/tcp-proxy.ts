@@ -43,13 +43,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const address = server.address() as net.AddressInfo;
+  const cut = () => {
+    for (const socket of sockets) socket.resetAndDestroy();
+    sockets.clear();
+  };
   return {
     host: '127.0.0.1',
     port: address.port,
-    cut() {
-      for (const socket of sockets) socket.resetAndDestroy?.() ?? socket.destroy();
-      sockets.clear();
-    },
+    cut,
     refuse(on: boolean) {
       refusing = on;
     },
@@ -57,7 +58,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return sockets.size / 2;
     },
     close() {
-      this.cut();
+      cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
