@@ -5,6 +5,8 @@ export default defineConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/child-consumer': 'src/testing/child-consumer.ts',
+    'redis/index': 'src/redis/index.ts',
+    cli: 'src/cli.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
