@@ -1,6 +1,51 @@
+import { afterEach, describe, it } from 'vitest';
+import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
+import type { Scenario } from './scenario.js';
+import { deliveryScenarios } from './scenarios-delivery.js';
+import { failureScenarios } from './scenarios-failure.js';
+import { faultScenarios } from './scenarios-faults.js';
+import { lifecycleScenarios } from './scenarios-lifecycle.js';
 
-/** Placeholder while the scenarios are written; see DESIGN.md's conformance list. */
-export function runTransportConformance(_name: string, _factory: TransportFactory, _options: ConformanceOptions = {}): void {
-  throw new Error('runTransportConformance: not implemented yet');
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  ...deliveryScenarios,
+  ...lifecycleScenarios,
+  ...failureScenarios,
+  ...faultScenarios,
+];
+
+class ScenarioSkipped extends Error {}
+
+/**
+ * Every transport runs this same suite against its real broker (DESIGN.md's conformance list).
+ * A scenario the broker cannot support is skipped visibly, by option or by capability flag.
+ */
+export function runTransportConformance(name: string, factory: TransportFactory, options: ConformanceOptions = {}): void {
+  const timeout = options.timeoutMs ?? 60_000;
+  describe(`transport conformance: ${name}`, () => {
+    let harness: Harness | undefined;
+    afterEach(async () => {
+      await harness?.cleanup();
+      harness = undefined;
+    }, 60_000);
+    for (const scenario of ALL_SCENARIOS) {
+      const skipReason = options.skip?.[scenario.name];
+      const title = skipReason ? `${scenario.title} — skipped: ${skipReason}` : scenario.title;
+      it.skipIf(skipReason !== undefined)(
+        `${scenario.name}: ${title}`,
+        async (ctx) => {
+          harness = new Harness(factory);
+          const env = {
+            options,
+            skip(reason: string): never {
+              ctx.skip(reason);
+              throw new ScenarioSkipped(reason);
+            },
+          };
+          await scenario.run(harness, env);
+        },
+        scenario.slow ? timeout * 4 : timeout,
+      );
+    }
+  });
 }

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { createEventBus, type EventBus, type EventBusOptions } from '../../bus.js';
+import { defineEvent, type EventContract } from '../../contract.js';
+import type { CloudEvent } from '../../envelope.js';
+import type { Transport } from '../../transport.js';
+import type { Endpoint, TransportFactory } from './options.js';
+
+export const payloadSchema = z.object({
+  n: z.number().int(),
+  text: z.string().optional(),
+  pad: z.string().optional(),
+});
+
+export type Payload = z.infer<typeof payloadSchema>;
+export type PayloadContract = EventContract<string, typeof payloadSchema>;
+
+/** Per-test resources: everything made here is stopped and closed after the test, pass or fail. */
+export class Harness {
+  private readonly buses: EventBus[] = [];
+  private readonly transports: Transport[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  readonly run = randomBytes(4).toString('hex');
+  private seq = 0;
+
+  constructor(private readonly factory: TransportFactory) {}
+
+  /** A name unique to this run: channels and groups never collide across reruns. */
+  name(label: string): string {
+    return `cf-${this.run}-${label}-${++this.seq}`;
+  }
+
+  contract(label: string, channel?: string): PayloadContract {
+    const type = `conformance.${this.name(label)}`;
+    return defineEvent({
+      type,
+      description: `conformance test event ${label}`,
+      schema: payloadSchema,
+      ...(channel === undefined ? {} : { channel }),
+    });
+  }
+
+  async transport(endpoint?: Endpoint, factory: TransportFactory = this.factory): Promise<Transport> {
+    const transport = await factory(endpoint ? { endpoint } : {});
+    this.transports.push(transport);
+    await transport.connect();
+    return transport;
+  }
+
+  async bus(options: Partial<EventBusOptions> & { endpoint?: Endpoint; factory?: TransportFactory } = {}): Promise<EventBus> {
+    const { endpoint, factory, ...rest } = options;
+    const transport = rest.transport ?? (await this.transport(endpoint, factory));
+    const bus = createEventBus({
+      source: '/conformance',
+      defaults: { backoff: { initialMs: 20, maxMs: 200 }, maxAttempts: 5 },
+      ...rest,
+      transport,
+    });
+    this.buses.push(bus);
+    return bus;
+  }
+
+  onCleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
+
+  async cleanup(): Promise<void> {
+    const settle = (p: Promise<unknown>) =>
+      Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    for (const fn of this.cleanups.splice(0).reverse()) await settle(Promise.resolve().then(fn));
+    await Promise.all(this.buses.splice(0).map((b) => settle(b.stop())));
+    await Promise.all(this.transports.splice(0).map((t) => settle(t.close())));
+  }
+}
+
+/** Create the group's queue/consumer on the broker (subscribe, then close) so later publishes are kept for it. */
+export async function provisionGroup(harness: Harness, group: string, channels: string[]): Promise<void> {
+  const transport = await harness.transport();
+  const subscription = await transport.subscribe({ group, channels, prefetch: 1 }, (d) => d.nack());
+  await subscription.close();
+}
+
+export function ids(events: readonly CloudEvent[]): Set<string> {
+  return new Set(events.map((e) => e.id));
+}
+
+export function missing(expected: Iterable<string>, seen: Set<string>): string[] {
+  return [...expected].filter((id) => !seen.has(id));
+}
+
+export function scaled(n: number, scale: number | undefined): number {
+  return Math.max(1, Math.round(n * (scale ?? 1)));
+}
