@@ -1,0 +1,117 @@
+import { ConfigError, redact } from '@org/eventbus';
+import type { Logger } from '@org/eventbus';
+
+export type QueueType = 'quorum' | 'classic';
+
+export interface RabbitMqTransportOptions {
+  /** amqp:// or amqps:// URL: user, password, host, port, vhost and query (heartbeat, frameMax…). */
+  url: string;
+  /** Connect to this address instead of the URL's host and port (a proxy), keeping everything else. */
+  endpoint?: { host: string; port: number };
+  /** The topic exchange every channel is a routing key on. Default "eventbus". */
+  exchange?: string;
+  /** Queue type of group, dead-letter and retry queues. Default "quorum" (replicated, counts redeliveries). */
+  queueType?: QueueType;
+  /**
+   * Publish with the mandatory flag: a message no queue is bound for is returned and `publish` rejects.
+   * Default false, so events may be published before any group subscribes (they are then dropped).
+   */
+  mandatory?: boolean;
+  /** How long a publish may wait for the broker (reconnection included) before it rejects. Default 30 s. */
+  publishTimeoutMs?: number;
+  /** How long `connect()` keeps trying before it rejects. Default 15 s. */
+  connectTimeoutMs?: number;
+  /** How long a closing subscription waits for deliveries already handed out. Default 30 s. */
+  drainTimeoutMs?: number;
+  /** Largest message (headers + body). Default 4 MiB; RabbitMQ's own limit is max_message_size. */
+  maxMessageBytes?: number;
+  /** AMQP heartbeat in seconds: how fast a silent dead peer is noticed. Default 10. */
+  heartbeatSeconds?: number;
+  /** Reconnect backoff after a lost connection. */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** TLS options for amqps:// (ca, cert, key, passphrase, servername, rejectUnauthorized…), passed to tls.connect. */
+  tls?: Record<string, unknown>;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  url: string;
+  safeUrl: string;
+  exchange: string;
+  queueType: QueueType;
+  mandatory: boolean;
+  publishTimeoutMs: number;
+  connectTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxMessageBytes: number;
+  reconnectInitialDelayMs: number;
+  reconnectMaxDelayMs: number;
+  socketOptions: Record<string, unknown>;
+  logger: Logger | undefined;
+}
+
+function positive(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(option, `must be a positive number (got ${String(value)})`);
+  }
+  return value;
+}
+
+function parseUrl(
+  url: string,
+  endpoint: RabbitMqTransportOptions['endpoint'],
+  heartbeatSeconds: number,
+): { url: string; safeUrl: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('url', `"${redact(url)}" is not a URL (expected amqp://user:pass@host:5672/vhost)`);
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new ConfigError('url', `scheme must be amqp:// or amqps:// (got ${parsed.protocol}//)`);
+  }
+  if (endpoint) {
+    parsed.hostname = endpoint.host;
+    parsed.port = String(endpoint.port);
+  }
+  // A dead peer behind a silent network is only noticed by heartbeats; the URL may set its own.
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(heartbeatSeconds));
+  const text = parsed.toString();
+  return { url: text, safeUrl: redact(text) };
+}
+
+export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
+  if (typeof options.url !== 'string') throw new ConfigError('url', 'is required');
+  const exchange = options.exchange ?? 'eventbus';
+  if (typeof exchange !== 'string' || exchange === '' || exchange.startsWith('amq.')) {
+    throw new ConfigError('exchange', `must be a non-empty name not starting with "amq." (got ${JSON.stringify(exchange)})`);
+  }
+  const queueType = options.queueType ?? 'quorum';
+  if (queueType !== 'quorum' && queueType !== 'classic') {
+    throw new ConfigError('queueType', `must be "quorum" or "classic" (got ${JSON.stringify(queueType)})`);
+  }
+  if (options.mandatory !== undefined && typeof options.mandatory !== 'boolean') {
+    throw new ConfigError('mandatory', `must be a boolean (got ${JSON.stringify(options.mandatory)})`);
+  }
+  if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) {
+    throw new ConfigError('tls', 'must be an object of TLS options');
+  }
+  const heartbeatSeconds = positive('heartbeatSeconds', options.heartbeatSeconds, 10);
+  const initial = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  return {
+    ...parseUrl(options.url, options.endpoint, heartbeatSeconds),
+    exchange,
+    queueType,
+    mandatory: options.mandatory ?? false,
+    publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 15_000),
+    drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, 30_000),
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
+    reconnectInitialDelayMs: initial,
+    reconnectMaxDelayMs: Math.max(initial, positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
+    socketOptions: { noDelay: true, ...(options.tls ?? {}) },
+    logger: options.logger,
+  };
+}

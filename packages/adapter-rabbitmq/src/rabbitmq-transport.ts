@@ -1,0 +1,143 @@
+import {
+  ConfigError,
+  MessageTooLargeError,
+  messageSize,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@org/eventbus';
+import { ConnectionManager, transportError } from './connection.js';
+import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type Envelope, Publisher } from './publisher.js';
+import { RabbitMqSubscription } from './subscription.js';
+import { assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
+import { toPublishOptions } from './wire.js';
+
+/** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
+const MAX_HEADER_BYTES = 60 * 1024;
+
+/**
+ * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
+ * dead-letter queue and delay-bucketed retry queues, publisher confirms, manual ack with prefetch,
+ * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property).
+ */
+export class RabbitMqTransport implements Transport {
+  readonly name = 'rabbitmq';
+  readonly capabilities: TransportCapabilities;
+  private readonly options: ResolvedOptions;
+  private readonly names: TopologyNames;
+  private readonly connection: ConnectionManager;
+  private readonly publisher: Publisher;
+  private readonly subscriptions = new Set<RabbitMqSubscription>();
+  private readonly retryQueues = new Map<string, Promise<string>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RabbitMqTransportOptions) {
+    this.options = resolveOptions(options);
+    this.names = new TopologyNames(this.options.exchange);
+    this.connection = new ConnectionManager(this.options);
+    this.publisher = new Publisher(this.connection, this.names, this.options.publishTimeoutMs);
+    // Retry queues were declared on the broker; a new connection may face a broker that lost them.
+    this.connection.on('connected', () => this.retryQueues.clear());
+    this.capabilities = {
+      encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
+      orderingPerKey: false,
+      nativeDelay: true,
+      maxDelayMs: MAX_DELAY_MS,
+      nativeDeadLetter: true,
+      maxMessageBytes: this.options.maxMessageBytes,
+    };
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.connection.start();
+    } catch (error) {
+      throw error instanceof TransportError ? error : transportError(`could not connect to ${this.options.safeUrl}`, error);
+    }
+  }
+
+  async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (messages.length === 0) return;
+    const envelopes: Envelope[] = messages.map((message) => this.envelope(message));
+    options.signal?.throwIfAborted();
+    await this.publisher.publish(envelopes, options.signal);
+  }
+
+  private envelope(message: OutgoingMessage): Envelope {
+    const size = messageSize(message);
+    if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
+    const headerBytes = size - message.body.byteLength;
+    if (headerBytes > MAX_HEADER_BYTES) throw new MessageTooLargeError(headerBytes, MAX_HEADER_BYTES, 'header table');
+    const publishOptions = toPublishOptions(message);
+    if (this.options.mandatory) publishOptions.mandatory = true;
+    const body = Buffer.isBuffer(message.body)
+      ? message.body
+      : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    return { exchange: this.names.exchange, routingKey: message.channel, body, options: publishOptions };
+  }
+
+  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    this.assertOpen();
+    if (!options.group) throw new ConfigError('group', 'is required');
+    if (!Number.isInteger(options.prefetch) || options.prefetch < 1 || options.prefetch > 65_535) {
+      throw new ConfigError('prefetch', `must be a whole number from 1 to 65535 (got ${options.prefetch})`);
+    }
+    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'must name at least one channel');
+    const subscription = new RabbitMqSubscription(
+      {
+        connection: this.connection,
+        publisher: this.publisher,
+        names: this.names,
+        queueType: this.options.queueType,
+        drainTimeoutMs: this.options.drainTimeoutMs,
+        retryQueue: (group, delayMs) => this.retryQueue(group, delayMs),
+        logger: this.options.logger,
+        onClosed: (s) => this.subscriptions.delete(s),
+      },
+      options,
+      onDelivery,
+    );
+    try {
+      await subscription.start(Date.now() + this.options.connectTimeoutMs);
+    } catch (error) {
+      await subscription.close();
+      throw transportError(`could not subscribe group "${options.group}"`, error);
+    }
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  private retryQueue(group: string, delayMs: number): Promise<string> {
+    const key = `${group}\u0000${retryBucket(delayMs)}`;
+    let declared = this.retryQueues.get(key);
+    if (!declared) {
+      declared = this.publisher
+        .getChannel(Date.now() + this.options.publishTimeoutMs)
+        .then((ch) => assertRetryQueue(ch, this.names, this.options.queueType, group, delayMs));
+      declared.catch(() => this.retryQueues.delete(key));
+      this.retryQueues.set(key, declared);
+    }
+    return declared;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
+      await this.publisher.close();
+      await this.connection.close();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('rabbitmq transport is closed');
+  }
+}

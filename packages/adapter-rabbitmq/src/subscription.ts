@@ -1,0 +1,212 @@
+import {
+  attemptFromHeaders,
+  type Delivery,
+  type DeliveryHandler,
+  deadLetterHeaders,
+  EventbusHeaders,
+  type Logger,
+  type NackOptions,
+  nextAttemptHeaders,
+  type SubscribeOptions,
+  type Subscription,
+} from '@org/eventbus';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { type ConnectionManager, transportError } from './connection.js';
+import type { QueueType } from './options.js';
+import type { Publisher } from './publisher.js';
+import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
+import { brokerRedeliveries, CHANNEL_HEADER, errorMessage, fromConsumeMessage, toPublishOptions } from './wire.js';
+
+export interface SubscriptionDeps {
+  connection: ConnectionManager;
+  publisher: Publisher;
+  names: TopologyNames;
+  queueType: QueueType;
+  drainTimeoutMs: number;
+  /** Declares (once) the retry queue for this delay and returns its name. */
+  retryQueue(group: string, delayMs: number): Promise<string>;
+  logger: Logger | undefined;
+  onClosed(subscription: RabbitMqSubscription): void;
+}
+
+/**
+ * One consumer on a group's queue (or its dead-letter queue), on a channel of its own with manual
+ * ack and the subscription's prefetch. It re-attaches whenever the connection comes back; deliveries
+ * of a dead channel cannot be settled any more (the broker hands them out again), so settling them
+ * is a no-op.
+ */
+export class RabbitMqSubscription implements Subscription {
+  private channel: Channel | undefined;
+  private consumerTag: string | undefined;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private stopped = false;
+  private closing: Promise<void> | undefined;
+  private readonly queue: string;
+  private readonly onConnected = (model: ChannelModel) => {
+    void this.attach(model).catch((error: unknown) => this.report(transportError(`could not resubscribe to ${this.queue}`, error)));
+  };
+
+  constructor(
+    private readonly deps: SubscriptionDeps,
+    private readonly options: SubscribeOptions,
+    private readonly onDelivery: DeliveryHandler,
+  ) {
+    const { names } = deps;
+    this.queue = options.deadLetters ? names.deadLetterQueue(options.group) : names.groupQueue(options.group);
+  }
+
+  async start(deadline: number): Promise<void> {
+    const model = await this.deps.connection.waitForConnection(deadline);
+    await this.attach(model);
+    this.deps.connection.on('connected', this.onConnected);
+  }
+
+  private async attach(model: ChannelModel): Promise<void> {
+    if (this.stopped) return;
+    const ch = await model.createChannel();
+    ch.on('error', (error: Error) => this.report(transportError(`channel of ${this.queue} failed`, error)));
+    ch.on('close', () => this.onChannelClosed(ch, model));
+    const { names, queueType } = this.deps;
+    if (this.options.deadLetters) await assertDeadLetter(ch, names, queueType, this.options.group);
+    else await assertGroup(ch, names, queueType, this.options.group, this.options.channels);
+    await ch.prefetch(this.options.prefetch);
+    if (this.stopped) {
+      await ch.close().catch(() => {});
+      return;
+    }
+    this.channel = ch;
+    const { consumerTag } = await ch.consume(this.queue, (msg) => this.receive(ch, msg), { noAck: false });
+    this.consumerTag = consumerTag;
+  }
+
+  /** A channel closed while its connection lives (a channel-level error): take a new one. */
+  private onChannelClosed(ch: Channel, model: ChannelModel): void {
+    if (this.channel !== ch) return;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    if (this.stopped || this.deps.connection.connection !== model) return;
+    setTimeout(() => {
+      if (this.channel || this.stopped || this.deps.connection.connection !== model) return;
+      this.onConnected(model);
+    }, 500).unref();
+  }
+
+  private receive(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled the consumer (queue deleted): re-declare and consume again.
+      this.report(transportError(`consumer of ${this.queue} cancelled by the broker`, 'queue deleted?'));
+      void ch.close().catch(() => {});
+      return;
+    }
+    if (this.stopped) {
+      // Arrived after close began: hand it back untouched.
+      safely(() => ch.nack(msg, false, true));
+      return;
+    }
+    this.inFlight++;
+    const delivery = this.createDelivery(ch, msg);
+    try {
+      const result = this.onDelivery(delivery);
+      if (result && typeof result.then === 'function') result.then(undefined, (error: unknown) => this.handlerFailed(delivery, error));
+    } catch (error) {
+      this.handlerFailed(delivery, error);
+    }
+  }
+
+  private handlerFailed(delivery: Delivery, error: unknown): void {
+    this.report(error instanceof Error ? error : new Error(String(error)));
+    void delivery.nack({ delayMs: 1000 }).catch(() => {});
+  }
+
+  private createDelivery(ch: Channel, msg: ConsumeMessage): Delivery {
+    const message = fromConsumeMessage(msg);
+    if (this.options.deadLetters && !message.headers[EventbusHeaders.deadLetterReason]) {
+      // Dead-lettered by the broker itself (delivery limit, rejection), not by us: say so.
+      const reason = msg.properties.headers?.['x-first-death-reason'];
+      if (reason !== undefined) message.headers[EventbusHeaders.deadLetterReason] = `rabbitmq: ${String(reason)}`;
+    }
+    const attempt = attemptFromHeaders(message.headers) + brokerRedeliveries(msg);
+    const id = msg.properties.messageId ?? message.headers.cloudEvents_id ?? '';
+    const { group } = this.options;
+    let settled = false;
+    const settle = async (action: () => Promise<void> | void): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      try {
+        await action();
+      } finally {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
+    };
+    // Settling on a channel that died is pointless: the broker redelivers its messages anyway.
+    const ack = () => safely(() => ch.ack(msg));
+    const republish = async (exchange: string, routingKey: string, headers: Record<string, string>, expiration?: number) => {
+      const outgoing = { channel: message.channel, id, headers, body: message.body, key: message.key };
+      const options = toPublishOptions(outgoing, { [CHANNEL_HEADER]: message.channel });
+      if (expiration !== undefined) options.expiration = String(Math.max(1, Math.round(expiration)));
+      await this.deps.publisher.publish([{ exchange, routingKey, body: msg.content, options }]);
+      ack();
+    };
+    const delivery: Delivery = {
+      message,
+      attempt,
+      ack: () => settle(ack),
+      nack: (options?: NackOptions) =>
+        settle(async () => {
+          const delayMs = options?.delayMs ?? 0;
+          // Quorum queues count a requeue in x-delivery-count; classic queues cannot, so we republish.
+          if (this.options.deadLetters || (delayMs <= 0 && this.deps.queueType === 'quorum')) {
+            safely(() => ch.nack(msg, false, true));
+            return;
+          }
+          const headers = nextAttemptHeaders(delivery);
+          if (delayMs <= 0) return republish('', this.deps.names.groupQueue(group), headers);
+          const queue = await this.deps.retryQueue(group, delayMs);
+          return republish('', queue, headers, delayMs);
+        }),
+      deadLetter: (reason: string) =>
+        settle(() => republish(this.deps.names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason))),
+    };
+    return delivery;
+  }
+
+  private report(error: Error): void {
+    this.deps.logger?.warn({ err: errorMessage(error), queue: this.queue }, 'rabbitmq subscription error');
+    this.options.onError?.(error);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopped = true;
+    this.deps.connection.off('connected', this.onConnected);
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.deps.drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.channel = undefined;
+    await ch?.close().catch(() => {});
+    this.deps.onClosed(this);
+  }
+}
+
+function safely(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // The channel is gone; its unsettled messages return to the queue on their own.
+  }
+}

@@ -1,0 +1,95 @@
+import type { Channel } from 'amqplib';
+import type { QueueType } from './options.js';
+
+/** Retry queues hold messages for a power-of-two bucket of delays, from 16 ms up. */
+const MIN_BUCKET_MS = 16;
+/** Longest delay one nack honours: RabbitMQ's per-message TTL is a 32-bit millisecond count. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/** Every broker object eventbus declares, named from the exchange so two buses can share a vhost. */
+export class TopologyNames {
+  constructor(readonly exchange: string) {}
+
+  get deadLetterExchange(): string {
+    return `${this.exchange}.dead-letter`;
+  }
+
+  groupQueue(group: string): string {
+    return `${this.exchange}.${group}`;
+  }
+
+  deadLetterQueue(group: string): string {
+    return `${this.exchange}.${group}.dead-letter`;
+  }
+
+  /**
+   * One queue per group per delay bucket. Per-message TTL only expires messages at a queue's head,
+   * so delays in one queue stay within a factor of two: a message is never early, at most that late.
+   */
+  retryQueue(group: string, delayMs: number): string {
+    return `${this.exchange}.${group}.retry.${retryBucket(delayMs)}`;
+  }
+}
+
+export function retryBucket(delayMs: number): number {
+  let bucket = MIN_BUCKET_MS;
+  while (bucket < delayMs && bucket < MAX_DELAY_MS) bucket *= 2;
+  return Math.min(bucket, 2 ** 31);
+}
+
+function queueArguments(type: QueueType, extra: Record<string, unknown>): Record<string, unknown> {
+  return { 'x-queue-type': type, ...extra };
+}
+
+/**
+ * Declares (idempotently) the exchange, the group's queue bound to its channels, and the group's
+ * dead-letter exchange and queue. Arguments never change between versions: RabbitMQ refuses a
+ * redeclare with different arguments (PRECONDITION_FAILED).
+ */
+export async function assertGroup(
+  ch: Channel,
+  names: TopologyNames,
+  type: QueueType,
+  group: string,
+  channels: readonly string[],
+): Promise<void> {
+  await ch.assertExchange(names.exchange, 'topic', { durable: true });
+  await assertDeadLetter(ch, names, type, group);
+  const queue = names.groupQueue(group);
+  await ch.assertQueue(queue, {
+    durable: true,
+    // What the broker itself rejects (e.g. a quorum delivery limit set by policy) lands in the dead-letter queue too.
+    arguments: queueArguments(type, {
+      'x-dead-letter-exchange': names.deadLetterExchange,
+      'x-dead-letter-routing-key': group,
+    }),
+  });
+  for (const channel of channels) await ch.bindQueue(queue, names.exchange, channel);
+}
+
+export async function assertDeadLetter(ch: Channel, names: TopologyNames, type: QueueType, group: string): Promise<void> {
+  await ch.assertExchange(names.deadLetterExchange, 'direct', { durable: true });
+  const queue = names.deadLetterQueue(group);
+  await ch.assertQueue(queue, { durable: true, arguments: queueArguments(type, {}) });
+  await ch.bindQueue(queue, names.deadLetterExchange, group);
+}
+
+/** A retry queue: messages wait out their per-message TTL, then dead-letter straight back to the group's queue. */
+export async function assertRetryQueue(
+  ch: Channel,
+  names: TopologyNames,
+  type: QueueType,
+  group: string,
+  delayMs: number,
+): Promise<string> {
+  const queue = names.retryQueue(group, delayMs);
+  await ch.assertQueue(queue, {
+    durable: true,
+    arguments: queueArguments(type, {
+      // The default exchange routes by queue name, so only this group gets the message back.
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': names.groupQueue(group),
+    }),
+  });
+  return queue;
+}

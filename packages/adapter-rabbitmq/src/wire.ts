@@ -1,0 +1,81 @@
+import type { OutgoingMessage, ReceivedMessage } from '@org/eventbus';
+import type { ConsumeMessage, Options } from 'amqplib';
+
+/** The CloudEvents AMQP binding puts `datacontenttype` in the AMQP `content-type` property. */
+const CONTENT_TYPE = 'content-type';
+/** Original channel of a message that came back through a retry queue (its routing key was the queue's). */
+export const CHANNEL_HEADER = 'eventbus-channel';
+/** Ordering key, when it is not already carried as the CloudEvents partitionkey attribute. */
+export const KEY_HEADER = 'eventbus-key';
+const PARTITION_KEY_HEADER = 'cloudEvents_partitionkey';
+
+/** AMQP properties for an outgoing message: persistent, content-type as a property, the rest as headers. */
+export function toPublishOptions(message: OutgoingMessage, extraHeaders: Record<string, string> = {}): Options.Publish {
+  const headers: Record<string, string> = {};
+  let contentType: string | undefined;
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (name.toLowerCase() === CONTENT_TYPE) contentType = value;
+    else headers[name] = value;
+  }
+  if (message.key !== undefined && headers[PARTITION_KEY_HEADER] !== message.key) headers[KEY_HEADER] = message.key;
+  Object.assign(headers, extraHeaders);
+  const options: Options.Publish = { persistent: true, headers, messageId: message.id };
+  if (contentType !== undefined) options.contentType = contentType;
+  return options;
+}
+
+/**
+ * Broker-owned headers (x-death, x-delivery-count, x-first-death-*) are not part of the message:
+ * copying them into a republished message would confuse the broker's own bookkeeping.
+ */
+function isBrokerHeader(name: string): boolean {
+  return name.startsWith('x-');
+}
+
+function headerString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (value instanceof Date) return value.toISOString();
+  // AMQP typed values from other clients: { '!': 'type', value }.
+  if (value && typeof value === 'object' && 'value' in value) return headerString((value as { value: unknown }).value);
+  return undefined;
+}
+
+/** A message off the wire, as core reads it: string headers, content-type back as a header. */
+export function fromConsumeMessage(msg: ConsumeMessage): ReceivedMessage {
+  const headers: Record<string, string> = {};
+  let channel = msg.fields.routingKey;
+  let key: string | undefined;
+  for (const [name, raw] of Object.entries(msg.properties.headers ?? {})) {
+    if (isBrokerHeader(name)) continue;
+    const value = headerString(raw);
+    if (value === undefined) continue;
+    if (name === CHANNEL_HEADER) channel = value;
+    else if (name === KEY_HEADER) key = value;
+    else headers[name] = value;
+  }
+  if (typeof msg.properties.contentType === 'string') headers[CONTENT_TYPE] = msg.properties.contentType;
+  key ??= headers[PARTITION_KEY_HEADER];
+  const received: ReceivedMessage = { channel, headers, body: msg.content };
+  if (key !== undefined) received.key = key;
+  return received;
+}
+
+/** Previous deliveries the broker counted: quorum queues say how many, classic queues only whether. */
+export function brokerRedeliveries(msg: ConsumeMessage): number {
+  const count = Number(msg.properties.headers?.['x-delivery-count']);
+  if (Number.isInteger(count) && count > 0) return count;
+  return msg.fields.redelivered ? 1 : 0;
+}
+
+/** The message as an OutgoingMessage again (for republishing to a retry or dead-letter queue). */
+export function toOutgoing(message: ReceivedMessage, headers: Record<string, string>, id: string): OutgoingMessage {
+  const out: OutgoingMessage = { channel: message.channel, id, headers, body: message.body };
+  if (message.key !== undefined) out.key = message.key;
+  return out;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { encodeBinary, createEnvelope, type OutgoingMessage } from '@org/eventbus';
+import amqp from 'amqplib';
+import { RabbitMqTransport, type RabbitMqTransportOptions } from '../src/index.js';
+
+export const URL_VARIABLE = 'EVENTBUS_RABBITMQ_URL';
+
+/** Unique per test run, so reruns and parallel workers never share a queue. */
+export function runId(prefix = 't'): string {
+  return `${prefix}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
+export function cloudEventMessage(channel: string, data: unknown, type = 'test.event'): OutgoingMessage {
+  const event = createEnvelope(type, 1, '/tests/rabbitmq', data);
+  const { headers, body } = encodeBinary(event, 'cloudEvents_', 'content-type');
+  return { channel, id: event.id, headers, body };
+}
+
+export function json(body: Uint8Array): unknown {
+  return JSON.parse(Buffer.from(body).toString('utf8'));
+}
+
+/** Transports made here are closed, and their queues deleted, by `cleanup()`. */
+export class Fixture {
+  readonly exchange = runId('eventbus-test');
+  private readonly transports: RabbitMqTransport[] = [];
+  private readonly groups = new Set<string>();
+
+  constructor(private readonly url: () => string) {}
+
+  transport(options: Partial<RabbitMqTransportOptions> = {}): RabbitMqTransport {
+    const transport = new RabbitMqTransport({ url: this.url(), exchange: this.exchange, ...options });
+    this.transports.push(transport);
+    return transport;
+  }
+
+  group(name = 'g'): string {
+    const group = runId(name);
+    this.groups.add(group);
+    return group;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.transports.map((t) => t.close().catch(() => {})));
+    const conn = await amqp.connect(this.url());
+    const ch = await conn.createChannel();
+    for (const group of this.groups) {
+      for (const suffix of ['', '.dead-letter', ...[16, 32, 64, 128, 256, 512, 1024, 2048, 4096].map((b) => `.retry.${b}`)]) {
+        await ch.deleteQueue(`${this.exchange}.${group}${suffix}`).catch(() => {});
+      }
+    }
+    await ch.deleteExchange(this.exchange).catch(() => {});
+    await ch.deleteExchange(`${this.exchange}.dead-letter`).catch(() => {});
+    await conn.close();
+  }
+}
