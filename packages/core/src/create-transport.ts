@@ -56,17 +56,23 @@ export async function createTransport(url: string, options: Record<string, unkno
     const { hostname } = parse(url);
     return new MemoryTransport({ ...(options as object), broker: hostname || 'default' });
   }
+  const adapter = await loadAdapter(pkg, parse(url).protocol);
+  return adapter.fromUrl(url, options);
+}
+
+/** Import an adapter package, turning "not installed" into an error that says what to install. */
+export async function loadAdapter(pkg: string, scheme: string): Promise<AdapterModule> {
   let adapter: AdapterModule;
   try {
     adapter = (await import(pkg)) as AdapterModule;
   } catch (error) {
     if (isMissingPackage(error, pkg)) {
-      throw new ConfigError('url', `the scheme "${parse(url).protocol}//" needs the package ${pkg}: npm install ${pkg}`);
+      throw new ConfigError('url', `the scheme "${scheme}//" needs the package ${pkg}: npm install ${pkg}`);
     }
     throw error;
   }
   if (typeof adapter.fromUrl !== 'function') {
     throw new ConfigError('url', `${pkg} does not export fromUrl(); is it an eventbus adapter?`);
   }
-  return adapter.fromUrl(url, options);
+  return adapter;
 }

@@ -1,7 +1,7 @@
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
 const SECRET_PARAMS =
-  /([?&;](?:password|passwd|pwd|secret|token|access_?key|secret_?access_?key|session_?token|x-amz-security-token|x-amz-credential|x-amz-signature)=)[^&\s;]*/gi;
-const AWS_SECRET_LIKE = /\b(aws_?secret_?access_?key|secretAccessKey|sessionToken)(["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi;
+  /([?&;](?:password|passwd|pwd|secret|token|access_?key|access_?key_?id|secret_?access_?key|session_?token|x-amz-security-token|x-amz-credential|x-amz-signature)=)[^&\s;]*/gi;
+const AWS_SECRET_LIKE = /\b(aws_?secret_?access_?key|secretAccessKey|sessionToken)(["']?\s*[:=]\s*["']?)[^"'\s,}&;]+/gi;
 
 /**
  * Remove credentials from any text that may end up in a log or an error: user info in URLs
