@@ -1,0 +1,190 @@
+import {
+  ConfigError,
+  type DeliveryHandler,
+  deadLetterHeaders,
+  MessageTooLargeError,
+  messageSize,
+  nextAttemptHeaders,
+  type OutgoingMessage,
+  type PublishOptions,
+  redact,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@org/eventbus';
+import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import { clientClass } from './endpoint.js';
+import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
+import type { Entry } from './partition-state.js';
+import { KafkaSubscription } from './subscription.js';
+import { TopicRegistry } from './topics.js';
+import { errorMessage, type KafkaRecord, RETRY_CHANNEL_HEADER, toRecord, topicName } from './wire.js';
+
+/** Longest retry delay: the partition waits this long at most for one retry record. */
+const MAX_DELAY_MS = 60 * 60_000;
+
+/**
+ * Transport over Apache Kafka with @platformatic/kafka: a topic per channel, a consumer group per
+ * group, the event key as the record key (order per key), retries through `<group>.retry` with a
+ * not-before header and dead letters in `<group>.dlt`.
+ */
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly capabilities: TransportCapabilities;
+  private readonly options: ResolvedKafkaOptions;
+  private producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  private topics: TopicRegistry | undefined;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: KafkaTransportOptions) {
+    this.options = resolveOptions(options);
+    this.capabilities = {
+      encoding: { mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
+      orderingPerKey: true,
+      nativeDelay: false,
+      maxDelayMs: MAX_DELAY_MS,
+      nativeDeadLetter: true,
+      maxMessageBytes: this.options.maxMessageBytes,
+    };
+  }
+
+  private base() {
+    const { clientId, brokers, requestTimeoutMs, sasl, tls } = this.options;
+    return {
+      ...(sasl ? { sasl } : {}),
+      ...(tls ? { tls: {} } : {}),
+      clientId,
+      bootstrapBrokers: [...brokers],
+      timeout: requestTimeoutMs,
+      connectTimeout: Math.min(requestTimeoutMs, 5000),
+      retries: 5,
+      retryDelay: 500,
+    };
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+    if (this.producer) return;
+    const admin = new (clientClass(Admin, this.options.endpoint))(this.base());
+    const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, this.options.endpoint);
+    this.producer = new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL });
+    this.topics = new TopicRegistry(admin, this.options);
+    try {
+      await admin.metadata({ topics: [] });
+    } catch (error) {
+      throw new TransportError(redact(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${errorMessage(error)}`));
+    }
+  }
+
+  async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    this.assertOpen();
+    options.signal?.throwIfAborted();
+    if (messages.length === 0) return;
+    for (const message of messages) {
+      const size = messageSize(message);
+      if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
+    }
+    const records = messages.map((m) => toRecord(topicName(m.channel), m));
+    await this.track(this.send(records, options.signal));
+  }
+
+  private async send(records: KafkaRecord[], signal?: AbortSignal): Promise<void> {
+    const { producer, topics } = this.ready();
+    await topics.ensure([...new Set(records.map((r) => r.topic))]);
+    signal?.throwIfAborted();
+    try {
+      await producer.send({ messages: records });
+    } catch (error) {
+      throw new TransportError(redact(`Kafka refused the publish: ${errorMessage(error)}`));
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    this.assertOpen();
+    if (!options.group) throw new ConfigError('group', 'is required');
+    if (!(Number.isInteger(options.prefetch) && options.prefetch >= 1)) {
+      throw new ConfigError('prefetch', `must be a whole number ≥ 1 (got ${options.prefetch})`);
+    }
+    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'needs at least one channel');
+    const { topics } = this.ready();
+    const group = options.group;
+    const retryTopic = topicName(group + this.options.retryTopicSuffix);
+    const deadLetterTopic = topicName(group + this.options.deadLetterTopicSuffix);
+    const read = options.deadLetters ? [deadLetterTopic] : [...options.channels.map(topicName), retryTopic];
+    await topics.ensure([...new Set([...read, deadLetterTopic])]);
+    const { options: resolved } = this;
+    const ConsumerClass = clientClass(Consumer<Buffer, Buffer, Buffer, Buffer>, resolved.endpoint);
+    const onError = (error: Error) => options.onError?.(error);
+    const republish = (topic: string, entry: Entry, headers: Record<string, string>) =>
+      this.track(this.send([toRecord(topic, { ...entry.message, headers })]));
+    const subscription: KafkaSubscription = new KafkaSubscription(
+      {
+        groupId: options.deadLetters ? deadLetterTopic : group,
+        topics: read,
+        prefetch: options.prefetch,
+        createConsumer: () =>
+          new ConsumerClass({
+            ...this.base(),
+            groupId: options.deadLetters ? deadLetterTopic : group,
+            sessionTimeout: resolved.sessionTimeoutMs,
+            heartbeatInterval: resolved.heartbeatIntervalMs,
+            rebalanceTimeout: resolved.rebalanceTimeoutMs,
+            autocommit: false,
+          }),
+        nack: (entry, delayMs) => {
+          const delivery = { message: entry.message, attempt: entry.attempt };
+          const notBefore = delayMs && delayMs > 0 ? Date.now() + Math.min(delayMs, MAX_DELAY_MS) : undefined;
+          const headers = nextAttemptHeaders(delivery as Parameters<typeof nextAttemptHeaders>[0], notBefore);
+          // A dead letter nacked by its reader stays a dead letter; anything else goes round the retry topic.
+          if (options.deadLetters) return republish(deadLetterTopic, entry, headers);
+          return republish(retryTopic, entry, { ...headers, [RETRY_CHANNEL_HEADER]: entry.message.channel });
+        },
+        deadLetter: (entry, reason) => {
+          const delivery = { message: entry.message, attempt: entry.attempt };
+          return republish(deadLetterTopic, entry, deadLetterHeaders(delivery as Parameters<typeof deadLetterHeaders>[0], group, reason));
+        },
+        onError,
+      },
+      resolved,
+      onDelivery,
+    );
+    try {
+      await subscription.start();
+    } catch (error) {
+      throw new TransportError(redact(`could not join consumer group "${group}": ${errorMessage(error)}`));
+    }
+    this.subscriptions.add(subscription);
+    const close = subscription.close.bind(subscription);
+    subscription.close = () => close().finally(() => this.subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...this.pending]);
+      await this.producer?.close().catch(() => {});
+      await this.topics?.close();
+    })();
+    return this.closing;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  private ready() {
+    if (!this.producer || !this.topics) throw new TransportError('Kafka transport is not connected: call connect() first');
+    return { producer: this.producer, topics: this.topics };
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('Kafka transport is closed');
+  }
+}

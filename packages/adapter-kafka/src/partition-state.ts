@@ -1,0 +1,104 @@
+import type { ReceivedMessage } from '@org/eventbus';
+
+/** One received record waiting for, or in, its handler. */
+export interface Entry {
+  readonly offset: bigint;
+  readonly message: ReceivedMessage;
+  readonly attempt: number;
+  /** Retry-topic records may not be handled before this time (ms since epoch). */
+  readonly notBefore: number | undefined;
+  settled: boolean;
+}
+
+/** How far one scan of a partition's queue looks for an entry whose key is free. */
+const SCAN_LIMIT = 256;
+
+/**
+ * One assigned partition: the records received and not yet settled, in offset order, so the
+ * committed offset never passes an unsettled record however handlers finish; and the keys in
+ * flight, so two records of one key never run at once.
+ */
+export class PartitionState {
+  /** Received, not yet handed to a handler. */
+  readonly queue: Entry[] = [];
+  /** Every received entry not yet committed, in offset order (settled ones drop off the front). */
+  private readonly window: Entry[] = [];
+  private windowHead = 0;
+  private readonly keysInFlight = new Set<string>();
+  inFlight = 0;
+  /** Offset after the last record received. */
+  next = -1n;
+  /** Offset last committed (the next record to read). */
+  committed = -1n;
+  revoked = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  /** Adds a record; false if it was already received (a refetch after a rejoin). */
+  receive(entry: Entry): boolean {
+    if (this.next >= 0n && entry.offset < this.next) return false;
+    this.next = entry.offset + 1n;
+    this.queue.push(entry);
+    this.window.push(entry);
+    return true;
+  }
+
+  /**
+   * The next entry that may start now: its key not in flight and not waiting behind an earlier
+   * entry of the same key. `wakeAt` is set when a retry record is not due yet (the partition waits).
+   */
+  take(now: number): { entry?: Entry; wakeAt?: number } {
+    const blocked = new Set<string>();
+    const limit = Math.min(this.queue.length, SCAN_LIMIT);
+    for (let i = 0; i < limit; i++) {
+      const entry = this.queue[i]!;
+      if (entry.notBefore !== undefined && entry.notBefore > now) return { wakeAt: entry.notBefore };
+      const key = entry.message.key;
+      if (key !== undefined && (this.keysInFlight.has(key) || blocked.has(key))) {
+        blocked.add(key);
+        continue;
+      }
+      this.queue.splice(i, 1);
+      if (key !== undefined) this.keysInFlight.add(key);
+      this.inFlight++;
+      return { entry };
+    }
+    return {};
+  }
+
+  /** A handler finished with the entry without settling it (a settle failed): run it again. */
+  putBack(entry: Entry): void {
+    this.release(entry);
+    this.queue.unshift(entry);
+  }
+
+  settle(entry: Entry): void {
+    entry.settled = true;
+    this.release(entry);
+    while (this.windowHead < this.window.length && this.window[this.windowHead]!.settled) this.windowHead++;
+    if (this.windowHead > 1024 && this.windowHead * 2 > this.window.length) {
+      this.window.splice(0, this.windowHead);
+      this.windowHead = 0;
+    }
+  }
+
+  /** The offset it is safe to commit: the first unsettled record, or the one after the last received. */
+  commitPoint(): bigint {
+    return this.windowHead < this.window.length ? this.window[this.windowHead]!.offset : this.next;
+  }
+
+  /** Drop what is queued (not handed out); returns how many entries were dropped. */
+  dropQueued(): number {
+    const n = this.queue.length;
+    this.queue.length = 0;
+    return n;
+  }
+
+  private release(entry: Entry): void {
+    this.inFlight--;
+    if (entry.message.key !== undefined) this.keysInFlight.delete(entry.message.key);
+  }
+}
