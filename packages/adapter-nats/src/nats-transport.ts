@@ -1,0 +1,206 @@
+import {
+  ConfigError,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishOptions,
+  redact,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@org/eventbus';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { NatsSubscription, type PullTarget, deadLetterChannel } from './nats-subscription.js';
+import { Publisher, type RawMessage } from './publisher.js';
+import { deadLetterStream, ensureConsumer, ensureStreams } from './topology.js';
+import {
+  channelSubject,
+  deadLetterDurable,
+  deadLetterSubject,
+  groupDurable,
+  KEY_HEADER,
+} from './wire.js';
+
+interface Connected {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  publisher: Publisher;
+}
+
+/**
+ * Transport over NATS JetStream: one stream per subject prefix, a durable pull consumer per group
+ * and channel, dead letters in a stream of their own. Moves bytes and settles deliveries; retry
+ * policy, decoding and routing stay in core.
+ */
+export class NatsTransport implements Transport {
+  readonly name = 'nats';
+  readonly capabilities: TransportCapabilities;
+  private readonly options: ResolvedOptions;
+  private connecting: Promise<Connected> | undefined;
+  private readonly subscriptions = new Set<NatsSubscription>();
+  private readonly publishes = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: NatsTransportOptions) {
+    this.options = resolveOptions(options);
+    this.capabilities = {
+      encoding: { mode: 'binary', attributePrefix: 'ce-' },
+      // Competing pull consumers with prefetch > 1 (and redelivery) interleave one key's events.
+      orderingPerKey: false,
+      nativeDelay: true,
+      maxDelayMs: 2_147_483_647,
+      nativeDeadLetter: true,
+      maxMessageBytes: this.options.maxMessageBytes,
+    };
+  }
+
+  connect(): Promise<void> {
+    return this.connection().then(() => undefined);
+  }
+
+  async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (messages.length === 0) return;
+    const raw = messages.map((m): RawMessage => {
+      const headers = { ...m.headers };
+      if (m.key !== undefined && headers['ce-partitionkey'] !== m.key) headers[KEY_HEADER] = m.key;
+      return { subject: channelSubject(this.options.prefix, m.channel), id: m.id, headers, body: m.body };
+    });
+    const { publisher } = await this.connection();
+    const done = publisher.publishAll(raw, options.signal);
+    this.publishes.add(done);
+    try {
+      await done;
+    } finally {
+      this.publishes.delete(done);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    this.assertOpen();
+    if (!options.group) throw new ConfigError('group', 'is required');
+    if (!(options.prefetch >= 1)) throw new ConfigError('prefetch', `must be at least 1 (got ${options.prefetch})`);
+    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'needs at least one channel');
+    const { nc, jsm } = await this.connection();
+    const { group } = options;
+    const opts = this.options;
+    let targets: PullTarget[];
+    if (options.deadLetters) {
+      const stream = deadLetterStream(opts);
+      const durable = deadLetterDurable(group);
+      await ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
+      targets = [{ stream, durable, channelOf: deadLetterChannel }];
+    } else {
+      targets = [];
+      for (const channel of new Set(options.channels)) {
+        const durable = groupDurable(group, channel);
+        await ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
+        targets.push({ stream: opts.stream, durable, channelOf: () => channel });
+      }
+    }
+    const onError = (error: Error) => options.onError?.(error);
+    const subscription = new NatsSubscription(
+      {
+        nc,
+        group,
+        prefetch: options.prefetch,
+        deadLetters: options.deadLetters === true,
+        ackWaitMs: Math.min(opts.ackWaitMs, ...opts.backoffMs),
+        maxDeliver: opts.maxDeliver,
+        drainTimeoutMs: opts.drainTimeoutMs,
+        pullExpiresMs: opts.pullExpiresMs,
+        onError,
+        publishDeadLetter: (headers, body, id) =>
+          this.publishRaw({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body }),
+      },
+      targets,
+      onDelivery,
+    );
+    this.subscriptions.add(subscription);
+    const close = subscription.close.bind(subscription);
+    subscription.close = () => close().finally(() => this.subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...this.publishes]);
+      const connected = await this.connecting?.catch(() => undefined);
+      if (!connected || connected.nc.isClosed()) return;
+      try {
+        await connected.nc.drain();
+      } catch {
+        await connected.nc.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  private async publishRaw(message: RawMessage): Promise<void> {
+    const { publisher } = await this.connection();
+    await publisher.publishAll([message]);
+  }
+
+  private connection(): Promise<Connected> {
+    this.assertOpen();
+    this.connecting ??= this.open();
+    // A failed first connect may be retried by the next call.
+    this.connecting.catch(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<Connected> {
+    const opts = this.options;
+    const connectOptions: ConnectionOptions = {
+      servers: opts.servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: opts.reconnectTimeWaitMs,
+      reconnectJitter: 100,
+      pingInterval: 10_000,
+    };
+    if (opts.user !== undefined) connectOptions.user = opts.user;
+    if (opts.pass !== undefined) connectOptions.pass = opts.pass;
+    if (opts.token !== undefined) connectOptions.token = opts.token;
+    if (opts.tls) connectOptions.tls = {};
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connectOptions);
+    } catch (error) {
+      throw new TransportError(redact(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(error as Error).message}`), {
+        cause: error,
+      });
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureStreams(jsm, opts);
+      const js = jetstream(nc);
+      const publisher = new Publisher(nc, js, {
+        timeoutMs: opts.publishTimeoutMs,
+        concurrency: opts.publishConcurrency,
+        maxMessageBytes: opts.maxMessageBytes,
+      });
+      void this.watchStatus(nc);
+      return { nc, jsm, publisher };
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw new TransportError(redact(`cannot set up JetStream streams: ${(error as Error).message}`), { cause: error });
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'reconnect') for (const s of this.subscriptions) s.reconnected();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('nats transport is closed');
+  }
+}

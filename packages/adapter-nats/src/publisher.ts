@@ -1,0 +1,111 @@
+import { MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { errors, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
+import { toNatsHeaders, wireSize } from './wire.js';
+
+export interface RawMessage {
+  subject: string;
+  id: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+interface PublisherOptions {
+  timeoutMs: number;
+  concurrency: number;
+  maxMessageBytes: number;
+}
+
+/** One attempt waits this long for its ack before the same id is sent again. */
+const ATTEMPT_TIMEOUT_MS = 5_000;
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof errors.TimeoutError || error instanceof errors.NoRespondersError) return true;
+  if (error instanceof RequestError) return error.isNoResponders();
+  if (error instanceof errors.ClosedConnectionError || error instanceof errors.DrainingConnectionError) return false;
+  const code = (error as { code?: unknown; status?: unknown }).status;
+  const message = String((error as Error)?.message);
+  return code === 503 || /disconnect|no responders|jetstream not enabled|timeout/i.test(message);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Publishes with the event id as Nats-Msg-Id and waits for the server's ack. A lost ack (cut
+ * connection, restarting server) is retried with the same id until the deadline: the server's
+ * duplicate window makes the retry harmless, so "resolved" always means "stored once".
+ */
+export class Publisher {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly options: PublisherOptions,
+  ) {}
+
+  /** Check every message first so a batch is refused whole, never half sent. */
+  prepare(messages: readonly RawMessage[]): { message: RawMessage; headers: MsgHdrs }[] {
+    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    return messages.map((message) => {
+      const size = messageSize(message);
+      if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
+      const headers = toNatsHeaders(message.headers, message.id);
+      const onWire = wireSize(headers, message.body);
+      if (onWire > maxPayload) throw new MessageTooLargeError(onWire, maxPayload, 'message with its NATS headers');
+      return { message, headers };
+    });
+  }
+
+  /** Publish all with bounded parallelism; resolve when every one is acked, reject on the first failure. */
+  async publishAll(messages: readonly RawMessage[], signal?: AbortSignal): Promise<void> {
+    const prepared = this.prepare(messages);
+    let next = 0;
+    let failure: unknown;
+    const worker = async () => {
+      while (failure === undefined && next < prepared.length) {
+        const item = prepared[next++]!;
+        try {
+          await this.publishOne(item.message, item.headers, signal);
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    };
+    const workers = Math.min(this.options.concurrency, prepared.length);
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (failure !== undefined) throw failure;
+  }
+
+  private async publishOne(message: RawMessage, headers: MsgHdrs, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const remaining = deadline - Date.now();
+      try {
+        await this.js.publish(message.subject, message.body, {
+          headers,
+          timeout: Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
+        });
+        return;
+      } catch (error) {
+        signal?.throwIfAborted();
+        if (!isTransient(error) || this.nc.isClosed() || deadline - Date.now() <= 0) {
+          throw new TransportError(
+            redact(`publish to "${message.subject}" failed${isTransient(error) ? ` within ${this.options.timeoutMs} ms` : ''}: ${(error as Error).message}`),
+            { cause: error },
+          );
+        }
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, deadline - Date.now())), signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  type StreamConfig,
+  StorageType,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { ResolvedOptions } from './options.js';
+
+type StreamSettings = Pick<StreamConfig, 'name' | 'subjects' | 'duplicate_window' | 'max_age'>;
+
+function streamSettings(name: string, subject: string, options: ResolvedOptions): StreamSettings {
+  return {
+    name,
+    subjects: [subject],
+    duplicate_window: nanos(options.duplicateWindowMs),
+    max_age: nanos(options.maxAgeMs),
+  };
+}
+
+/**
+ * Create the stream, or bring an existing one to these settings. Safe to run from many processes
+ * at once: an add that loses the race becomes an update.
+ */
+export async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+  try {
+    const info = await jsm.streams.info(settings.name);
+    const same =
+      info.config.subjects?.join(' ') === settings.subjects?.join(' ') &&
+      info.config.duplicate_window === settings.duplicate_window &&
+      info.config.max_age === settings.max_age;
+    if (!same) await jsm.streams.update(settings.name, { ...info.config, ...settings });
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  try {
+    await jsm.streams.add({
+      ...settings,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: 1,
+    });
+  } catch (error) {
+    // Another process created it between our info and add: converge on its config.
+    if (!/already in use|exist/i.test(String((error as Error).message))) throw error;
+    const info = await jsm.streams.info(settings.name);
+    await jsm.streams.update(settings.name, { ...info.config, ...settings });
+  }
+}
+
+/** The channel stream (`<prefix>.>`) and the dead-letter stream (`<deadLetterPrefix>.>`). */
+export async function ensureStreams(jsm: JetStreamManager, options: ResolvedOptions): Promise<void> {
+  await ensureStream(jsm, streamSettings(options.stream, `${options.prefix}.>`, options));
+  await ensureStream(jsm, streamSettings(deadLetterStream(options), `${options.deadLetterPrefix}.>`, options));
+}
+
+export function deadLetterStream(options: ResolvedOptions): string {
+  return `${options.stream}_DEAD_LETTERS`;
+}
+
+/** A durable pull consumer with explicit acks, created or updated to these settings. */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  filterSubject: string,
+  options: ResolvedOptions,
+): Promise<void> {
+  const updatable: Partial<ConsumerConfig> = {
+    ack_wait: nanos(options.ackWaitMs),
+    max_deliver: options.maxDeliver,
+    max_ack_pending: options.maxAckPending,
+    backoff: options.backoffMs.map((ms) => nanos(ms)),
+  };
+  const config: Partial<ConsumerConfig> = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+    filter_subject: filterSubject,
+    max_waiting: 512,
+    ...updatable,
+  };
+  if (options.backoffMs.length === 0) delete config.backoff;
+  try {
+    const info = await jsm.consumers.info(stream, durable);
+    const current = info.config;
+    const same =
+      current.ack_wait === updatable.ack_wait &&
+      current.max_deliver === updatable.max_deliver &&
+      current.max_ack_pending === updatable.max_ack_pending &&
+      (current.backoff ?? []).join(',') === (config.backoff ?? []).join(',');
+    if (!same) await jsm.consumers.update(stream, durable, { ...updatable, backoff: config.backoff ?? [] });
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  await jsm.consumers.add(stream, config);
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 10059 || code === 10014 || /not found/i.test(String((error as Error)?.message));
+}

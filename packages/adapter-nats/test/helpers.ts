@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { createEnvelope, encodeBinary, type OutgoingMessage } from '@org/eventbus';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { NatsTransport, type NatsTransportOptions } from '../src/index.js';
+import { streamNameFor } from '../src/options.js';
+
+export const URL_VARIABLE = 'EVENTBUS_NATS_URL';
+
+/** A subject prefix unique to this run, so reruns and parallel workers never share a stream. */
+export function runPrefix(label = 't'): string {
+  return `ebtest-${label}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export function cloudEventMessage(channel: string, data: unknown, type = 'test.event'): OutgoingMessage {
+  const event = createEnvelope(type, 1, '/tests/nats', data);
+  const { headers, body } = encodeBinary(event, 'ce-');
+  return { channel, id: event.id, headers, body };
+}
+
+export function json(body: Uint8Array): unknown {
+  return JSON.parse(Buffer.from(body).toString('utf8'));
+}
+
+/** Delete the channel and dead-letter streams of a prefix (test runs leave nothing behind). */
+export async function deleteStreams(url: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, '') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = streamNameFor(prefix);
+    for (const name of [stream, `${stream}_DEAD_LETTERS`]) await jsm.streams.delete(name).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Transports made here share one run prefix; `cleanup()` closes them and deletes the streams. */
+export class Fixture {
+  readonly prefix = runPrefix();
+  private readonly transports: NatsTransport[] = [];
+  private seq = 0;
+
+  constructor(private readonly url: () => string) {}
+
+  transport(options: Partial<NatsTransportOptions> = {}): NatsTransport {
+    const transport = new NatsTransport({ servers: this.url(), prefix: this.prefix, ackWaitMs: 3000, ...options });
+    this.transports.push(transport);
+    return transport;
+  }
+
+  name(label: string): string {
+    return `${label}-${++this.seq}`;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.transports.map((t) => t.close().catch(() => {})));
+    await deleteStreams(this.url(), this.prefix);
+  }
+}
