@@ -1,0 +1,58 @@
+import { redact, TransportError } from '@org/eventbus';
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The AWS error code of an SDK error (its name), if any. */
+export function awsCode(error: unknown): string | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const e = error as { name?: unknown; Code?: unknown; code?: unknown };
+  if (typeof e.Code === 'string') return e.Code;
+  if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+  return typeof e.code === 'string' ? e.code : undefined;
+}
+
+export function isAbort(error: unknown): boolean {
+  const code = awsCode(error);
+  return code === 'AbortError' || code === 'ABORT_ERR';
+}
+
+export function isMissingQueue(error: unknown): boolean {
+  const code = awsCode(error);
+  return code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue';
+}
+
+/**
+ * A TransportError for a failed AWS call: what was being done, the AWS code and message, with any
+ * credential-looking text removed (SDK messages can echo request details).
+ */
+export function awsError(what: string, error: unknown): TransportError {
+  const code = awsCode(error);
+  const message = redact(`${what} failed${code ? ` (${code})` : ''}: ${errorMessage(error)}`);
+  return new TransportError(message, { cause: error });
+}
+
+export interface PublishFailure {
+  /** The event id of the message that was refused. */
+  id: string;
+  code: string;
+  message: string;
+  /** True when the request itself was wrong (retrying it cannot help). */
+  senderFault: boolean;
+}
+
+/** Some entries of a batch publish were refused; `failures` says which and why. The rest were accepted. */
+export class PublishBatchError extends TransportError {
+  constructor(
+    readonly failures: PublishFailure[],
+    readonly total: number,
+  ) {
+    const sample = failures
+      .slice(0, 3)
+      .map((f) => `${f.id}: ${f.code} ${f.message}`)
+      .join('; ');
+    super(redact(`${failures.length} of ${total} message(s) were refused: ${sample}${failures.length > 3 ? '; …' : ''}`));
+    Object.defineProperty(this, 'name', { value: 'PublishBatchError' });
+  }
+}

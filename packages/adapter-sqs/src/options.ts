@@ -1,0 +1,120 @@
+import { ConfigError } from '@org/eventbus';
+
+export interface SqsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SqsTransportOptions {
+  /** AWS region; defaults to AWS_REGION, then us-east-1. */
+  region?: string;
+  /** One endpoint for SQS and SNS (an emulator such as fauxqs or LocalStack); AWS's own when omitted. */
+  endpoint?: string;
+  /**
+   * Explicit credentials. Without them the AWS default chain is used — except for a loopback
+   * `endpoint` (an emulator), where dummy credentials are used so nothing real is ever sent there.
+   */
+  credentials?: SqsCredentials;
+  /** Prefix of every topic and queue name, so apps and environments share an account safely. */
+  prefix?: string;
+  /** Create topics, queues, subscriptions and dead-letter queues as needed (idempotent). With false, use existing ones only. */
+  manage?: boolean;
+  /** FIFO topics and queues: order per key (message group id = key, deduplication id = event id). */
+  fifo?: boolean;
+  /**
+   * Where publish sends: `topic` (SNS, fan-out to every subscribed group) or `queue` (straight to
+   * the queues of `directGroups[channel]`, skipping SNS when the groups are known).
+   */
+  publishTo?: 'topic' | 'queue';
+  /** For `publishTo: 'queue'`: the groups that receive each channel. */
+  directGroups?: Record<string, readonly string[]>;
+  /** Visibility timeout of queues this transport creates, in seconds (a dead consumer's work returns after it). */
+  visibilityTimeoutSeconds?: number;
+  /** Long-poll wait of each ReceiveMessage, 1–20 s. */
+  waitTimeSeconds?: number;
+  /** Receives before SQS's redrive policy moves a message to the dead-letter queue (the safety net). */
+  maxReceiveCount?: number;
+  /** How long a closing subscription waits for in-flight deliveries to settle. */
+  drainTimeoutMs?: number;
+  /** PublishBatch / SendMessageBatch calls in flight at once per publish. */
+  publishConcurrency?: number;
+  /** Concurrent long polls per subscription (each takes up to 10 messages). */
+  pollers?: number;
+}
+
+export interface ResolvedOptions {
+  region: string;
+  endpoint: string | undefined;
+  credentials: SqsCredentials | undefined;
+  prefix: string;
+  manage: boolean;
+  fifo: boolean;
+  publishTo: 'topic' | 'queue';
+  directGroups: Record<string, readonly string[]>;
+  visibilityTimeoutSeconds: number;
+  waitTimeSeconds: number;
+  maxReceiveCount: number;
+  drainTimeoutMs: number;
+  publishConcurrency: number;
+  pollers: number | undefined;
+}
+
+function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(option, `must be a whole number from ${min} to ${max} (got ${String(value)})`);
+  }
+  return value;
+}
+
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+/** Dummy credentials for emulators: they accept any, and real keys must never be sent to them. */
+const EMULATOR_CREDENTIALS: SqsCredentials = { accessKeyId: 'eventbus-emulator', secretAccessKey: 'eventbus-emulator' };
+
+export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptions {
+  const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('region', `"${region}" is not an AWS region name`);
+  if (options.endpoint !== undefined) {
+    try {
+      const url = new URL(options.endpoint);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw new ConfigError('endpoint', 'must be an http(s) URL such as http://127.0.0.1:4566');
+    }
+  }
+  const prefix = options.prefix ?? 'eventbus-';
+  if (!/^[A-Za-z0-9_-]{0,40}$/.test(prefix)) {
+    throw new ConfigError('prefix', 'may hold letters, digits, "-" and "_" only, at most 40 characters');
+  }
+  const creds = options.credentials;
+  if (creds !== undefined && (typeof creds.accessKeyId !== 'string' || typeof creds.secretAccessKey !== 'string')) {
+    throw new ConfigError('credentials', 'needs accessKeyId and secretAccessKey strings');
+  }
+  const publishTo = options.publishTo ?? 'topic';
+  if (publishTo !== 'topic' && publishTo !== 'queue') throw new ConfigError('publishTo', 'must be "topic" or "queue"');
+  const directGroups = options.directGroups ?? {};
+  if (publishTo === 'queue' && Object.keys(directGroups).length === 0) {
+    throw new ConfigError('directGroups', 'is required with publishTo: "queue" (which groups receive each channel)');
+  }
+  return {
+    region,
+    endpoint: options.endpoint,
+    credentials: creds ?? (options.endpoint !== undefined && isLoopback(options.endpoint) ? EMULATOR_CREDENTIALS : undefined),
+    prefix,
+    manage: options.manage ?? true,
+    fifo: options.fifo ?? false,
+    publishTo,
+    directGroups,
+    visibilityTimeoutSeconds: integer('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 30, 1, 43_200),
+    waitTimeSeconds: integer('waitTimeSeconds', options.waitTimeSeconds, 20, 1, 20),
+    maxReceiveCount: integer('maxReceiveCount', options.maxReceiveCount, 50, 1, 1000),
+    drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 30_000, 0, 3_600_000),
+    publishConcurrency: integer('publishConcurrency', options.publishConcurrency, 8, 1, 100),
+    pollers: options.pollers === undefined ? undefined : integer('pollers', options.pollers, 1, 1, 50),
+  };
+}

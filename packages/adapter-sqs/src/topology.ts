@@ -1,0 +1,201 @@
+import { CreateTopicCommand, ListTopicsCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type SQSClient,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
+import { TransportError } from '@org/eventbus';
+import { awsCode, awsError, isMissingQueue } from './errors.js';
+import { deadLetterName, nameOfArn, resourceName } from './names.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface QueueInfo {
+  name: string;
+  url: string;
+  arn: string;
+  visibilityTimeoutSeconds: number;
+}
+
+export interface GroupQueues {
+  queue: QueueInfo;
+  deadLetters: QueueInfo;
+}
+
+const FOURTEEN_DAYS = String(14 * 24 * 3600);
+
+/**
+ * Finds or creates the SNS/SQS resources behind channels and groups: a topic per channel, a queue
+ * per group subscribed to its channels with raw delivery, and a dead-letter queue per group behind
+ * a redrive policy. Every call is idempotent and cached; a failure is not cached, so it is retried.
+ */
+export class Topology {
+  private readonly topics = new Map<string, Promise<string>>();
+  private readonly queues = new Map<string, Promise<QueueInfo>>();
+  private readonly subscriptions = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly sns: SNSClient,
+    private readonly options: ResolvedOptions,
+  ) {}
+
+  topicName(channel: string): string {
+    return resourceName(this.options.prefix, channel, this.options.fifo);
+  }
+
+  queueName(group: string): string {
+    return resourceName(this.options.prefix, group, this.options.fifo);
+  }
+
+  topicArn(channel: string): Promise<string> {
+    return this.cached(this.topics, channel, () => (this.options.manage ? this.createTopic(channel) : this.findTopic(channel)));
+  }
+
+  /** The group's queue (subscribed to `channels`) and its dead-letter queue. */
+  async group(group: string, channels: readonly string[]): Promise<GroupQueues> {
+    const name = this.queueName(group);
+    const deadLetters = await this.queue(deadLetterName(name), undefined);
+    const queue = await this.queue(name, deadLetters.arn);
+    if (this.options.manage && channels.length > 0) {
+      await Promise.all(channels.map((channel) => this.subscribe(channel, queue)));
+    }
+    return { queue, deadLetters };
+  }
+
+  /** A group's queue alone (direct publishing, redrive). */
+  async groupQueue(group: string): Promise<GroupQueues> {
+    return this.group(group, []);
+  }
+
+  private cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    let promise = cache.get(key);
+    if (!promise) {
+      promise = make();
+      cache.set(key, promise);
+      promise.catch(() => cache.delete(key));
+    }
+    return promise;
+  }
+
+  private async createTopic(channel: string): Promise<string> {
+    const Name = this.topicName(channel);
+    try {
+      const out = await this.sns.send(
+        new CreateTopicCommand({ Name, ...(this.options.fifo ? { Attributes: { FifoTopic: 'true' } } : {}) }),
+      );
+      if (!out.TopicArn) throw new Error('no TopicArn in the response');
+      return out.TopicArn;
+    } catch (error) {
+      throw awsError(`creating SNS topic "${Name}" for channel "${channel}"`, error);
+    }
+  }
+
+  private async findTopic(channel: string): Promise<string> {
+    const name = this.topicName(channel);
+    let NextToken: string | undefined;
+    try {
+      do {
+        const page = await this.sns.send(new ListTopicsCommand(NextToken ? { NextToken } : {}));
+        const found = page.Topics?.find((t) => t.TopicArn !== undefined && nameOfArn(t.TopicArn) === name);
+        if (found?.TopicArn) return found.TopicArn;
+        NextToken = page.NextToken;
+      } while (NextToken);
+    } catch (error) {
+      throw awsError(`looking up SNS topic "${name}"`, error);
+    }
+    throw new TransportError(`SNS topic "${name}" for channel "${channel}" does not exist (manage: false uses existing resources only)`);
+  }
+
+  private queue(name: string, deadLetterArn: string | undefined): Promise<QueueInfo> {
+    return this.cached(this.queues, name, async () => {
+      const url = this.options.manage ? await this.createQueue(name, deadLetterArn) : await this.findQueue(name);
+      try {
+        const out = await this.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn', 'VisibilityTimeout'] }),
+        );
+        const arn = out.Attributes?.QueueArn;
+        if (!arn) throw new Error('no QueueArn in the response');
+        return { name, url, arn, visibilityTimeoutSeconds: Number(out.Attributes?.VisibilityTimeout ?? 30) };
+      } catch (error) {
+        throw awsError(`reading attributes of SQS queue "${name}"`, error);
+      }
+    });
+  }
+
+  private async createQueue(name: string, deadLetterArn: string | undefined): Promise<string> {
+    const Attributes: Record<string, string> = deadLetterArn
+      ? {
+          VisibilityTimeout: String(this.options.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: this.options.maxReceiveCount }),
+        }
+      : { MessageRetentionPeriod: FOURTEEN_DAYS };
+    if (this.options.fifo) Attributes.FifoQueue = 'true';
+    try {
+      const out = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes }));
+      if (!out.QueueUrl) throw new Error('no QueueUrl in the response');
+      return out.QueueUrl;
+    } catch (error) {
+      const code = awsCode(error);
+      // It exists with other settings (made by an operator or an older version): use it as it is.
+      if (code === 'QueueNameExists' || code === 'QueueAlreadyExists') return this.findQueue(name);
+      throw awsError(`creating SQS queue "${name}"`, error);
+    }
+  }
+
+  private async findQueue(name: string): Promise<string> {
+    try {
+      const out = await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (!out.QueueUrl) throw new Error('no QueueUrl in the response');
+      return out.QueueUrl;
+    } catch (error) {
+      if (isMissingQueue(error)) {
+        throw new TransportError(
+          `SQS queue "${name}" does not exist${this.options.manage ? '' : ' (manage: false uses existing resources only)'}`,
+        );
+      }
+      throw awsError(`looking up SQS queue "${name}"`, error);
+    }
+  }
+
+  private subscribe(channel: string, queue: QueueInfo): Promise<void> {
+    return this.cached(this.subscriptions, `${channel}\n${queue.arn}`, async () => {
+      const topicArn = await this.topicArn(channel);
+      try {
+        await this.sqs.send(
+          new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: this.snsPolicy(queue.arn, topicArn) } }),
+        );
+        await this.sns.send(
+          new SubscribeCommand({
+            TopicArn: topicArn,
+            Protocol: 'sqs',
+            Endpoint: queue.arn,
+            Attributes: { RawMessageDelivery: 'true' },
+            ReturnSubscriptionArn: true,
+          }),
+        );
+      } catch (error) {
+        throw awsError(`subscribing SQS queue "${queue.name}" to SNS topic "${nameOfArn(topicArn)}"`, error);
+      }
+    });
+  }
+
+  /** Lets SNS topics of this prefix (in the queue's account) send to the queue: stable, so re-applying it is a no-op. */
+  private snsPolicy(queueArn: string, topicArn: string): string {
+    const [, partition, , region, account] = topicArn.split(':');
+    return JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'eventbus-sns-fan-out',
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: queueArn,
+          Condition: { ArnLike: { 'aws:SourceArn': `arn:${partition}:sns:${region}:${account}:${this.options.prefix}*` } },
+        },
+      ],
+    });
+  }
+}

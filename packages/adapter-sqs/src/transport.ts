@@ -1,0 +1,139 @@
+import http from 'node:http';
+import https from 'node:https';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ConfigError,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@org/eventbus';
+import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
+import { Consumer } from './consumer.js';
+import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
+import { Publisher } from './publisher.js';
+import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
+import { Topology } from './topology.js';
+
+/** Room kept under SQS's 256 KiB for the adapter's own attributes (channel, key, attribute type names). */
+const ATTRIBUTE_RESERVE = 1024;
+
+/**
+ * Transport over Amazon SNS and SQS: a topic per channel, a queue per group subscribed to its
+ * channels with raw delivery, a dead-letter queue per group, structured-mode CloudEvents bodies.
+ */
+export class SqsTransport implements Transport {
+  readonly name = 'sqs';
+  readonly capabilities: TransportCapabilities;
+  readonly options: ResolvedOptions;
+  private readonly sqs: SQSClient;
+  private readonly sns: SNSClient;
+  private readonly topology: Topology;
+  private readonly publisher: Publisher;
+  private readonly consumers = new Set<Consumer>();
+  private readonly publishing = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: SqsTransportOptions = {}) {
+    this.options = resolveOptions(options);
+    const { region, endpoint, credentials } = this.options;
+    const agent = { keepAlive: true, maxSockets: 256 };
+    const config = {
+      region,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(credentials === undefined ? {} : { credentials }),
+      maxAttempts: 5,
+      requestHandler: { httpAgent: new http.Agent(agent), httpsAgent: new https.Agent(agent), connectionTimeout: 5000 },
+    };
+    this.sqs = new SQSClient(config);
+    this.sns = new SNSClient(config);
+    this.topology = new Topology(this.sqs, this.sns, this.options);
+    this.capabilities = {
+      encoding: { mode: 'structured' },
+      orderingPerKey: this.options.fifo,
+      nativeDelay: true,
+      // One visibility change holds up to 12 h; longer delays are chained through re-sent copies.
+      maxDelayMs: 2_147_483_647,
+      nativeDeadLetter: true,
+      maxMessageBytes: SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE,
+    };
+    this.publisher = new Publisher(this.sqs, this.sns, this.topology, this.options, this.capabilities.maxMessageBytes);
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (messages.length === 0) return;
+    const work = this.publisher.publish(messages, options.signal);
+    this.publishing.add(work);
+    try {
+      await work;
+    } finally {
+      this.publishing.delete(work);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    this.assertOpen();
+    if (!options.group) throw new ConfigError('group', 'is required');
+    if (!(Number.isInteger(options.prefetch) && options.prefetch >= 1)) {
+      throw new ConfigError('prefetch', `must be a whole number ≥ 1 (got ${String(options.prefetch)})`);
+    }
+    const queues = await this.topology.group(options.group, options.deadLetters ? [] : options.channels);
+    this.assertOpen();
+    const consumer: Consumer = new Consumer({
+      sqs: this.sqs,
+      queue: options.deadLetters ? queues.deadLetters : queues.queue,
+      deadLetters: queues.deadLetters,
+      group: options.group,
+      channels: options.channels,
+      prefetch: options.prefetch,
+      waitTimeSeconds: this.options.waitTimeSeconds,
+      pollers: this.options.pollers ?? Math.min(4, Math.ceil(options.prefetch / 10)),
+      drainTimeoutMs: this.options.drainTimeoutMs,
+      fifo: this.options.fifo,
+      onDelivery,
+      onError: options.onError,
+      onClosed: () => this.consumers.delete(consumer),
+    });
+    this.consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  /** Move a group's dead letters back to its queue; resolves with how many moved. */
+  async redrive(group: string, options: RedriveOptions = {}): Promise<number> {
+    this.assertOpen();
+    return redriveDeadLetters(this.sqs, await this.topology.groupQueue(group), this.options.fifo, options);
+  }
+
+  /** The names this transport gives a channel's topic and a group's queues (for IAM policies and operators). */
+  resourceNames(names: { channel?: string; group?: string }): { topic?: string; queue?: string } {
+    return {
+      ...(names.channel === undefined ? {} : { topic: this.topology.topicName(names.channel) }),
+      ...(names.group === undefined ? {} : { queue: this.topology.queueName(names.group) }),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.consumers].map((c) => c.close()));
+      await Promise.allSettled([...this.publishing]);
+      this.sqs.destroy();
+      this.sns.destroy();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('sqs transport is closed');
+  }
+}
