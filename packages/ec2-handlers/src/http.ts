@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { type EventBus, redact } from '@org/eventbus';
+import { Ec2LaunchRequested, LaunchInput } from './contracts.js';
+import { PAGE_HTML } from './page.js';
+import type { RequestStore } from './request-store.js';
+import type { SseHub } from './sse-hub.js';
+
+export interface HttpOptions {
+  bus: EventBus;
+  store: RequestStore;
+  hub: SseHub;
+  /** How long POST waits for the broker's confirmation before answering 503. Default 5 s. */
+  publishTimeoutMs?: number;
+  /** Extra facts for GET /v1/health (role, transport, launcher). */
+  health?: Record<string, unknown>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`body larger than ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The 202 API. POST publishes ec2.launch.requested and answers only after the broker confirmed it:
+ * a publish that failed or timed out is a 503, never a 202 for work that was lost.
+ */
+export function createHttpServer(options: HttpOptions): Server {
+  const { bus, store, hub } = options;
+  const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
+
+  async function launch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    try {
+      const text = await readBody(req);
+      body = text.trim() === '' ? {} : JSON.parse(text);
+    } catch (error) {
+      return json(res, 400, { error: 'invalid request', issues: [{ path: '', message: `body is not JSON: ${errorMessage(error)}` }] });
+    }
+    const parsed = LaunchInput.safeParse(body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+      return json(res, 400, { error: 'invalid request', issues });
+    }
+    const requestId = randomUUID();
+    const input = parsed.data;
+    const createdAt = new Date().toISOString();
+    await store.create({ requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt });
+    try {
+      // The request id is the event id, and so the ClientToken EC2 deduplicates on.
+      const event = await bus.publish(
+        Ec2LaunchRequested,
+        { ...input, requestId },
+        { id: requestId, subject: requestId, signal: AbortSignal.timeout(publishTimeoutMs) },
+      );
+      await store.addStep(requestId, { type: event.type, eventId: event.id, at: event.time ?? createdAt });
+    } catch (error) {
+      await store.remove(requestId).catch(() => {});
+      return json(
+        res,
+        503,
+        { error: 'the event broker did not confirm the launch request; nothing was started, try again', detail: redact(errorMessage(error)) },
+        { 'retry-after': '2' },
+      );
+    }
+    const statusUrl = `/v1/requests/${requestId}`;
+    json(res, 202, { requestId, statusUrl }, { location: statusUrl });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (req.method === 'POST' && path === '/v1/ec2/instances') return launch(req, res);
+    if (req.method === 'GET' && path.startsWith('/v1/requests/')) {
+      const record = await store.get(decodeURIComponent(path.slice('/v1/requests/'.length)));
+      return record ? json(res, 200, record) : json(res, 404, { error: 'no such request' });
+    }
+    if (req.method === 'GET' && path === '/v1/notifications') {
+      const userId = url.searchParams.get('userId') ?? undefined;
+      if ((req.headers.accept ?? '').includes('application/json')) {
+        return json(res, 200, { notifications: userId ? await store.notifications(userId) : [] });
+      }
+      return hub.attach(res, userId);
+    }
+    if (req.method === 'GET' && path === '/v1/health') return json(res, 200, { ok: true, ...options.health });
+    if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(PAGE_HTML) });
+      return void res.end(PAGE_HTML);
+    }
+    json(res, 404, { error: `no route for ${req.method} ${path}` });
+  }
+
+  return createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: 'internal error', detail: redact(errorMessage(error)) });
+      else res.end();
+    });
+  });
+}

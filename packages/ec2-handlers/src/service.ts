@@ -1,0 +1,158 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { type BackoffOptions, createEventBus, type EventBus, type Logger, silentLogger, type Transport } from '@org/eventbus';
+import { contracts, Ec2InstanceLaunched, Ec2LaunchFailed, NotificationCreated } from './contracts.js';
+import { registerLaunchHandler, registerNotificationHandlers } from './handlers.js';
+import { createHttpServer } from './http.js';
+import { type LaunchGuardOptions, launchGuards } from './launch-guards.js';
+import type { Launcher } from './launcher.js';
+import { MemoryRequestStore, type RequestStore } from './request-store.js';
+import { SimulatedLauncher } from './simulated-launcher.js';
+import { SseHub } from './sse-hub.js';
+import { loadTransport } from './transport.js';
+
+export type Role = 'api' | 'worker' | 'all';
+export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
+
+export interface Ec2ServiceOptions {
+  /** The broker, by URL scheme (memory://, amqp://, kafka://, nats://, sqs://). Default memory://. */
+  url?: string;
+  /** Options for the adapter's fromUrl (e.g. `{ exchange }` for RabbitMQ). */
+  transportOptions?: Record<string, unknown>;
+  /** A ready transport instead of `url`. */
+  transport?: Transport;
+  /** api: HTTP only; worker: handlers only; all: both in one process. Default all. */
+  role?: Role;
+  /** Default: a SimulatedLauncher (3 s boot). */
+  launcher?: Launcher;
+  /** Default: a MemoryRequestStore (this process). Use a RedisRequestStore when roles run apart. */
+  store?: RequestStore;
+  guards?: LaunchGuardOptions;
+  worker?: { concurrency?: number; maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeoutMs?: number };
+  /** Prefix of the consumer groups (default "ec2"), so several deployments or test runs share a broker. */
+  groupPrefix?: string;
+  /** Names this API container's notification group; defaults to the host name and pid. */
+  instanceId?: string;
+  /** HTTP port (0 picks a free one) and host. Default 3000 on 127.0.0.1. */
+  port?: number;
+  host?: string;
+  publishTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface Ec2Service {
+  readonly role: Role;
+  readonly bus: EventBus;
+  readonly store: RequestStore;
+  /** http://host:port/ when this process serves the API. */
+  readonly url?: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The event bus of the service with every handler of `role` registered (not started): the workers'
+ * launch and notify handlers, and the API's own group that follows each request's outcome.
+ */
+export function buildEc2Bus(
+  transport: Transport,
+  options: Omit<Ec2ServiceOptions, 'transport' | 'url'> & { hub?: SseHub; store: RequestStore; launcher: Launcher },
+): EventBus {
+  const role = options.role ?? 'all';
+  const prefix = options.groupPrefix ?? 'ec2';
+  const bus = createEventBus({
+    transport,
+    source: '/services/ec2',
+    contracts,
+    logger: options.logger ?? silentLogger,
+  });
+  const { store } = options;
+  if (role !== 'api') {
+    registerLaunchHandler(bus, {
+      launcher: options.launcher,
+      store,
+      groupPrefix: prefix,
+      launchMiddleware: launchGuards(options.guards),
+      ...options.worker,
+    });
+    registerNotificationHandlers(bus, { store, groupPrefix: prefix, ...(options.worker?.maxAttempts ? { maxAttempts: options.worker.maxAttempts } : {}) });
+  }
+  if (role !== 'worker') {
+    // Every API container has its own group, so each one sees every outcome (fan-out) and can
+    // stream it to the browsers connected to it — and keep its store current without Redis.
+    const group = `${prefix}.api.${(options.instanceId ?? `${hostname()}-${process.pid}`).replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+    const hub = options.hub;
+    bus.handle(Ec2InstanceLaunched, { group, name: 'api-follow-launched' }, (event) =>
+      store.addStep(event.data.requestId, { type: event.type, eventId: event.id, at: event.time ?? new Date().toISOString() }, event.data.instanceIds),
+    );
+    bus.handle(Ec2LaunchFailed, { group, name: 'api-follow-failed' }, (event) =>
+      store.addStep(event.data.requestId, {
+        type: event.type,
+        eventId: event.id,
+        at: event.time ?? new Date().toISOString(),
+        detail: event.data.reason,
+      }),
+    );
+    bus.handle(NotificationCreated, { group, name: 'api-stream-notifications' }, async (event) => {
+      await store.addStep(event.data.requestId, {
+        type: event.type,
+        eventId: event.id,
+        at: event.time ?? new Date().toISOString(),
+        detail: event.data.message,
+      });
+      await store.addNotification(event.data);
+      hub?.send('notification', event.data);
+    });
+  }
+  return bus;
+}
+
+/** Start the service: connect to the broker, subscribe the role's handlers, and listen for HTTP. */
+export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<Ec2Service> {
+  const role = options.role ?? 'all';
+  const transport = options.transport ?? (await loadTransport(options.url ?? 'memory://', options.transportOptions));
+  const store = options.store ?? new MemoryRequestStore();
+  const launcher = options.launcher ?? new SimulatedLauncher();
+  const hub = role === 'worker' ? undefined : new SseHub();
+  const bus = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}) });
+  await bus.start();
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (hub) {
+    server = createHttpServer({
+      bus,
+      store,
+      hub,
+      ...(options.publishTimeoutMs ? { publishTimeoutMs: options.publishTimeoutMs } : {}),
+      health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name },
+    });
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+    });
+    const address = s.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    url = `http://${host}:${address.port}/`;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    role,
+    bus,
+    store,
+    ...(url ? { url } : {}),
+    stop() {
+      stopping ??= (async () => {
+        hub?.close();
+        if (server) {
+          const s = server;
+          s.closeAllConnections();
+          await new Promise<void>((resolve) => s.close(() => resolve()));
+        }
+        await bus.stop();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { createEventBus, createTransport, type MemoryTransport, type OutgoingMessage, silentLogger } from '@org/eventbus';
+import { createSpy } from '@org/eventbus/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AwsLauncher, Ec2LaunchRequested, type RequestRecord, SimulatedLauncher } from '../src/index.js';
+import { loadTransport } from '../src/transport.js';
+import { FakeEc2 } from './fake-ec2.js';
+import { LAUNCH, landedBrokers, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
+
+const brokers = await landedBrokers();
+const fastRetry = { backoff: { initialMs: 50, maxMs: 200 } };
+
+for (const broker of brokers) {
+  describe(`EC2 reference service end to end on ${broker.name}`, () => {
+    let running: Running | undefined;
+    afterEach(async () => {
+      await running?.stop();
+      running = undefined;
+    });
+
+    it('answers 202 within milliseconds while the launch takes seconds, then streams the notification', async () => {
+      const id = runId();
+      running = await startWithStream(serviceOptions(broker, id, { launcher: new SimulatedLauncher({ bootMs: 1500 }) }));
+      const posted = await postLaunch(running.base);
+      expect(posted.status).toBe(202);
+      expect(posted.body.statusUrl).toBe(`/v1/requests/${posted.body.requestId}`);
+      // Generous for a loaded CI machine, and still far below the 1.5 s the launch takes.
+      expect(posted.ms).toBeLessThan(500);
+      const early = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+      expect(['accepted', 'launching']).toContain(early.status);
+
+      const [note] = await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === posted.body.requestId), {
+        timeoutMs: 20_000,
+        description: 'the launch notification over SSE',
+      });
+      expect(note).toMatchObject({ requestId: posted.body.requestId, level: 'success', userId: 'u-test' });
+      const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+      expect(record.status).toBe('launched');
+      expect(record.instanceIds).toHaveLength(1);
+      expect(record.chain.map((s) => s.type)).toEqual([
+        'ec2.launch.requested',
+        'launch.started',
+        'ec2.instance.launched',
+        'notification.created',
+      ]);
+    });
+
+    it('turns a refused launch into a failure notification', async () => {
+      const id = runId();
+      running = await startWithStream(serviceOptions(broker, id, { launcher: new SimulatedLauncher({ bootMs: 10, failureRate: 1 }) }));
+      const posted = await postLaunch(running.base);
+      expect(posted.status).toBe(202);
+      await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === posted.body.requestId), { timeoutMs: 20_000 });
+      const note = running.notifications.calls.find((n) => n.requestId === posted.body.requestId);
+      expect(note?.level).toBe('error');
+      expect(note?.message).toMatch(/insufficient capacity/);
+      const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+      expect(record.status).toBe('failed');
+    });
+
+    it('launches once for a redelivered event: every RunInstances carries the event id as ClientToken', async () => {
+      const id = runId();
+      const ec2 = new FakeEc2();
+      // The first wait for "running" fails, so the handler is retried and calls RunInstances again.
+      ec2.failDescribes = 1;
+      const logs = createSpy<{ msg: string; eventId?: string }>();
+      const logger = { ...silentLogger, debug: (obj: object, msg?: string) => logs.fn({ ...(obj as { eventId?: string }), msg: msg ?? '' }) };
+      const options = serviceOptions(broker, id, { launcher: new AwsLauncher({ client: ec2, pollMs: 10 }), worker: fastRetry, logger });
+      running = await startWithStream(options);
+      const posted = await postLaunch(running.base);
+      const requestId = posted.body.requestId;
+      await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), { timeoutMs: 20_000 });
+
+      // The broker delivers the same event again (same id), as after a lost ack.
+      const replay = createEventBus({
+        transport: await loadTransport(options.url ?? '', options.transportOptions),
+        source: '/tests/replay',
+      });
+      await replay.publish(Ec2LaunchRequested, { ...LAUNCH, tags: {}, requestId }, { id: requestId });
+      await replay.stop();
+      // The idempotency guard acks the duplicate without running it: no third RunInstances.
+      await logs.waitFor((ls) => ls.some((l) => l.eventId === requestId && /duplicate/.test(l.msg)), {
+        description: 'the duplicate to be acked without running',
+      });
+
+      expect(ec2.runTokens.length).toBe(2);
+      expect(new Set(ec2.runTokens)).toEqual(new Set([requestId]));
+      expect(ec2.created.size).toBe(1);
+      expect(running.notifications.calls.filter((n) => n.requestId === requestId)).toHaveLength(1);
+      const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+      expect(record.status).toBe('launched');
+      expect(record.instanceIds).toEqual([ec2.created.get(requestId)]);
+    });
+
+    it('rejects an invalid request with 400 and the validation issues', async () => {
+      running = await startWithStream(serviceOptions(broker, runId()));
+      const posted = await postLaunch(running.base, { imageId: 'not-an-ami', instanceType: 7 });
+      expect(posted.status).toBe(400);
+      const paths = (posted.body.issues as { path: string }[]).map((i) => i.path);
+      expect(paths).toEqual(expect.arrayContaining(['imageId', 'instanceType']));
+    });
+  });
+}
+
+describe('EC2 reference service when the broker refuses', () => {
+  it('answers 503 with a clear body, never 202, and keeps no request', async () => {
+    const id = runId();
+    const inner = await createTransport(`memory://ec2-${id}`);
+    const refusing = Object.assign(Object.create(inner) as MemoryTransport, {
+      publish: async (_messages: readonly OutgoingMessage[]) => {
+        throw new Error('broker unreachable at amqp://guest:secret@broker:5672');
+      },
+    });
+    const running = await startWithStream(serviceOptions(brokers[0]!, id, { transport: refusing, role: 'api' }));
+    try {
+      const posted = await postLaunch(running.base);
+      expect(posted.status).toBe(503);
+      expect(String(posted.body.error)).toMatch(/did not confirm/);
+      expect(JSON.stringify(posted.body)).not.toContain('secret');
+      const res = await fetch(`${running.base}v1/requests/${String(posted.body.requestId)}`);
+      expect(res.status).toBe(404);
+    } finally {
+      await running.stop();
+    }
+  });
+});
