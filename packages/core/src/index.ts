@@ -61,3 +61,4 @@ export type {
   TransportCapabilities,
   WireEncoding,
 } from './transport.js';
+export * from './coordination/index.js';
