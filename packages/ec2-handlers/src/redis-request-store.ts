@@ -68,7 +68,7 @@ export class RedisRequestStore implements RequestStore {
       this.redis.get(this.key(requestId, 'notification')),
     ]);
     const stored = Object.values(steps).map((s) => JSON.parse(s) as RequestStep & { instanceIds?: string[] });
-    if (!request && stored.length === 0) return undefined;
+    if (!request && !notification && stored.length === 0) return undefined;
     const instanceIds = stored.find((s) => s.instanceIds && s.instanceIds.length > 0)?.instanceIds ?? [];
     const chain = sortChain(stored.map(({ instanceIds: _ignored, ...step }) => step));
     return {
