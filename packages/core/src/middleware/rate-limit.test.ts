@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryRateLimitStore } from '../coordination/memory-stores.js';
+import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { ConfigError } from '../errors.js';
+import { rateLimit } from './rate-limit.js';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(stops.splice(0).map((s) => s()));
+});
+
+/** Smallest gap between a start and the one `limit` places before it: ≥ per means no window overfills. */
+function tightestSpan(starts: number[], limit: number): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  return Math.min(...sorted.slice(limit).map((s, i) => s - sorted[i]!));
+}
+
+describe('rateLimit', () => {
+  it('never lets more than `limit` starts into any window, and waits instead of nacking', async () => {
+    const app = await startJobBus({ middleware: [rateLimit({ key: 'api', limit: 4, per: 200 })], concurrency: 20 });
+    stops.push(app.stop);
+    const began = Date.now();
+    for (let i = 0; i < 20; i++) await app.publish('api', i);
+    const runs = await app.runs.waitForCount(20, { timeoutMs: 5_000 });
+    expect(tightestSpan(runs.map((r) => r.start), 4)).toBeGreaterThanOrEqual(200);
+    expect(runs.every((r) => r.attempt === 1)).toBe(true);
+    // 20 starts at 4 per 200 ms: 4 windows after the first, so about 800 ms.
+    expect(Date.now() - began).toBeLessThan(1_500);
+  });
+
+  it('is a sliding window: a burst at a window boundary does not let twice the limit through', async () => {
+    const store = new MemoryRateLimitStore();
+    const window = { limit: 3, perMs: 100 };
+    const granted: number[] = [];
+    const take = async () => {
+      const r = await store.reserve('k', { ...window, marginMs: 0, maxWaitMs: 0 });
+      if (r.reserved && (await store.claim('k', r.token, window)) === 0) granted.push(Date.now());
+    };
+    await sleep(80);
+    for (let i = 0; i < 3; i++) await take();
+    await sleep(30); // a fixed 100 ms window would have rolled over here
+    for (let i = 0; i < 3; i++) await take();
+    expect(granted).toHaveLength(3);
+  });
+
+  it('serves waiters first come, first served', async () => {
+    const app = await startJobBus({ middleware: [rateLimit({ key: 'api', limit: 1, per: 30 })], concurrency: 10 });
+    stops.push(app.stop);
+    for (let i = 0; i < 8; i++) await app.publish('api', i);
+    const runs = await app.runs.waitForCount(8, { timeoutMs: 5_000 });
+    expect([...runs].sort((a, b) => a.start - b.start).map((r) => r.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('nacks until about its slot when the slot is beyond maxWait, and loses nothing', async () => {
+    const app = await startJobBus({ middleware: [rateLimit({ key: 'api', limit: 1, per: 50, maxWait: 0 })], concurrency: 5, maxAttempts: 1 });
+    stops.push(app.stop);
+    for (let i = 0; i < 5; i++) await app.publish('api', i);
+    const runs = await app.runs.waitForCount(5, { timeoutMs: 5_000 });
+    expect(runs.some((r) => r.attempt > 1)).toBe(true);
+    expect(tightestSpan(runs.map((r) => r.start), 1)).toBeGreaterThanOrEqual(50);
+  });
+
+  it('names the bad option', () => {
+    expect(() => rateLimit({ key: 'k', limit: 2 } as never)).toThrow(/rateLimit\.per/);
+    expect(() => rateLimit({ key: 'k', limit: 0, per: 1000 })).toThrow(ConfigError);
+  });
+});
