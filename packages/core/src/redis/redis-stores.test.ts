@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reservation } from '../coordination/stores.js';
 import { sleep } from '../coordination/test-bus.js';
 import { CoordinationUnavailableError } from '../errors.js';
 import { describeBroker } from '../testing/env.js';
@@ -76,7 +77,7 @@ describeBroker('Redis coordination stores', { variable: 'EVENTBUS_REDIS_URL' }, 
     it('reserves slots in order on the server clock and refuses starts that would overfill a window', async () => {
       const store = new RedisRateLimitStore({ client, prefix });
       const window = { limit: 2, perMs: 200 };
-      const reservations = [];
+      const reservations: Reservation[] = [];
       for (let i = 0; i < 5; i++) reservations.push(await store.reserve('r', { ...window, marginMs: 0, maxWaitMs: 1_000 }));
       const waits = reservations.map((r) => (r.reserved ? r.waitMs : -1));
       expect(waits[0]).toBe(0);
@@ -85,7 +86,7 @@ describeBroker('Redis coordination stores', { variable: 'EVENTBUS_REDIS_URL' }, 
       expect(waits[4]).toBeGreaterThan(350);
       const beyond = await store.reserve('r', { ...window, marginMs: 0, maxWaitMs: 100 });
       expect(beyond.reserved).toBe(false);
-      const token = (r: (typeof reservations)[number]) => (r.reserved ? r.token : '');
+      const token = (r: Reservation) => (r.reserved ? r.token : '');
       expect(await store.claim('r', token(reservations[0]!), window)).toBe(0);
       expect(await store.claim('r', token(reservations[1]!), window)).toBe(0);
       // Early claim of the third slot: refused with the time left until the window has room.
