@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import { type ConformanceOptions, runTransportConformance, SCENARIOS, type ScenarioName } from '@org/eventbus/testing';
+import { afterAll, beforeAll } from 'vitest';
+import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
+import { CHILD_ENV } from './child-transport.js';
+import { type RestartableEmulator, restartableEmulator, type SqsEndpoint, sqsTestEndpoint } from './emulator.js';
+
+/** Short visibility timeout: a SIGKILLed consumer's messages come back in seconds. */
+const VISIBILITY_SECONDS = 3;
+const PREFIX = 'eventbus-cf-';
+
+let sqs: SqsEndpoint | undefined;
+
+const base: SqsTransportOptions = { prefix: PREFIX, visibilityTimeoutSeconds: VISIBILITY_SECONDS, waitTimeSeconds: 2 };
+
+let privateEmulator: RestartableEmulator | undefined;
+
+const options: ConformanceOptions = {
+  child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
+  redeliveryTimeoutMs: VISIBILITY_SECONDS * 1000,
+  // The in-process emulator shares this process's two cores with the test itself.
+  scale: 0.5,
+  timeoutMs: 60_000,
+  privateBroker: {
+    async start() {
+      privateEmulator = await restartableEmulator();
+    },
+    factory: () => new SqsTransport({ ...base, endpoint: privateEmulator!.endpoint }),
+    restart: () => privateEmulator!.restart(),
+    stop: async () => {
+      await privateEmulator?.stop();
+      privateEmulator = undefined;
+    },
+  },
+};
+
+beforeAll(async () => {
+  sqs = await sqsTestEndpoint();
+  // The suite reads these when a scenario runs, after this hook.
+  if (sqs.address) options.brokerEndpoint = sqs.address;
+  if (sqs.endpoint) process.env[CHILD_ENV.endpoint] = sqs.endpoint;
+  process.env[CHILD_ENV.prefix] = PREFIX;
+  process.env[CHILD_ENV.visibility] = String(VISIBILITY_SECONDS);
+});
+
+afterAll(async () => {
+  await sqs?.stop();
+});
+
+runTransportConformance(
+  'sqs',
+  ({ endpoint } = {}) =>
+    new SqsTransport({
+      ...base,
+      ...(endpoint ? { endpoint: `http://${endpoint.host}:${endpoint.port}` } : sqs?.endpoint ? { endpoint: sqs.endpoint } : {}),
+    }),
+  options,
+);
+
+/** Scenarios worth repeating on FIFO topics and queues; the rest behave as on standard queues. */
+const FIFO_SCENARIOS = new Set<ScenarioName>(['key-order', 'publish-before-subscribe', 'fan-out', 'nack-delay', 'max-attempts', 'poison']);
+
+runTransportConformance(
+  'sqs (FIFO topics and queues)',
+  () => new SqsTransport({ ...base, prefix: 'eventbus-cf-fifo-', fifo: true, ...(sqs?.endpoint ? { endpoint: sqs.endpoint } : {}) }),
+  {
+    redeliveryTimeoutMs: VISIBILITY_SECONDS * 1000,
+    skip: Object.fromEntries(
+      SCENARIOS.filter((s) => !FIFO_SCENARIOS.has(s)).map((s) => [s, 'run on standard queues above; FIFO changes only ordering and deduplication']),
+    ),
+  },
+);
