@@ -50,6 +50,13 @@ export function nextAttemptHeaders(delivery: Delivery, notBefore?: number): Reco
 /** Encoded size of a message as brokers count it: body plus header names and values. */
 export function messageSize(message: { headers: Record<string, string>; body: Uint8Array }): number {
   let size = message.body.byteLength;
-  for (const [k, v] of Object.entries(message.headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const k in message.headers) size += Buffer.byteLength(k) + Buffer.byteLength(message.headers[k]!);
   return size;
+}
+
+/** True when the message certainly fits: UTF-16 length × 3 bounds UTF-8 bytes, so most checks skip the exact count. */
+export function fitsIn(message: { headers: Record<string, string>; body: Uint8Array }, limit: number): boolean {
+  let bound = message.body.byteLength;
+  for (const k in message.headers) bound += (k.length + message.headers[k]!.length) * 3;
+  return bound <= limit || messageSize(message) <= limit;
 }

@@ -3,7 +3,7 @@ import { type EventContract, parseData } from './contract.js';
 import type { CloudEvent } from './envelope.js';
 import { errorMessage, PoisonMessageError } from './errors.js';
 import type { HandlerRegistration } from './handler.js';
-import { messageSize } from './headers.js';
+import { fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import type { MessageContext, Next } from './middleware/types.js';
@@ -55,8 +55,8 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     let event: CloudEvent;
     let contract: EventContract | undefined;
     try {
-      const size = messageSize(delivery.message);
-      if (size > options.maxMessageBytes) {
+      if (!fitsIn(delivery.message, options.maxMessageBytes)) {
+        const size = messageSize(delivery.message);
         throw new PoisonMessageError('oversized', `message is ${size} bytes; the limit is ${options.maxMessageBytes}`);
       }
       event = decodeEvent(delivery.message, options.encoding);
@@ -98,16 +98,16 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     registration: HandlerRegistration,
     opts: ReceiverOptions,
   ): MessageContext {
-    const controller = new AbortController();
+    // Created on first use: most handlers never touch the signal, the scratch map or a child logger.
+    let controller: AbortController | undefined;
+    let state: Map<string | symbol, unknown> | undefined;
+    let ctxLogger: Logger | undefined;
     let settled = false;
     const settle = (what: string, action: () => Promise<void>) => {
       if (settled) return Promise.resolve();
       settled = true;
       return settleSafely(what, event.id, action);
     };
-    const ctxLogger = opts.logger.child
-      ? opts.logger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
-      : opts.logger;
     return {
       event,
       contract,
@@ -115,13 +115,27 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
       channel: delivery.message.channel,
       attempt: delivery.attempt,
       maxAttempts: registration.maxAttempts,
-      signal: controller.signal,
-      logger: ctxLogger,
-      state: new Map(),
+      get signal() {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+      get logger() {
+        ctxLogger ??= opts.logger.child
+          ? opts.logger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
+          : opts.logger;
+        return ctxLogger;
+      },
+      get state() {
+        state ??= new Map();
+        return state;
+      },
       get settled() {
         return settled;
       },
-      abort: (reason: Error) => controller.abort(reason),
+      abort: (reason: Error) => {
+        controller ??= new AbortController();
+        controller.abort(reason);
+      },
       ack: () => settle('ack', () => delivery.ack()),
       nack: (nackOptions?: NackOptions) => settle('nack', () => delivery.nack(nackOptions)),
       deadLetter: (reason: string) => settle('dead-letter', () => delivery.deadLetter(reason)),

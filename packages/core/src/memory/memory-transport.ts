@@ -1,5 +1,5 @@
 import { ConfigError, MessageTooLargeError, TransportError } from '../errors.js';
-import { messageSize } from '../headers.js';
+import { fitsIn, messageSize } from '../headers.js';
 import type {
   DeliveryHandler,
   OutgoingMessage,
@@ -107,14 +107,16 @@ export class MemoryTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     this.assertOpen();
     for (const message of messages) {
-      const size = messageSize(message);
-      if (size > this.capabilities.maxMessageBytes) throw new MessageTooLargeError(size, this.capabilities.maxMessageBytes);
+      if (!fitsIn(message, this.capabilities.maxMessageBytes)) {
+        throw new MessageTooLargeError(messageSize(message), this.capabilities.maxMessageBytes);
+      }
     }
     for (const message of messages) {
       options.signal?.throwIfAborted();
       for (const queue of this.broker.route(message.channel)) {
         if (!queue.hasSpace()) await queue.waitForSpace();
-        const received = { channel: message.channel, headers: { ...message.headers }, body: message.body };
+        // Messages are immutable once published, so every group may share the same headers object.
+        const received = { channel: message.channel, headers: message.headers, body: message.body };
         queue.enqueue(message.key === undefined ? received : { ...received, key: message.key });
       }
     }
