@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { redact, TransportError } from '@org/eventbus';
 import amqp, { type ChannelModel } from 'amqplib';
-import { errorMessage } from './wire.js';
+import { closeQuietly, errorMessage } from './wire.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Sleep that a close can cut short. */
@@ -146,6 +146,6 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
     const model = this.current;
     this.current = undefined;
-    await model?.close().catch(() => {});
+    if (model) await closeQuietly(model);
   }
 }

@@ -3,6 +3,9 @@ import { TransportError } from '@org/eventbus';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { type ConnectionManager, transportError } from './connection.js';
 import type { TopologyNames } from './topology.js';
+import { closeQuietly } from './wire.js';
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** One AMQP publish: where to, and what. */
 export interface Envelope {
@@ -55,7 +58,10 @@ export class Publisher {
       // Channel errors also arrive as 'close' and as failed confirms; nothing more to do here.
     });
     ch.on('close', () => {
-      if (this.channel && this.current === ch) this.channel = undefined;
+      if (this.current === ch) {
+        this.current = undefined;
+        this.channel = undefined;
+      }
     });
     ch.on('return', (message: Message) => {
       const id = message.properties.messageId;
@@ -89,6 +95,8 @@ export class Publisher {
       } catch (error) {
         lastError = error;
         if (this.connection.closed) throw transportError('publish failed', error);
+        // The connection is going down under us; give it a moment to be noticed and replaced.
+        await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
       const attempts = await this.sendAll(ch, pending);
@@ -98,12 +106,12 @@ export class Publisher {
         signal,
       );
       const failed: Envelope[] = [];
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status === 'fulfilled') return;
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === 'fulfilled') continue;
         if (outcome.reason instanceof RefusedError) throw outcome.reason;
         lastError = outcome.reason;
         failed.push(pending[i]!);
-      });
+      }
       pending = failed;
       if (pending.length > 0 && this.connection.closed) throw transportError('publish failed', lastError);
     }
@@ -147,13 +155,15 @@ export class Publisher {
     return { confirmed, writable };
   }
 
+  /** Waits for outstanding confirms on the open channel; a channel still waiting for a connection is abandoned. */
   async close(): Promise<void> {
-    const opening = this.channel;
+    const ch = this.current;
     this.channel = undefined;
-    const ch = await opening?.catch(() => undefined);
+    this.current = undefined;
     if (!ch) return;
-    await ch.waitForConfirms().catch(() => {});
-    await ch.close().catch(() => {});
+    // Publishes in progress already wait for their own confirms; this bounds the wait for stragglers.
+    await Promise.race([ch.waitForConfirms().catch(() => {}), once(ch, 'close'), delay(this.publishTimeoutMs)]);
+    await closeQuietly(ch);
   }
 }
 

@@ -36,6 +36,8 @@ export class RabbitMqTransport implements Transport {
   private readonly subscriptions = new Set<RabbitMqSubscription>();
   private readonly retryQueues = new Map<string, Promise<string>>();
   private closing: Promise<void> | undefined;
+  /** Publishes accepted before close(): close waits for their confirms (each bounded by publishTimeoutMs). */
+  private readonly publishing = new Set<Promise<void>>();
 
   constructor(options: RabbitMqTransportOptions) {
     this.options = resolveOptions(options);
@@ -68,7 +70,13 @@ export class RabbitMqTransport implements Transport {
     if (messages.length === 0) return;
     const envelopes: Envelope[] = messages.map((message) => this.envelope(message));
     options.signal?.throwIfAborted();
-    await this.publisher.publish(envelopes, options.signal);
+    const publishing = this.publisher.publish(envelopes, options.signal);
+    this.publishing.add(publishing);
+    try {
+      await publishing;
+    } finally {
+      this.publishing.delete(publishing);
+    }
   }
 
   private envelope(message: OutgoingMessage): Envelope {
@@ -131,6 +139,7 @@ export class RabbitMqTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...this.publishing]);
       await this.publisher.close();
       await this.connection.close();
     })();

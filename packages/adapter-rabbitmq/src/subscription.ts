@@ -15,7 +15,7 @@ import { type ConnectionManager, transportError } from './connection.js';
 import type { QueueType } from './options.js';
 import type { Publisher } from './publisher.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
-import { brokerRedeliveries, CHANNEL_HEADER, errorMessage, fromConsumeMessage, toPublishOptions } from './wire.js';
+import { brokerRedeliveries, CHANNEL_HEADER, closeQuietly, errorMessage, fromConsumeMessage, toPublishOptions } from './wire.js';
 
 export interface SubscriptionDeps {
   connection: ConnectionManager;
@@ -186,7 +186,10 @@ export class RabbitMqSubscription implements Subscription {
     this.stopped = true;
     this.deps.connection.off('connected', this.onConnected);
     const ch = this.channel;
-    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    if (ch && this.consumerTag) {
+      // A cancel on a connection that is dying gets no reply: do not wait for it longer than a close.
+      await Promise.race([ch.cancel(this.consumerTag).catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    }
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -198,7 +201,7 @@ export class RabbitMqSubscription implements Subscription {
       clearTimeout(timer);
     }
     this.channel = undefined;
-    await ch?.close().catch(() => {});
+    if (ch) await closeQuietly(ch);
     this.deps.onClosed(this);
   }
 }

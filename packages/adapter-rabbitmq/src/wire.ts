@@ -14,6 +14,7 @@ export function toPublishOptions(message: OutgoingMessage, extraHeaders: Record<
   const headers: Record<string, string> = {};
   let contentType: string | undefined;
   for (const [name, value] of Object.entries(message.headers)) {
+    if (isBrokerHeader(name)) continue;
     if (name.toLowerCase() === CONTENT_TYPE) contentType = value;
     else headers[name] = value;
   }
@@ -25,11 +26,13 @@ export function toPublishOptions(message: OutgoingMessage, extraHeaders: Record<
 }
 
 /**
- * Broker-owned headers (x-death, x-delivery-count, x-first-death-*) are not part of the message:
- * copying them into a republished message would confuse the broker's own bookkeeping.
+ * Headers the broker itself writes (dead-lettering history, quorum delivery count) are not part of
+ * the message: copying them into a republished message would confuse the broker's bookkeeping.
+ * Other `x-` headers are the application's and travel untouched.
  */
+const BROKER_HEADERS = new Set(['x-death', 'x-delivery-count', 'x-received-from']);
 function isBrokerHeader(name: string): boolean {
-  return name.startsWith('x-');
+  return BROKER_HEADERS.has(name) || name.startsWith('x-first-death-') || name.startsWith('x-last-death-');
 }
 
 function headerString(value: unknown): string | undefined {
@@ -78,4 +81,23 @@ export function toOutgoing(message: ReceivedMessage, headers: Record<string, str
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Closing a channel or connection waits for the broker's close-ok, which never comes if the socket
+ * dies at that moment: wait for either, and never longer than `ms`.
+ */
+export async function closeQuietly(
+  target: { close(): Promise<void>; once(event: 'close', listener: () => void): unknown },
+  ms = 2_000,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    target.close().catch(() => {}),
+    new Promise<void>((resolve) => target.once('close', () => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

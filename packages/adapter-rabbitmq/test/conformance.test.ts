@@ -1,0 +1,19 @@
+import { fileURLToPath } from 'node:url';
+import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
+import { RabbitMqTransport } from '../src/index.js';
+import { CONFORMANCE_EXCHANGE } from './child-transport.js';
+import { URL_VARIABLE } from './helpers.js';
+
+const childModule = fileURLToPath(new URL('./child-transport.ts', import.meta.url));
+
+describeBroker('rabbitmq conformance', { variable: URL_VARIABLE }, (url) => {
+  const broker = new URL(process.env[URL_VARIABLE] ?? 'amqp://127.0.0.1:5672');
+  runTransportConformance(
+    'rabbitmq',
+    ({ endpoint }) => new RabbitMqTransport({ url: url(), exchange: CONFORMANCE_EXCHANGE, ...(endpoint ? { endpoint } : {}) }),
+    {
+      brokerEndpoint: { host: broker.hostname, port: Number(broker.port || 5672) },
+      child: { module: childModule, export: 'createConformanceTransport' },
+    },
+  );
+});
