@@ -18,6 +18,7 @@ import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { clientClass } from './endpoint.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
 import type { Entry } from './partition-state.js';
+import { Publisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
 import { TopicRegistry } from './topics.js';
 import { errorMessage, type KafkaRecord, RETRY_CHANNEL_HEADER, toRecord, topicName } from './wire.js';
@@ -34,7 +35,7 @@ export class KafkaTransport implements Transport {
   readonly name = 'kafka';
   readonly capabilities: TransportCapabilities;
   private readonly options: ResolvedKafkaOptions;
-  private producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  private publisher: Publisher | undefined;
   private topics: TopicRegistry | undefined;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -68,10 +69,10 @@ export class KafkaTransport implements Transport {
 
   async connect(): Promise<void> {
     this.assertOpen();
-    if (this.producer) return;
+    if (this.publisher) return;
     const admin = new (clientClass(Admin, this.options.endpoint))(this.base());
     const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, this.options.endpoint);
-    this.producer = new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL });
+    this.publisher = new Publisher(() => new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL }));
     this.topics = new TopicRegistry(admin, this.options);
     try {
       await admin.metadata({ topics: [] });
@@ -93,14 +94,10 @@ export class KafkaTransport implements Transport {
   }
 
   private async send(records: KafkaRecord[], signal?: AbortSignal): Promise<void> {
-    const { producer, topics } = this.ready();
+    const { publisher, topics } = this.ready();
     await topics.ensure([...new Set(records.map((r) => r.topic))]);
     signal?.throwIfAborted();
-    try {
-      await producer.send({ messages: records });
-    } catch (error) {
-      throw new TransportError(redact(`Kafka refused the publish: ${errorMessage(error)}`));
-    }
+    await publisher.send(records);
   }
 
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
@@ -167,7 +164,7 @@ export class KafkaTransport implements Transport {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
       await Promise.allSettled([...this.pending]);
-      await this.producer?.close().catch(() => {});
+      await this.publisher?.close().catch(() => {});
       await this.topics?.close();
     })();
     return this.closing;
@@ -180,8 +177,8 @@ export class KafkaTransport implements Transport {
   }
 
   private ready() {
-    if (!this.producer || !this.topics) throw new TransportError('Kafka transport is not connected: call connect() first');
-    return { producer: this.producer, topics: this.topics };
+    if (!this.publisher || !this.topics) throw new TransportError('Kafka transport is not connected: call connect() first');
+    return { publisher: this.publisher, topics: this.topics };
   }
 
   private assertOpen(): void {

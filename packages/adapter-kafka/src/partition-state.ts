@@ -6,7 +6,7 @@ export interface Entry {
   readonly message: ReceivedMessage;
   readonly attempt: number;
   /** Retry-topic records may not be handled before this time (ms since epoch). */
-  readonly notBefore: number | undefined;
+  notBefore: number | undefined;
   settled: boolean;
 }
 
@@ -70,8 +70,9 @@ export class PartitionState {
   }
 
   /** A handler finished with the entry without settling it (a settle failed): run it again. */
-  putBack(entry: Entry): void {
+  putBack(entry: Entry, retryAt: number): void {
     this.release(entry);
+    entry.notBefore = Math.max(entry.notBefore ?? 0, retryAt);
     this.queue.unshift(entry);
   }
 

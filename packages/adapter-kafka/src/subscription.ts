@@ -254,7 +254,7 @@ export class KafkaSubscription implements Subscription {
     try {
       await action();
     } catch (error) {
-      state.putBack(entry);
+      state.putBack(entry, Date.now() + 1000);
       this.buffered++;
       this.finish();
       throw new TransportError(redact(`could not settle the delivery: ${errorMessage(error)}`));

@@ -1,0 +1,78 @@
+import { redact, TransportError } from '@org/eventbus';
+import type { Producer } from '@platformatic/kafka';
+import { errorMessage, type KafkaRecord } from './wire.js';
+
+type KafkaProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
+
+interface Pending {
+  records: KafkaRecord[];
+  bytes: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Keeps one produce request under the broker's default request and batch limits. */
+const MAX_REQUEST_BYTES = 900_000;
+
+function recordBytes(record: KafkaRecord): number {
+  let n = (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0) + 32;
+  for (const [k, v] of (record.headers as Map<Buffer, Buffer> | undefined) ?? []) n += k.byteLength + v.byteLength + 4;
+  return n;
+}
+
+/**
+ * Sends through one idempotent producer, one produce request at a time, coalescing whatever
+ * publishes arrive meanwhile into the next request. One request in flight keeps the producer's
+ * sequence numbers in order (@platformatic/kafka 1.x sends concurrent requests out of order, which
+ * the broker refuses with OUT_OF_ORDER_SEQUENCE_NUMBER); coalescing keeps the throughput. After a
+ * failed request the producer is replaced: a fresh producer id restarts the sequences, so one
+ * broker restart cannot wedge every later publish.
+ */
+export class Publisher {
+  private readonly queue: Pending[] = [];
+  private producer: KafkaProducer;
+  private sending: Promise<void> | undefined;
+
+  constructor(private readonly create: () => KafkaProducer) {
+    this.producer = create();
+  }
+
+  send(records: KafkaRecord[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
+      this.queue.push({ records, bytes, resolve, reject });
+      this.sending ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch: Pending[] = [this.queue.shift()!];
+      let bytes = batch[0]!.bytes;
+      while (this.queue.length > 0 && bytes + this.queue[0]!.bytes <= MAX_REQUEST_BYTES) {
+        const next = this.queue.shift()!;
+        bytes += next.bytes;
+        batch.push(next);
+      }
+      const producer = this.producer;
+      try {
+        await producer.send({ messages: batch.flatMap((p) => p.records) });
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        const failure = new TransportError(redact(`Kafka refused the publish: ${errorMessage(error)}`));
+        for (const p of batch) p.reject(failure);
+        if (this.producer === producer) {
+          this.producer = this.create();
+          producer.close(true, () => {});
+        }
+      }
+    }
+    this.sending = undefined;
+  }
+
+  /** Waits for queued publishes, then closes the producer. */
+  async close(): Promise<void> {
+    while (this.sending) await this.sending;
+    await new Promise<void>((resolve) => this.producer.close(false, () => resolve()));
+  }
+}
