@@ -28,7 +28,6 @@ export class GroupQueue {
   private readonly keysInFlight = new Set<string>();
   private readonly consumers: Consumer[] = [];
   private nextConsumer = 0;
-  private delayedCount = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly spaceWaiters: (() => void)[] = [];
   private dispatching = false;
@@ -195,10 +194,8 @@ export class GroupQueue {
       this.dispatch();
       return;
     }
-    this.delayedCount++;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.delayedCount--;
       this.makeReady(entry);
       this.dispatch();
     }, delayMs);
