@@ -19,11 +19,13 @@ for (const broker of brokers) {
 
     it('answers 202 within milliseconds while the launch takes seconds, then streams the notification', async () => {
       const id = runId();
-      running = await startWithStream(serviceOptions(broker, id, { launcher: new SimulatedLauncher({ bootMs: 1500 }) }));
+      running = await startWithStream(serviceOptions(broker, id, { launcher: new SimulatedLauncher({ bootMs: 2000 }) }));
+      // Warm the client's HTTP stack and the server's parser with a request that publishes nothing.
+      expect((await postLaunch(running.base, {})).status).toBe(400);
       const posted = await postLaunch(running.base);
       expect(posted.status).toBe(202);
       expect(posted.body.statusUrl).toBe(`/v1/requests/${posted.body.requestId}`);
-      // Generous for a loaded CI machine, and still far below the 1.5 s the launch takes.
+      // Generous for a loaded CI machine, and still far below the 2 s the launch takes.
       expect(posted.ms).toBeLessThan(500);
       const early = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
       expect(['accepted', 'launching']).toContain(early.status);
@@ -55,6 +57,30 @@ for (const broker of brokers) {
       expect(note?.message).toMatch(/insufficient capacity/);
       const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
       expect(record.status).toBe('failed');
+    });
+
+    it('retries a failing EC2 call with backoff, then notifies the user and dead-letters the event', async () => {
+      const id = runId();
+      const calls: number[] = [];
+      const broken = {
+        send: async () => {
+          calls.push(Date.now());
+          throw Object.assign(new Error('We encountered an internal error.'), { name: 'InternalError', $fault: 'server' });
+        },
+      };
+      const logs = createSpy<{ msg: string; eventId?: string }>();
+      const logger = { ...silentLogger, error: (obj: object, msg?: string) => logs.fn({ ...(obj as { eventId?: string }), msg: msg ?? '' }) };
+      running = await startWithStream(
+        serviceOptions(broker, id, { launcher: new AwsLauncher({ client: broken }), worker: { ...fastRetry, maxAttempts: 3 }, logger }),
+      );
+      const posted = await postLaunch(running.base);
+      await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === posted.body.requestId), { timeoutMs: 20_000 });
+      const note = running.notifications.calls.find((n) => n.requestId === posted.body.requestId);
+      expect(note).toMatchObject({ level: 'error', message: expect.stringMatching(/gave up after 3 attempts/) });
+      expect(calls).toHaveLength(3);
+      await logs.waitFor((ls) => ls.some((l) => l.eventId === posted.body.requestId && /dead-lettering/.test(l.msg)), {
+        description: 'the launch event to be dead-lettered',
+      });
     });
 
     it('launches once for a redelivered event: every RunInstances carries the event id as ClientToken', async () => {
