@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from '@org/eventbus';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { LinkState } from './link-state.js';
 import { Puller } from './puller.js';
 import { ACK, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS, parseAckSubject, TERM } from './wire.js';
 
@@ -20,6 +21,7 @@ export interface PullTarget {
 
 export interface SubscriptionContext {
   nc: NatsConnection;
+  link: LinkState;
   group: string;
   prefetch: number;
   deadLetters: boolean;
@@ -49,6 +51,8 @@ export class NatsSubscription implements Subscription {
   private readonly pullers: Puller[];
   private readonly inFlight = new Set<InFlight>();
   private readonly idleWaiters: (() => void)[] = [];
+  /** Settles made while the link was down (the client would drop them): sent on reconnect. */
+  private readonly heldSettles: { msg: Msg; payload: Uint8Array }[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly progressEveryMs: number;
   private rotation = 0;
@@ -76,9 +80,11 @@ export class NatsSubscription implements Subscription {
     this.pump();
   }
 
-  /** The connection is back: requests that survived get a chance to show a heartbeat first. */
+  /** The connection is back: pull again at once rather than wait for lost requests to time out. */
   reconnected(): void {
-    for (const puller of this.pullers) puller.touch();
+    for (const { msg, payload } of this.heldSettles.splice(0)) msg.respond(payload);
+    if (this.closing) return;
+    for (const puller of this.pullers) puller.reconnected();
   }
 
   close(): Promise<void> {
@@ -133,7 +139,7 @@ export class NatsSubscription implements Subscription {
     const now = Date.now();
     for (const puller of this.pullers) puller.checkAlive(now);
     for (const entry of this.inFlight) {
-      if (now - entry.lastProgress >= this.progressEveryMs) {
+      if (now - entry.lastProgress >= this.progressEveryMs && this.ctx.link.connected) {
         entry.lastProgress = now;
         entry.msg.respond(PROGRESS);
       }
@@ -154,7 +160,8 @@ export class NatsSubscription implements Subscription {
     const settle = (payload: Uint8Array): void => {
       if (settled) return;
       settled = true;
-      msg.respond(payload);
+      if (this.ctx.link.connected) msg.respond(payload);
+      else this.heldSettles.push({ msg, payload });
       this.release(entry);
     };
     const { group } = this.ctx;

@@ -12,6 +12,7 @@ import {
 } from '@org/eventbus';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
+import { LinkState } from './link-state.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { NatsSubscription, type PullTarget, deadLetterChannel } from './nats-subscription.js';
 import { Publisher, type RawMessage } from './publisher.js';
@@ -26,6 +27,7 @@ import {
 
 interface Connected {
   nc: NatsConnection;
+  link: LinkState;
   jsm: JetStreamManager;
   publisher: Publisher;
 }
@@ -84,7 +86,7 @@ export class NatsTransport implements Transport {
     if (!options.group) throw new ConfigError('group', 'is required');
     if (!(options.prefetch >= 1)) throw new ConfigError('prefetch', `must be at least 1 (got ${options.prefetch})`);
     if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'needs at least one channel');
-    const { nc, jsm } = await this.connection();
+    const { nc, jsm, link } = await this.connection();
     const { group } = options;
     const opts = this.options;
     let targets: PullTarget[];
@@ -105,6 +107,7 @@ export class NatsTransport implements Transport {
     const subscription = new NatsSubscription(
       {
         nc,
+        link,
         group,
         prefetch: options.prefetch,
         deadLetters: options.deadLetters === true,
@@ -181,22 +184,29 @@ export class NatsTransport implements Transport {
       const jsm = await jetstreamManager(nc);
       await ensureStreams(jsm, opts);
       const js = jetstream(nc);
-      const publisher = new Publisher(nc, js, {
+      const link = new LinkState();
+      const publisher = new Publisher(nc, js, link, {
         timeoutMs: opts.publishTimeoutMs,
         concurrency: opts.publishConcurrency,
         maxMessageBytes: opts.maxMessageBytes,
       });
-      void this.watchStatus(nc);
-      return { nc, jsm, publisher };
+      void this.watchStatus(nc, link, publisher);
+      return { nc, link, jsm, publisher };
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw new TransportError(redact(`cannot set up JetStream streams: ${(error as Error).message}`), { cause: error });
     }
   }
 
-  private async watchStatus(nc: NatsConnection): Promise<void> {
+  private async watchStatus(nc: NatsConnection, link: LinkState, publisher: Publisher): Promise<void> {
     for await (const status of nc.status()) {
-      if (status.type === 'reconnect') for (const s of this.subscriptions) s.reconnected();
+      if (status.type === 'disconnect') {
+        link.disconnected();
+        publisher.disconnected();
+      } else if (status.type === 'reconnect') {
+        link.reconnected();
+        for (const s of this.subscriptions) s.reconnected();
+      }
     }
   }
 

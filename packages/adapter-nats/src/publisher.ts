@@ -1,6 +1,7 @@
 import { MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { errors, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
+import type { LinkState } from './link-state.js';
 import { toNatsHeaders, wireSize } from './wire.js';
 
 export interface RawMessage {
@@ -28,6 +29,14 @@ function isTransient(error: unknown): boolean {
   return code === 503 || /disconnect|no responders|jetstream not enabled|timeout/i.test(message);
 }
 
+function signal(): { promise: Promise<'lost'>; resolve: () => void } {
+  let resolve: () => void = () => {};
+  const promise = new Promise<'lost'>((r) => {
+    resolve = () => r('lost');
+  });
+  return { promise, resolve };
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -46,11 +55,21 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * duplicate window makes the retry harmless, so "resolved" always means "stored once".
  */
 export class Publisher {
+  /** Settles when the connection drops: acks awaited on the old connection will never come. */
+  private connectionLost = signal();
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
+    private readonly link: LinkState,
     private readonly options: PublisherOptions,
   ) {}
+
+  /** The connection dropped: stop waiting for acks sent on it and resend (the same id) at once. */
+  disconnected(): void {
+    this.connectionLost.resolve();
+    this.connectionLost = signal();
+  }
 
   /** Check every message first so a batch is refused whole, never half sent. */
   prepare(messages: readonly RawMessage[]): { message: RawMessage; headers: MsgHdrs }[] {
@@ -89,13 +108,23 @@ export class Publisher {
     const deadline = Date.now() + this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
+      // Sent while reconnecting, it would be dropped by the client: wait for the link instead.
+      if (!this.link.connected && !(await this.link.waitUntilConnected(deadline - Date.now(), signal))) {
+        signal?.throwIfAborted();
+        throw new TransportError(
+          `publish to "${message.subject}" failed: not reconnected to NATS within ${this.options.timeoutMs} ms`,
+        );
+      }
       const remaining = deadline - Date.now();
       try {
-        await this.js.publish(message.subject, message.body, {
+        const ack = this.js.publish(message.subject, message.body, {
           headers,
           timeout: Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
         });
-        return;
+        ack.catch(() => undefined);
+        if ((await Promise.race([ack, this.connectionLost.promise])) !== 'lost') return;
+        if (Date.now() >= deadline) throw new errors.TimeoutError();
+        continue;
       } catch (error) {
         signal?.throwIfAborted();
         if (!isTransient(error) || this.nc.isClosed() || deadline - Date.now() <= 0) {

@@ -24,8 +24,9 @@ export class Puller {
   private delivered = 0;
   private lastActivity = Date.now();
   private pausedUntil = 0;
-  private readonly inbox: string;
-  private readonly sub: Subscription;
+  private inbox: string;
+  private sub: Subscription;
+  private stopped = false;
   private readonly heartbeatMs: number;
   private readonly nextSubject: string;
 
@@ -33,10 +34,16 @@ export class Puller {
     private readonly nc: NatsConnection,
     private readonly options: PullerOptions,
   ) {
-    this.inbox = createInbox();
     this.heartbeatMs = Math.max(500, Math.min(5_000, Math.floor(options.expiresMs / 4)));
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${options.stream}.${options.durable}`;
-    this.sub = nc.subscribe(this.inbox, { callback: (error, msg) => (error ? options.onError(error) : this.receive(msg)) });
+    this.inbox = createInbox();
+    this.sub = this.listen();
+  }
+
+  private listen(): Subscription {
+    return this.nc.subscribe(this.inbox, {
+      callback: (error, msg) => (error ? this.options.onError(error) : this.receive(msg)),
+    });
   }
 
   get idle(): boolean {
@@ -51,9 +58,19 @@ export class Puller {
     this.nc.publish(this.nextSubject, JSON.stringify(body), { reply: this.inbox });
   }
 
-  /** The connection came back: give surviving requests time to show a heartbeat before re-pulling. */
-  touch(): void {
-    this.lastActivity = Date.now();
+  /**
+   * The connection came back. Messages sent to us while it was down are lost (they return after
+   * ack_wait), so a request may never complete: pull afresh on a new inbox, which also keeps any
+   * request the server still holds from delivering beyond our credit.
+   */
+  reconnected(): void {
+    if (this.stopped) return;
+    this.sub.unsubscribe();
+    this.inbox = createInbox();
+    this.sub = this.listen();
+    this.requested = 0;
+    this.cold = false;
+    this.options.onCredit();
   }
 
   /** Called on a timer: a request that shows no sign of life (server restarted) is forgotten. */
@@ -67,6 +84,7 @@ export class Puller {
   }
 
   stop(): void {
+    this.stopped = true;
     this.sub.unsubscribe();
     this.requested = 0;
   }

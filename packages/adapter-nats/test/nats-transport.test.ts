@@ -1,0 +1,182 @@
+import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
+import { createSpy, describeBroker, startTcpProxy } from '@org/eventbus/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fromUrl, NatsTransport } from '../src/index.js';
+import { cloudEventMessage, Fixture, json, URL_VARIABLE } from './helpers.js';
+
+describe('NatsTransport options', () => {
+  it('rejects bad options at construction, naming the option', () => {
+    expect(() => new NatsTransport({ servers: [] })).toThrow(/`servers`/);
+    expect(() => new NatsTransport({ servers: 'nats://x', prefix: 'a.*' })).toThrow(/`prefix`/);
+    expect(() => new NatsTransport({ servers: 'nats://x', ackWaitMs: 10 })).toThrow(/`ackWaitMs`/);
+    expect(() => new NatsTransport({ servers: 'nats://x', maxDeliver: 3, backoffMs: [1000, 2000, 3000] })).toThrow(/`backoffMs`/);
+    expect(() => new NatsTransport({ servers: 'nats://x', prefix: 'p', deadLetterPrefix: 'p.dl' })).toThrow(/`deadLetterPrefix`/);
+    expect(() => fromUrl('http://localhost')).toThrow(ConfigError);
+  });
+
+  it('never shows the password of the URL in an error', async () => {
+    const transport = fromUrl('nats://user:s3cret-pw@127.0.0.1:1');
+    const error = await transport.connect().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(TransportError);
+    expect(`${error?.message} ${error?.stack}`).not.toContain('s3cret-pw');
+    await transport.close();
+  });
+
+  it('declares the CloudEvents NATS binding (ce- headers, datacontenttype included) and is picked by scheme', async () => {
+    const transport = await createTransport('nats://127.0.0.1:4222');
+    expect(transport).toBeInstanceOf(NatsTransport);
+    expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'ce-' });
+    expect(transport.capabilities.orderingPerKey).toBe(false);
+    await transport.close();
+  });
+});
+
+describeBroker('NatsTransport', { variable: URL_VARIABLE }, (url) => {
+  const fixture = new Fixture(url);
+  afterAll(() => fixture.cleanup());
+
+  it('delivers to every group with headers, key and delivery-count attempts intact', async () => {
+    const transport = fixture.transport();
+    const [a, b] = [fixture.name('a'), fixture.name('b')];
+    const spyA = createSpy<Delivery>();
+    const spyB = createSpy<Delivery>();
+    await transport.subscribe({ group: a, channels: ['orders.created'], prefetch: 5 }, async (d) => {
+      spyA.fn(d);
+      if (d.attempt === 1 && d.message.headers['ce-id'] === messages[0]!.id) await d.nack();
+      else await d.ack();
+    });
+    await transport.subscribe({ group: b, channels: ['orders.created'], prefetch: 5 }, async (d) => {
+      spyB.fn(d);
+      await d.ack();
+    });
+    const messages = Array.from({ length: 10 }, (_, i) => ({ ...cloudEventMessage('orders.created', { i }), key: `k${i % 3}` }));
+    messages[0]!.headers['x-unicode'] = 'välue ✓ 日本';
+    messages[0]!.headers['x-empty'] = '';
+    await transport.publish(messages);
+    await spyA.waitForCount(11);
+    await spyB.waitForCount(10);
+    const first = spyB.calls.find((d) => d.message.headers['ce-id'] === messages[0]!.id)!;
+    expect(first.message).toMatchObject({ channel: 'orders.created', key: 'k0' });
+    expect(first.message.headers).toMatchObject({ 'x-unicode': 'välue ✓ 日本', 'x-empty': '', 'ce-datacontenttype': 'application/json' });
+    expect(Object.keys(first.message.headers).some((k) => k.toLowerCase().startsWith('nats-'))).toBe(false);
+    expect(json(first.message.body)).toEqual({ i: 0 });
+    const retried = spyA.calls.filter((d) => d.message.headers['ce-id'] === messages[0]!.id).map((d) => d.attempt);
+    expect(retried).toEqual([1, 2]);
+  });
+
+  it('sends progress while a handler runs past ack_wait, so it is not redelivered mid-flight', async () => {
+    const transport = fixture.transport({ ackWaitMs: 1000, backoffMs: [] });
+    const started = createSpy<number>();
+    const finished = createSpy<number>();
+    await transport.subscribe({ group: fixture.name('slow'), channels: ['slow'], prefetch: 1 }, async (d) => {
+      started.fn(d.attempt);
+      // Simulated long work (three ack_waits), not a test wait.
+      await new Promise((r) => setTimeout(r, 3000));
+      await d.ack();
+      finished.fn(d.attempt);
+    });
+    await transport.publish([cloudEventMessage('slow', 'launch')]);
+    await finished.waitForCount(1, { timeoutMs: 10_000 });
+    await started.expectNone(() => true, 2000);
+    expect(started.calls).toEqual([1]);
+  });
+
+  it('dead-letters with reason headers, readable by the group, and nacks past max_deliver dead-letter too', async () => {
+    const transport = fixture.transport({ maxDeliver: 2, backoffMs: [] });
+    const group = fixture.name('dl');
+    await transport.subscribe({ group, channels: ['dl'], prefetch: 2 }, async (d) => {
+      if (json(d.message.body) === 'now') await d.deadLetter('bad input');
+      else await d.nack({ delayMs: 10 });
+    });
+    const dead = createSpy<Delivery>();
+    await transport.subscribe({ group, channels: [], prefetch: 5, deadLetters: true }, async (d) => {
+      dead.fn(d);
+      await d.ack();
+    });
+    const now = cloudEventMessage('dl', 'now');
+    const exhausted = cloudEventMessage('dl', 'later');
+    await transport.publish([now, exhausted]);
+    const calls = await dead.waitForCount(2);
+    const byId = new Map(calls.map((d) => [d.message.headers['ce-id'], d]));
+    expect(byId.get(now.id)!.message.headers).toMatchObject({
+      [EventbusHeaders.deadLetterReason]: 'bad input',
+      [EventbusHeaders.deadLetterGroup]: group,
+      [EventbusHeaders.deadLetterChannel]: 'dl',
+      [EventbusHeaders.deadLetterAttempts]: '1',
+      'ce-type': 'test.event',
+    });
+    expect(byId.get(now.id)!.message.channel).toBe('dl');
+    expect(json(byId.get(now.id)!.message.body)).toBe('now');
+    expect(byId.get(exhausted.id)!.message.headers[EventbusHeaders.deadLetterReason]).toMatch(/max_deliver/);
+  });
+
+  it('refuses an oversized message and a header NATS cannot carry, sending nothing', async () => {
+    const transport = fixture.transport({ maxMessageBytes: 1000 });
+    const big = cloudEventMessage('big', 'x'.repeat(2000));
+    await expect(transport.publish([cloudEventMessage('big', 1), big])).rejects.toBeInstanceOf(MessageTooLargeError);
+    const broken = cloudEventMessage('big', 1);
+    broken.headers['x-bad'] = 'line\r\nbreak';
+    await expect(transport.publish([broken])).rejects.toThrow(/x-bad/);
+    await expect(transport.publish([cloudEventMessage('no good', 1)])).rejects.toThrow(/`channel`/);
+  });
+
+  it('a publish during an outage waits for the connection, and rejects once its bound has passed', async () => {
+    const target = new URL(url());
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 4222) });
+    try {
+      const transport = fixture.transport({ servers: `nats://${proxy.host}:${proxy.port}`, publishTimeoutMs: 1500 });
+      await transport.connect();
+      const received = createSpy<string>();
+      await transport.subscribe({ group: fixture.name('outage'), channels: ['outage'], prefetch: 5 }, async (d) => {
+        received.fn(d.message.headers['ce-id']!);
+        await d.ack();
+      });
+      proxy.refuse(true);
+      proxy.cut();
+      const started = Date.now();
+      await expect(transport.publish([cloudEventMessage('outage', 'lost')])).rejects.toBeInstanceOf(TransportError);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const during = cloudEventMessage('outage', 'kept');
+      const pending = transport.publish([during]);
+      setTimeout(() => proxy.refuse(false), 300);
+      await pending;
+      await received.waitFor((ids) => ids.includes(during.id), { timeoutMs: 10_000, description: 'the event published during the outage' });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('close() stops pulling at once and waits for deliveries in flight to be settled', async () => {
+    const transport = fixture.transport();
+    const group = fixture.name('close');
+    const taken = createSpy<Delivery>();
+    const subscription = await transport.subscribe({ group, channels: ['close'], prefetch: 2 }, (d) => taken.fn(d));
+    await transport.publish(Array.from({ length: 5 }, (_, i) => cloudEventMessage('close', i)));
+    await taken.waitForCount(2);
+    let closed = false;
+    const closing = subscription.close().then(() => {
+      closed = true;
+    });
+    await taken.expectNone(() => true, 300);
+    expect(closed).toBe(false);
+    await Promise.all(taken.calls.map((d) => d.ack()));
+    await closing;
+    // The other three are still there for the next member of the group.
+    const rest = createSpy<Delivery>();
+    await fixture.transport().subscribe({ group, channels: ['close'], prefetch: 5 }, async (d) => {
+      rest.fn(d);
+      await d.ack();
+    });
+    await rest.waitForCount(3);
+  });
+
+  it('converges on the stream settings when many processes connect at once', async () => {
+    const transports = [fixture.transport(), fixture.transport(), fixture.transport({ duplicateWindowMs: 60_000 })];
+    await Promise.all(transports.map((t) => t.connect()));
+    await Promise.all(transports.map((t) => t.close()));
+    await transports[0]!.close();
+  });
+});
