@@ -13,6 +13,7 @@ import { retry } from './middleware/retry.js';
 import { timeout } from './middleware/timeout.js';
 import { compose, type MessageContext, type Middleware } from './middleware/types.js';
 import { createReceiver, type Route } from './pipeline.js';
+import type { Instrumentation, SendScope } from './tracing/hooks.js';
 import type { OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
 
 export interface EventBusOptions {
@@ -31,6 +32,8 @@ export interface EventBusOptions {
   /** Largest message accepted on either side; defaults to the transport's limit. */
   maxMessageBytes?: number;
   defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
+  /** Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans. */
+  instrumentation?: Instrumentation;
 }
 
 export interface PublishEventOptions extends EnvelopeOptions, PublishOptions {}
@@ -73,7 +76,7 @@ function positiveInt(option: string, value: number | undefined, fallback: number
 }
 
 export function createEventBus(options: EventBusOptions): EventBus {
-  if (!options || !options.transport) throw new ConfigError('transport', 'is required (createTransport(url) makes one)');
+  if (!options?.transport) throw new ConfigError('transport', 'is required (createTransport(url) makes one)');
   if (typeof options.source !== 'string' || options.source === '') throw new ConfigError('source', 'is required, e.g. "/services/orders"');
   const { transport, source } = options;
   const logger = safeLogger(options.logger ?? silentLogger);
@@ -106,17 +109,50 @@ export function createEventBus(options: EventBusOptions): EventBus {
   let state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle';
   let stopping: Promise<void> | undefined;
 
-  function toMessage(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}) {
+  const instrumentation = options.instrumentation;
+  const processMiddleware = instrumentation?.process?.({ transport: transport.name });
+
+  function toMessage(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}, cause?: MessageContext) {
     const parsed = parseData(contract, data);
     if (!parsed.ok) throw new ValidationError(contract.type, parsed.issues);
     register(contract);
-    const event = createEnvelope(contract.type, contract.version, source, parsed.data, envelopeOptions);
+    const scope = instrumentation?.send?.({
+      contract,
+      channel: contract.channel,
+      transport: transport.name,
+      options: envelopeOptions,
+      ...(cause ? { cause } : {}),
+    });
+    const event = createEnvelope(contract.type, contract.version, source, parsed.data, scope?.options ?? envelopeOptions);
     const encoded = encodeEvent(event, transport.capabilities.encoding);
     const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body };
     if (event.partitionkey !== undefined) message.key = event.partitionkey;
     const size = messageSize(message);
-    if (size > maxMessageBytes) throw new MessageTooLargeError(size, maxMessageBytes, `event "${contract.type}"`);
-    return { event, message };
+    if (size > maxMessageBytes) {
+      const error = new MessageTooLargeError(size, maxMessageBytes, `event "${contract.type}"`);
+      scope?.end({ error });
+      throw error;
+    }
+    return { event, message, scope };
+  }
+
+  /** Publish built messages and tell each instrumentation scope how it went. */
+  async function send(built: { event: CloudEvent; message: OutgoingMessage; scope: SendScope | undefined }[], publishOptions: PublishOptions) {
+    try {
+      await transport.publish(built.map((b) => b.message), publishOptions);
+    } catch (error) {
+      for (const b of built) b.scope?.end({ event: b.event, error });
+      throw error;
+    }
+    for (const b of built) b.scope?.end({ event: b.event });
+  }
+
+  async function publishOne(contract: EventContract, data: unknown, publishOptions: PublishEventOptions, cause?: MessageContext) {
+    assertCanPublish();
+    const { signal, ...envelopeOptions } = publishOptions;
+    const built = toMessage(contract, data, envelopeOptions, cause);
+    await send([built], signal ? { signal } : {});
+    return built.event;
   }
 
   function assertCanPublish() {
@@ -130,17 +166,20 @@ export function createEventBus(options: EventBusOptions): EventBus {
     contracts,
 
     async publish(contract, data, publishOptions = {}) {
-      assertCanPublish();
-      const { signal, ...envelopeOptions } = publishOptions;
-      const { event, message } = toMessage(contract, data, envelopeOptions);
-      await transport.publish([message], signal ? { signal } : {});
-      return event as CloudEvent<EventData<typeof contract>>;
+      return (await publishOne(contract, data, publishOptions)) as CloudEvent<EventData<typeof contract>>;
     },
 
     async publishBatch(entries, publishOptions = {}) {
       assertCanPublish();
-      const built = entries.map((e) => toMessage(e.contract, e.data, e.options));
-      if (built.length > 0) await transport.publish(built.map((b) => b.message), publishOptions);
+      const built: ReturnType<typeof toMessage>[] = [];
+      try {
+        for (const e of entries) built.push(toMessage(e.contract, e.data, e.options));
+      } catch (error) {
+        // One bad entry publishes nothing: close the spans already opened for the others.
+        for (const b of built) b.scope?.end({ event: b.event, error });
+        throw error;
+      }
+      if (built.length > 0) await send(built, publishOptions);
       return built.map((b) => b.event);
     },
 
@@ -171,6 +210,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
       };
       const chain = compose(
         [
+          ...(processMiddleware ? [processMiddleware] : []),
           deadLetter(),
           retry({ maxAttempts, backoff: handleOptions.backoff ?? defaults.backoff, maxDelayMs: transport.capabilities.maxDelayMs }),
           ...(options.middleware ?? []),
@@ -243,7 +283,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
       };
       if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
       if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
-      return bus.publish(contract, data as never, chainOptions);
+      return publishOne(contract, data, chainOptions, ctx);
     };
     return Object.assign(Object.create(ctx) as MessageContext, { emit });
   }

@@ -62,3 +62,31 @@ export type {
   WireEncoding,
 } from './transport.js';
 export * from './coordination/index.js';
+// chains, graph, docs, tracing
+export {
+  buildEventGraph,
+  type DescribeOptions,
+  declarePublisher,
+  defineRegistry,
+  describeApp,
+  type EventGraph,
+  type EventNode,
+  type EventRef,
+  type EventRegistry,
+  type Finding,
+  type FindingCode,
+  type HandlerDeclaration,
+  type HandlerNode,
+  type Publisher,
+  type PublisherDeclaration,
+  type PublisherNode,
+  type PublisherOptions,
+  publishersOf,
+  type RegistryInput,
+  registryFromModule,
+} from './graph/index.js';
+export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
+export { PROCESS_SPAN, tracingMiddleware } from './middleware/tracing.js';
+export type { Instrumentation, SendInfo, SendScope } from './tracing/hooks.js';
+export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
+export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';
