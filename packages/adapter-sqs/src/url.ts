@@ -1,4 +1,4 @@
-import { ConfigError, redact } from '@org/eventbus';
+import { ConfigError } from '@org/eventbus';
 import type { SqsTransportOptions } from './options.js';
 import { SqsTransport } from './transport.js';
 
@@ -59,7 +59,8 @@ export function parseSqsUrl(url: string): SqsTransportOptions {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError('url', `"${redact(url)}" is not a URL; expected sqs://<region>?endpoint=…`);
+    // Not echoed even redacted: a string that is not a URL may hide a secret where redact cannot see it.
+    throw new ConfigError('url', 'is not a valid URL; expected sqs://<region>?endpoint=…');
   }
   if (parsed.protocol !== 'sqs:') throw new ConfigError('url', `expected the sqs:// scheme (got "${parsed.protocol}//")`);
   const options: SqsTransportOptions = {};

@@ -1,0 +1,182 @@
+// End-to-end throughput through the bus on SNS + SQS ÷ the raw AWS SDK doing the same work on the
+// same emulator in the same run: SNS PublishBatch (10 per call, 8 calls in flight) fanned out to an
+// SQS queue with raw delivery, read by 4 long polls of 10 and deleted with DeleteMessageBatch.
+// fauxqs runs in a child process (EVENTBUS_SQS_ENDPOINT points elsewhere if set), so the emulator
+// does not share the measured event loop.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateTopicCommand, PublishBatchCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { createEventBus, defineEvent } from '@org/eventbus';
+import { SqsTransport } from '@org/eventbus-sqs';
+import { z } from 'zod';
+import { table, writeSection } from './lib/report.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PUBLISH_IN_FLIGHT = 8;
+const POLLERS = 4;
+const run = randomBytes(3).toString('hex');
+const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+const data = (n: number) => ({ n, userId: 'bench-user', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startEmulator(): Promise<{ endpoint: string; stop(): void }> {
+  if (process.env.EVENTBUS_SQS_ENDPOINT) return { endpoint: process.env.EVENTBUS_SQS_ENDPOINT, stop() {} };
+  const port = await freePort();
+  const cli = join(dirname(fileURLToPath(import.meta.resolve('fauxqs'))), 'cli.js');
+  const child: ChildProcess = spawn(process.execPath, [cli], {
+    env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_LOGGER: 'false' },
+    stdio: 'ignore',
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
+    if (ok) return { endpoint, stop: () => child.kill() };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('fauxqs did not start');
+}
+
+async function raw(endpoint: string, round: number): Promise<number> {
+  const config = { region: 'us-east-1', endpoint, credentials };
+  const sns = new SNSClient(config);
+  const sqs = new SQSClient(config);
+  const name = `bench-raw-${run}-${round}`;
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name }));
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  await sns.send(
+    new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: attrs.Attributes?.QueueArn, Attributes: { RawMessageDelivery: 'true' } }),
+  );
+  const started = performance.now();
+  let received = 0;
+  const consume = async () => {
+    while (received < EVENTS) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+      );
+      const messages = out.Messages ?? [];
+      if (messages.length === 0) continue;
+      for (const m of messages) JSON.parse(m.Body ?? '{}');
+      await sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+      );
+      received += messages.length;
+    }
+  };
+  let next = 0;
+  const publish = async () => {
+    while (next < EVENTS) {
+      const start = next;
+      next += 10;
+      await sns.send(
+        new PublishBatchCommand({
+          TopicArn,
+          PublishBatchRequestEntries: Array.from({ length: Math.min(10, EVENTS - start) }, (_, i) => ({
+            Id: String(i),
+            Message: JSON.stringify({ specversion: '1.0', id: `${start + i}`, type: 'bench', source: '/bench', data: data(start + i) }),
+            MessageAttributes: { 'content-type': { DataType: 'String', StringValue: 'application/cloudevents+json' } },
+          })),
+        }),
+      );
+    }
+  };
+  await Promise.all([
+    ...Array.from({ length: PUBLISH_IN_FLIGHT }, publish),
+    ...Array.from({ length: POLLERS }, consume),
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  sns.destroy();
+  sqs.destroy();
+  return EVENTS / seconds;
+}
+
+async function ours(endpoint: string, round: number): Promise<number> {
+  const contract = defineEvent({
+    type: `bench.sqs.${run}.${round}`,
+    description: 'benchmark event',
+    schema: z.object({ n: z.number(), userId: z.string(), imageId: z.string(), instanceType: z.string() }),
+  });
+  const options = { endpoint, credentials, prefix: 'bench-ours-', waitTimeSeconds: 1 };
+  const consumer = createEventBus({ transport: new SqsTransport(options), source: '/bench' });
+  let received = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  // 40 in flight = 4 long polls of 10, as the raw consumer runs.
+  consumer.handle(contract, { group: `bench-${run}-${round}`, concurrency: 40 }, () => {
+    if (++received === EVENTS) done();
+  });
+  await consumer.start();
+  const publisher = createEventBus({ transport: new SqsTransport(options), source: '/bench' });
+  await publisher.publish(contract, data(-1)); // creates the topic outside the timed part, as the raw run does
+  received = 0;
+  await new Promise((r) => setTimeout(r, 200));
+  received = 0;
+  const started = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < EVENTS) {
+      const start = next;
+      next += 10;
+      const count = Math.min(10, EVENTS - start);
+      await publisher.publishBatch(Array.from({ length: count }, (_, i) => ({ contract, data: data(start + i) })));
+    }
+  };
+  await Promise.all(Array.from({ length: PUBLISH_IN_FLIGHT }, lane));
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all([publisher.stop(), consumer.stop()]);
+  return EVENTS / seconds;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const emulator = await startEmulator();
+try {
+  const rawRates: number[] = [];
+  const ourRates: number[] = [];
+  await raw(emulator.endpoint, 0); // warm-up: JIT, sockets
+  for (let round = 1; round <= ROUNDS; round++) {
+    rawRates.push(await raw(emulator.endpoint, round));
+    ourRates.push(await ours(emulator.endpoint, round));
+    console.log(`round ${round}: raw ${rawRates.at(-1)!.toFixed(0)}/s, ours ${ourRates.at(-1)!.toFixed(0)}/s`);
+  }
+  const rawMedian = median(rawRates);
+  const ourMedian = median(ourRates);
+  const markdown = table([
+    { path: 'raw AWS SDK: SNS PublishBatch → SQS receive + DeleteMessageBatch', 'events/s (median)': Math.round(rawMedian) },
+    { path: 'eventbus bus on SqsTransport (validate, envelope, ack batching)', 'events/s (median)': Math.round(ourMedian) },
+    { path: 'ratio ours ÷ raw', 'events/s (median)': ourMedian / rawMedian },
+  ]);
+  console.log(`ratio ${(ourMedian / rawMedian).toFixed(3)}`);
+  writeSection(
+    'sqs',
+    `## SQS/SNS (fauxqs emulator)\n\n${EVENTS} events per round, ${ROUNDS} rounds alternating raw and ours (median shown), publish and consume concurrent, ` +
+      `fauxqs ${process.env.EVENTBUS_SQS_ENDPOINT ? 'at EVENTBUS_SQS_ENDPOINT' : 'in a child process'}. Raw: SNS PublishBatch of 10 with ${PUBLISH_IN_FLIGHT} calls in flight, ` +
+      `${POLLERS} long polls of 10, DeleteMessageBatch per receive. Ours: bus.publishBatch of 10 from ${PUBLISH_IN_FLIGHT} concurrent lanes (one PublishBatch each), a handler with concurrency 40 (4 long polls), acks batched into DeleteMessageBatch.\n\n${markdown}`,
+  );
+} finally {
+  emulator.stop();
+}

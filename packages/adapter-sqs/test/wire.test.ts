@@ -1,0 +1,92 @@
+import { ConfigError } from '@org/eventbus';
+import { describe, expect, it } from 'vitest';
+import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
+import { fromUrl, parseSqsUrl, resourceName, SqsTransport } from '../src/index.js';
+import { chunk } from '../src/publisher.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('sqs:// URLs', () => {
+  it('reads region, endpoint and options from the URL', () => {
+    expect(parseSqsUrl('sqs://eu-west-1?endpoint=http://127.0.0.1:4566&prefix=app-&fifo=true&manage=false&visibilityTimeout=5')).toEqual({
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:4566',
+      prefix: 'app-',
+      fifo: true,
+      manage: false,
+      visibilityTimeoutSeconds: 5,
+    });
+    const t = fromUrl('sqs://us-east-2?prefix=x-', { drainTimeoutMs: 10 });
+    expect(t.options).toMatchObject({ region: 'us-east-2', prefix: 'x-', drainTimeoutMs: 10, credentials: undefined });
+    expect(t.capabilities.encoding).toEqual({ mode: 'structured' });
+    void t.close();
+  });
+
+  it('names a bad parameter, and never echoes a secret', () => {
+    expect(() => parseSqsUrl('sqs://us-east-1?prefx=a')).toThrow(/`url\?prefx`: unknown parameter/);
+    expect(() => parseSqsUrl('sqs://us-east-1?fifo=maybe')).toThrow(ConfigError);
+    expect(() => fromUrl('sqs://us-east-1?waitTime=60')).toThrow(/`waitTimeSeconds`/);
+    let message = '';
+    try {
+      fromUrl('sqs://AKIAEXAMPLE:wJalrXUtnFEMI-SECRET@us_east');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/`region`/);
+    expect(message).not.toContain('wJalrXUtnFEMI-SECRET');
+    expect(() => parseSqsUrl('not a url AKIA:wJalrXUtnFEMI-SECRET@')).toThrow(/^Invalid option `url`: is not a valid URL[^]*$/);
+    expect(() => parseSqsUrl('not a url AKIA:wJalrXUtnFEMI-SECRET@')).not.toThrow(/SECRET/);
+  });
+
+  it('uses dummy credentials for a loopback emulator only', () => {
+    expect(new SqsTransport({ endpoint: 'http://127.0.0.1:4566' }).options.credentials?.accessKeyId).toBe('eventbus-emulator');
+    expect(new SqsTransport({ endpoint: 'https://sqs.eu-west-1.amazonaws.com' }).options.credentials).toBeUndefined();
+    expect(() => new SqsTransport({ prefix: 'bad.prefix' })).toThrow(/`prefix`/);
+    expect(() => new SqsTransport({ publishTo: 'queue' })).toThrow(/`directGroups`/);
+  });
+});
+
+describe('resource names', () => {
+  it('keeps valid names, and hashes what it had to change so names never collide', () => {
+    expect(resourceName('eb-', 'billing', false)).toBe('eb-billing');
+    expect(resourceName('eb-', 'billing', true)).toBe('eb-billing.fifo');
+    const dotted = resourceName('eb-', 'ec2.launch.requested', false);
+    expect(dotted).toMatch(/^eb-ec2_launch_requested-[0-9a-f]{8}$/);
+    expect(dotted).not.toBe(resourceName('eb-', 'ec2_launch_requested', false));
+    expect(resourceName('eb-', 'x'.repeat(200), true).length).toBeLessThanOrEqual(80 - 4);
+  });
+});
+
+describe('wire layout', () => {
+  it('puts headers in attributes one by one when they fit', () => {
+    const wire = toWire({ channel: 'c', key: 'k', headers: { 'content-type': 'application/cloudevents+json' }, body: bytes('{"a":1}') });
+    expect(Object.keys(wire.attributes).sort()).toEqual(['content-type', 'eventbus-channel', 'eventbus-key']);
+    expect(wire.body).toBe('{"a":1}');
+    expect(fromWire(wire.body, wire.attributes)).toEqual({
+      channel: 'c',
+      key: 'k',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: bytes('{"a":1}'),
+    });
+  });
+
+  it('falls back to one JSON attribute and base64 for what SQS would refuse', () => {
+    const headers = { '': 'empty name', x: '', 'eventbus-channel': 'spoof', 'bad\u0001': '\uFFFF' };
+    const body = new Uint8Array([0xff, 0x00, 0x01]);
+    const wire = toWire({ channel: 'c', headers, body });
+    expect(Object.keys(wire.attributes).sort()).toEqual(['eventbus-body-encoding', 'eventbus-channel', 'eventbus-headers']);
+    expect(wire.attributes['eventbus-headers']!.StringValue).not.toMatch(/[\uFFFF\u0001]/);
+    const back = fromWire(wire.body, wire.attributes);
+    expect(back.headers).toEqual(headers);
+    expect([...back.body]).toEqual([0xff, 0x00, 0x01]);
+  });
+
+  it('counts size as SQS does, and splits batches at 10 entries or 256 KiB', () => {
+    const wire = toWire({ channel: 'ch', headers: { h: 'v' }, body: bytes('body') });
+    expect(wire.size).toBe(4 + ('eventbus-channel'.length + 6 + 2) + (1 + 6 + 1));
+    const small = Array.from({ length: 25 }, () => ({ wire }));
+    expect(chunk(small).map((c) => c.length)).toEqual([10, 10, 5]);
+    const big = Array.from({ length: 3 }, () => ({ wire: { ...wire, size: SQS_MAX_MESSAGE_BYTES / 2 } }));
+    expect(chunk(big).map((c) => c.length)).toEqual([2, 1]);
+  });
+});
