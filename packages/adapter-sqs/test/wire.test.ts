@@ -34,7 +34,7 @@ describe('sqs:// URLs', () => {
     }
     expect(message).toMatch(/`region`/);
     expect(message).not.toContain('wJalrXUtnFEMI-SECRET');
-    expect(() => parseSqsUrl('not a url AKIA:wJalrXUtnFEMI-SECRET@')).toThrow(/^Invalid option `url`: is not a valid URL[^]*$/);
+    expect(() => parseSqsUrl('not a url AKIA:wJalrXUtnFEMI-SECRET@')).toThrow(/^Invalid option `url`: is not a valid URL; expected sqs:/);
     expect(() => parseSqsUrl('not a url AKIA:wJalrXUtnFEMI-SECRET@')).not.toThrow(/SECRET/);
   });
 
@@ -75,7 +75,8 @@ describe('wire layout', () => {
     const body = new Uint8Array([0xff, 0x00, 0x01]);
     const wire = toWire({ channel: 'c', headers, body });
     expect(Object.keys(wire.attributes).sort()).toEqual(['eventbus-body-encoding', 'eventbus-channel', 'eventbus-headers']);
-    expect(wire.attributes['eventbus-headers']!.StringValue).not.toMatch(/[\uFFFF\u0001]/);
+    const json = wire.attributes['eventbus-headers']!.StringValue!;
+    expect(json.includes('\uFFFF') || json.includes('\u0001')).toBe(false);
     const back = fromWire(wire.body, wire.attributes);
     expect(back.headers).toEqual(headers);
     expect([...back.body]).toEqual([0xff, 0x00, 0x01]);
