@@ -11,7 +11,7 @@ export function bus(): EventBus {
     store: new MemoryRequestStore(),
     launcher: new SimulatedLauncher(),
     instanceId: 'any',
-  });
+  }).bus;
 }
 
 export default bus;

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
-import { type EventBus, redact } from '@org/eventbus';
+import { type Publisher, redact } from '@org/eventbus';
 import { Ec2LaunchRequested, LaunchInput } from './contracts.js';
 import { PAGE_HTML } from './page.js';
 import type { RequestStore } from './request-store.js';
 import type { SseHub } from './sse-hub.js';
 
 export interface HttpOptions {
-  bus: EventBus;
+  /** The declared entry point that publishes launch requests (see buildEc2Bus). */
+  launches: Publisher<typeof Ec2LaunchRequested>;
   store: RequestStore;
   hub: SseHub;
   /** How long POST waits for the broker's confirmation before answering 503. Default 5 s. */
@@ -48,7 +49,7 @@ function readBody(req: IncomingMessage): Promise<string> {
  * a publish that failed or timed out is a 503, never a 202 for work that was lost.
  */
 export function createHttpServer(options: HttpOptions): Server {
-  const { bus, store, hub } = options;
+  const { launches, store, hub } = options;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
 
   async function launch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -70,7 +71,7 @@ export function createHttpServer(options: HttpOptions): Server {
     await store.create({ requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt });
     try {
       // The request id is the event id, and so the ClientToken EC2 deduplicates on.
-      const event = await bus.publish(
+      const event = await launches.publish(
         Ec2LaunchRequested,
         { ...input, requestId },
         { id: requestId, subject: requestId, signal: AbortSignal.timeout(publishTimeoutMs) },

@@ -15,7 +15,7 @@ export {
   type RequestStore,
   type RequestSummary,
 } from './request-store.js';
-export { buildEc2Bus, type Ec2Service, type Ec2ServiceOptions, ROLES, type Role, startEc2Service } from './service.js';
+export { buildEc2Bus, type Ec2Bus, type Ec2Service, type Ec2ServiceOptions, ROLES, type Role, startEc2Service } from './service.js';
 export { SimulatedLauncher, type SimulatedLauncherOptions } from './simulated-launcher.js';
 export { SseHub } from './sse-hub.js';
 export { loadTransport } from './transport.js';

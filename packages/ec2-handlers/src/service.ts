@@ -1,8 +1,17 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { type BackoffOptions, createEventBus, type EventBus, type Logger, silentLogger, type Transport } from '@org/eventbus';
-import { contracts, Ec2InstanceLaunched, Ec2LaunchFailed, NotificationCreated } from './contracts.js';
+import {
+  type BackoffOptions,
+  createEventBus,
+  declarePublisher,
+  type EventBus,
+  type Logger,
+  type Publisher,
+  silentLogger,
+  type Transport,
+} from '@org/eventbus';
+import { contracts, Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, NotificationCreated } from './contracts.js';
 import { registerLaunchHandler, registerNotificationHandlers } from './handlers.js';
 import { createHttpServer } from './http.js';
 import { type LaunchGuardOptions, launchGuards } from './launch-guards.js';
@@ -50,14 +59,20 @@ export interface Ec2Service {
   stop(): Promise<void>;
 }
 
+export interface Ec2Bus {
+  bus: EventBus;
+  /** The HTTP API's declared entry point (absent for role "worker"). */
+  launches?: Publisher<typeof Ec2LaunchRequested>;
+}
+
 /**
  * The event bus of the service with every handler of `role` registered (not started): the workers'
- * launch and notify handlers, and the API's own group that follows each request's outcome.
+ * launch and notify handlers, the API's entry point, and its own group that follows each outcome.
  */
 export function buildEc2Bus(
   transport: Transport,
   options: Omit<Ec2ServiceOptions, 'transport' | 'url'> & { hub?: SseHub; store: RequestStore; launcher: Launcher },
-): EventBus {
+): Ec2Bus {
   const role = options.role ?? 'all';
   const prefix = options.groupPrefix ?? 'ec2';
   const bus = createEventBus({
@@ -77,34 +92,39 @@ export function buildEc2Bus(
     });
     registerNotificationHandlers(bus, { store, groupPrefix: prefix, ...(options.worker?.maxAttempts ? { maxAttempts: options.worker.maxAttempts } : {}) });
   }
-  if (role !== 'worker') {
-    // Every API container has its own group, so each one sees every outcome (fan-out) and can
-    // stream it to the browsers connected to it — and keep its store current without Redis.
-    const group = `${prefix}.api.${(options.instanceId ?? `${hostname()}-${process.pid}`).replace(/[^a-zA-Z0-9_-]/g, '-')}`;
-    const hub = options.hub;
-    bus.handle(Ec2InstanceLaunched, { group, name: 'api-follow-launched' }, (event) =>
-      store.addStep(event.data.requestId, { type: event.type, eventId: event.id, at: event.time ?? new Date().toISOString() }, event.data.instanceIds),
-    );
-    bus.handle(Ec2LaunchFailed, { group, name: 'api-follow-failed' }, (event) =>
-      store.addStep(event.data.requestId, {
-        type: event.type,
-        eventId: event.id,
-        at: event.time ?? new Date().toISOString(),
-        detail: event.data.reason,
-      }),
-    );
-    bus.handle(NotificationCreated, { group, name: 'api-stream-notifications' }, async (event) => {
-      await store.addStep(event.data.requestId, {
-        type: event.type,
-        eventId: event.id,
-        at: event.time ?? new Date().toISOString(),
-        detail: event.data.message,
-      });
-      await store.addNotification(event.data);
-      hub?.send('notification', event.data);
+  if (role === 'worker') return { bus };
+
+  const launches = declarePublisher(bus, {
+    name: 'POST /v1/ec2/instances',
+    publishes: [Ec2LaunchRequested],
+    description: 'The 202 API: publishes the launch request, answers 202 once the broker confirmed it.',
+  });
+  // Every API container has its own group, so each one sees every outcome (fan-out) and can
+  // stream it to the browsers connected to it — and keep its store current without Redis.
+  const group = `${prefix}.api.${(options.instanceId ?? `${hostname()}-${process.pid}`).replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+  const hub = options.hub;
+  bus.handle(Ec2InstanceLaunched, { group, name: 'api-follow-launched' }, (event) =>
+    store.addStep(event.data.requestId, { type: event.type, eventId: event.id, at: event.time ?? new Date().toISOString() }, event.data.instanceIds),
+  );
+  bus.handle(Ec2LaunchFailed, { group, name: 'api-follow-failed' }, (event) =>
+    store.addStep(event.data.requestId, {
+      type: event.type,
+      eventId: event.id,
+      at: event.time ?? new Date().toISOString(),
+      detail: event.data.reason,
+    }),
+  );
+  bus.handle(NotificationCreated, { group, name: 'api-stream-notifications' }, async (event) => {
+    await store.addStep(event.data.requestId, {
+      type: event.type,
+      eventId: event.id,
+      at: event.time ?? new Date().toISOString(),
+      detail: event.data.message,
     });
-  }
-  return bus;
+    await store.addNotification(event.data);
+    hub?.send('notification', event.data);
+  });
+  return { bus, launches };
 }
 
 /** Start the service: connect to the broker, subscribe the role's handlers, and listen for HTTP. */
@@ -114,13 +134,13 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
   const store = options.store ?? new MemoryRequestStore();
   const launcher = options.launcher ?? new SimulatedLauncher();
   const hub = role === 'worker' ? undefined : new SseHub();
-  const bus = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}) });
+  const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}) });
   await bus.start();
   let server: Server | undefined;
   let url: string | undefined;
-  if (hub) {
+  if (hub && launches) {
     server = createHttpServer({
-      bus,
+      launches,
       store,
       hub,
       ...(options.publishTimeoutMs ? { publishTimeoutMs: options.publishTimeoutMs } : {}),

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { buildEventGraph, describeApp, publishersOf } from '@org/eventbus';
 import { expect, it } from 'vitest';
 import bus from '../src/event-graph.js';
 import { runDemo } from '../src/index.js';
@@ -24,4 +25,8 @@ it('the event-graph entry declares the whole chain: launch → launched | failed
   expect(byName.get('notify-launched')?.emits.map((e) => e.type)).toEqual(['notification.created']);
   expect(byName.get('notify-failed')?.emits.map((e) => e.type)).toEqual(['notification.created']);
   expect(byName.get('api-stream-notifications')?.contract.type).toBe('notification.created');
+  const graph = buildEventGraph(describeApp(bus()));
+  expect(publishersOf(bus()).map((p) => p.name)).toEqual(['POST /v1/ec2/instances']);
+  // Every event has a producer and a consumer; no undeclared emit, no cycle.
+  expect(graph.findings).toEqual([]);
 });
