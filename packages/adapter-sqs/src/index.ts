@@ -3,7 +3,7 @@ export { type PublishFailure, PublishBatchError } from './errors.js';
 export { resourceName } from './names.js';
 export type { SqsCredentials, SqsTransportOptions } from './options.js';
 export type { RedriveOptions } from './redrive.js';
-export { SqsTransport } from './transport.js';
+export { type SqsSubscribeOptions, SqsTransport } from './transport.js';
 export { fromUrl, parseSqsUrl } from './url.js';
 
 import type { SqsTransportOptions } from './options.js';

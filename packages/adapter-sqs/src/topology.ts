@@ -1,4 +1,11 @@
-import { CreateTopicCommand, ListTopicsCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateTopicCommand,
+  GetSubscriptionAttributesCommand,
+  ListTopicsCommand,
+  type SNSClient,
+  SetSubscriptionAttributesCommand,
+  SubscribeCommand,
+} from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -53,13 +60,17 @@ export class Topology {
     return this.cached(this.topics, channel, () => (this.options.manage ? this.createTopic(channel) : this.findTopic(channel)));
   }
 
-  /** The group's queue (subscribed to `channels`) and its dead-letter queue. */
-  async group(group: string, channels: readonly string[]): Promise<GroupQueues> {
+  /**
+   * The group's queue (subscribed to `channels`) and its dead-letter queue. With `types`, each
+   * subscription gets a filter policy on the event type, so a group that handles some of a shared
+   * channel's types is not sent the others.
+   */
+  async group(group: string, channels: readonly string[], types?: readonly string[]): Promise<GroupQueues> {
     const name = this.queueName(group);
     const deadLetters = await this.queue(deadLetterName(name), undefined);
     const queue = await this.queue(name, deadLetters.arn);
     if (this.options.manage && channels.length > 0) {
-      await Promise.all(channels.map((channel) => this.subscribe(channel, queue)));
+      await Promise.all(channels.map((channel) => this.subscribe(channel, queue, types)));
     }
     return { queue, deadLetters };
   }
@@ -159,14 +170,14 @@ export class Topology {
     }
   }
 
-  private subscribe(channel: string, queue: QueueInfo): Promise<void> {
-    return this.cached(this.subscriptions, `${channel}\n${queue.arn}`, async () => {
+  private subscribe(channel: string, queue: QueueInfo, types: readonly string[] | undefined): Promise<void> {
+    return this.cached(this.subscriptions, `${channel}\n${queue.arn}\n${types?.join(',') ?? ''}`, async () => {
       const topicArn = await this.topicArn(channel);
       try {
         await this.sqs.send(
           new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: this.snsPolicy(queue.arn, topicArn) } }),
         );
-        await this.sns.send(
+        const out = await this.sns.send(
           new SubscribeCommand({
             TopicArn: topicArn,
             Protocol: 'sqs',
@@ -175,10 +186,31 @@ export class Topology {
             ReturnSubscriptionArn: true,
           }),
         );
+        if (types && types.length > 0 && out.SubscriptionArn) await this.filterByType(out.SubscriptionArn, types);
       } catch (error) {
         throw awsError(`subscribing SQS queue "${queue.name}" to SNS topic "${nameOfArn(topicArn)}"`, error);
       }
     });
+  }
+
+  /**
+   * Let only these event types through (a filter on the CloudEvents `type` in the body). The list
+   * only grows: during a rolling deploy an older instance must not drop a type a newer one handles.
+   */
+  private async filterByType(subscriptionArn: string, types: readonly string[]): Promise<void> {
+    const current = await this.sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: subscriptionArn }));
+    const attributes = current.Attributes ?? {};
+    let existing: string[] = [];
+    if (attributes.FilterPolicy && attributes.FilterPolicyScope === 'MessageBody') {
+      const policy = JSON.parse(attributes.FilterPolicy) as { type?: unknown };
+      if (Array.isArray(policy.type)) existing = policy.type.filter((t): t is string => typeof t === 'string');
+    }
+    const wanted = [...new Set([...existing, ...types])].sort();
+    if (attributes.FilterPolicy && wanted.length === existing.length) return;
+    const set = (AttributeName: string, AttributeValue: string) =>
+      this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: subscriptionArn, AttributeName, AttributeValue }));
+    await set('FilterPolicyScope', 'MessageBody');
+    await set('FilterPolicy', JSON.stringify({ type: wanted }));
   }
 
   /** Lets SNS topics of this prefix (in the queue's account) send to the queue: stable, so re-applying it is a no-op. */

@@ -20,6 +20,15 @@ import { Publisher } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { Topology } from './topology.js';
 
+/** Subscribe options this transport understands beyond core's. */
+export interface SqsSubscribeOptions extends SubscribeOptions {
+  /**
+   * The event types the group handles. Given, each of the group's subscriptions filters on the
+   * CloudEvents `type` (SNS filter policy on the body), so a shared channel sends the group only its types.
+   */
+  types?: readonly string[];
+}
+
 /** Room kept under SQS's 256 KiB for the adapter's own attributes (channel, key, attribute type names). */
 const ATTRIBUTE_RESERVE = 1024;
 
@@ -81,13 +90,14 @@ export class SqsTransport implements Transport {
     }
   }
 
-  async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+  async subscribe(options: SqsSubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
     if (!options.group) throw new ConfigError('group', 'is required');
     if (!(Number.isInteger(options.prefetch) && options.prefetch >= 1)) {
       throw new ConfigError('prefetch', `must be a whole number ≥ 1 (got ${String(options.prefetch)})`);
     }
-    const queues = await this.topology.group(options.group, options.deadLetters ? [] : options.channels);
+    const types = (options as SqsSubscribeOptions).types;
+    const queues = await this.topology.group(options.group, options.deadLetters ? [] : options.channels, types);
     this.assertOpen();
     const consumer: Consumer = new Consumer({
       sqs: this.sqs,

@@ -250,6 +250,27 @@ describe('SqsTransport limits and options', () => {
     );
   });
 
+  it('filters a shared channel by event type when the subscription names its types', async () => {
+    const channel = unique('shared');
+    const t = transport();
+    const got = createSpy<string>();
+    const sub = await t.subscribe({ group: unique('g'), channels: [channel], prefetch: 5, types: ['wanted.type'] }, async (d) => {
+      got.fn(JSON.parse(new TextDecoder().decode(d.message.body)).type);
+      await d.ack();
+    });
+    const event = (type: string, id: string) => ({
+      channel,
+      id,
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: new TextEncoder().encode(JSON.stringify({ specversion: '1.0', id, source: '/t', type, data: {} })),
+    });
+    await t.publish([event('other.type', 'o1'), event('wanted.type', 'w1'), event('other.type', 'o2')]);
+    await got.waitForCount(1);
+    await got.expectNone(() => true, 1000);
+    await sub.close();
+    expect(got.calls).toEqual(['wanted.type']);
+  });
+
   it('publishes straight to group queues with publishTo: "queue"', async () => {
     const channel = unique('c');
     const group = unique('g');
