@@ -23,6 +23,13 @@ describe('RabbitMqTransport options', () => {
     await transport.close();
   });
 
+  it('reads eventbus options from the URL query, which wins over options', () => {
+    const transport = fromUrl('amqp://localhost/?exchange=orders&maxMessageBytes=2048&heartbeat=5', { exchange: 'other' });
+    expect(transport.capabilities.maxMessageBytes).toBe(2048);
+    expect(() => fromUrl('amqp://localhost/?queueType=stream')).toThrow(/`queueType`/);
+    expect(() => fromUrl('amqp://localhost/?mandatory=yes')).toThrow(/`mandatory`/);
+  });
+
   it('declares the CloudEvents AMQP binding as its encoding', () => {
     const transport = fromUrl('amqps://localhost', { tls: { rejectUnauthorized: false } });
     expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' });
