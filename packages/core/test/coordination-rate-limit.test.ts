@@ -27,12 +27,20 @@ describeBroker('coordination: rate limit across processes', { variable: 'EVENTBU
 
     const runs = await workers.runs.waitForCount(60, { timeoutMs: 45_000, description: '60 handler runs' });
     const tookMs = Math.max(...runs.map((r) => r.end)) - began;
-    const starts = runs.map((r) => r.start).sort((a, b) => a - b);
     // Any window [t, t + 1000) holds at most 2 starts ⇔ every start is ≥ 1000 ms after the one two before it.
-    const tightest = Math.min(...starts.slice(2).map((s, i) => s - starts[i]!));
-    console.info(`[rate limit] 60 starts in ${tookMs} ms; tightest 3-start span ${tightest} ms`);
+    const tightest = (times: number[]) => {
+      const sorted = [...times].sort((a, b) => a - b);
+      return Math.min(...sorted.slice(2).map((s, i) => s - sorted[i]!));
+    };
+    // The limiter's own record: the Redis server time at which each start was admitted.
+    const admitted = tightest(runs.map((r) => r.admittedAt!));
+    // As the handlers saw it: the same plus each worker's scheduling delay (tens of ms on a loaded
+    // machine), which the default 15 ms slot margin absorbs on a machine that is not overloaded.
+    const observed = tightest(runs.map((r) => r.start));
+    console.info(`[rate limit] 60 starts in ${tookMs} ms; tightest 3-start span: admitted ${admitted.toFixed(3)} ms, observed ${observed} ms`);
     expect(new Set(runs.map((r) => r.id)).size).toBe(60);
-    expect(tightest).toBeGreaterThanOrEqual(1_000);
+    expect(runs.every((r) => typeof r.admittedAt === 'number')).toBe(true);
+    expect(admitted).toBeGreaterThanOrEqual(1_000);
     expect(tookMs).toBeLessThanOrEqual(30_000 * 1.05);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 export { type ConcurrencyOptions, concurrency } from '../middleware/concurrency.js';
 export { type IdempotencyOptions, idempotency } from '../middleware/idempotency.js';
 export { type LockOptions, lock } from '../middleware/lock.js';
-export { type RateLimitOptions, rateLimit } from '../middleware/rate-limit.js';
+export { RATE_LIMIT_STARTED_AT, type RateLimitOptions, rateLimit } from '../middleware/rate-limit.js';
 export { type KeyOption, LeaseLostError } from './guard.js';
 export { MemoryIdempotencyStore, MemoryLockStore, MemoryRateLimitStore, MemorySemaphoreStore } from './memory-stores.js';
 export type {
@@ -12,6 +12,8 @@ export type {
   Lease,
   LockStore,
   RateLimitStore,
+  RateClaim,
+  RateWindow,
   ReleaseNotifier,
   Reservation,
   SemaphoreStore,

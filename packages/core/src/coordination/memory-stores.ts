@@ -5,6 +5,7 @@ import type {
   IdempotencyStore,
   Lease,
   LockStore,
+  RateClaim,
   RateLimitStore,
   RateWindow,
   Reservation,
@@ -85,22 +86,25 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const spacing = perMs + marginMs;
     let at = t;
     if (slots.reserved.length >= limit) at = Math.max(at, slots.reserved[slots.reserved.length - limit]!.at + spacing);
-    if (slots.started.length >= limit) at = Math.max(at, slots.started[slots.started.length - limit]! + spacing);
     if (at - t > maxWaitMs) return { reserved: false, retryAfterMs: Math.ceil(at - t - maxWaitMs) };
     const token = randomUUID();
     slots.reserved.push({ at, token });
+    if (at <= t) {
+      const claim = await this.claim(key, token, window);
+      if (claim.startedAt !== undefined) return { reserved: true, token, waitMs: 0, startedAt: claim.startedAt };
+    }
     return { reserved: true, token, waitMs: Math.ceil(at - t) };
   }
 
-  async claim(key: string, _token: string, window: RateWindow): Promise<number> {
+  async claim(key: string, _token: string, window: RateWindow): Promise<RateClaim> {
     const { limit, perMs } = window;
     const t = now();
     const slots = this.trim(key, t, Number.POSITIVE_INFINITY, perMs);
     if (slots.started.length < limit) {
       slots.started.push(t);
-      return 0;
+      return { startedAt: t };
     }
-    return Math.max(1, Math.ceil(slots.started[slots.started.length - limit]! + perMs - t));
+    return { waitMs: Math.max(1, Math.ceil(slots.started[slots.started.length - limit]! + perMs - t)) };
   }
 
   async cancel(key: string, token: string): Promise<void> {

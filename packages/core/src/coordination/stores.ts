@@ -35,8 +35,18 @@ export interface RateWindow {
   perMs: number;
 }
 
+/** `startedAt`: the store's clock (epoch ms) when the start was recorded — Redis server time. */
+export type RateClaim = { readonly startedAt: number; readonly waitMs?: undefined } | { readonly startedAt?: undefined; readonly waitMs: number };
+
 export type Reservation =
-  | { readonly reserved: true; readonly token: string; /** ms from now until the slot. */ readonly waitMs: number }
+  | {
+      readonly reserved: true;
+      readonly token: string;
+      /** ms from now until the slot. */
+      readonly waitMs: number;
+      /** The slot was free now and the start is already recorded (at this store time, epoch ms): no claim needed. */
+      readonly startedAt?: number;
+    }
   | { readonly reserved: false; /** ms from now until a slot within the allowed wait might open. */ readonly retryAfterMs: number };
 
 /**
@@ -51,8 +61,9 @@ export interface RateLimitStore {
    * handler's first call.
    */
   reserve(key: string, window: RateWindow & { marginMs: number; maxWaitMs: number }): Promise<Reservation>;
-  /** Start now if the window allows (returns 0), else the ms still to wait before claiming again. */
-  claim(key: string, token: string, window: RateWindow): Promise<number>;
+  // A slot that is free right now is also claimed by `reserve` (one round trip when under the limit).
+  /** Start now if the window allows, else say how many ms to wait before claiming again. */
+  claim(key: string, token: string, window: RateWindow): Promise<RateClaim>;
   /** Give a reserved slot back (the caller gave up before starting). */
   cancel(key: string, token: string): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { createEventBus, type EventBus } from '../bus.js';
 import { defineEvent } from '../contract.js';
 import type { HandlerContext } from '../handler.js';
 import { MemoryTransport } from '../memory/memory-transport.js';
+import { RATE_LIMIT_STARTED_AT } from '../middleware/rate-limit.js';
 import type { Middleware } from '../middleware/types.js';
 import { createSpy } from '../testing/spy.js';
 
@@ -22,6 +23,8 @@ export interface JobRun {
   attempt: number;
   start: number;
   end: number;
+  /** When the rate limiter admitted the start, on its store's clock (absent without one). */
+  admittedAt?: number;
 }
 
 let counter = 0;
@@ -46,7 +49,8 @@ export async function startJobBus(options: {
     async (event, ctx) => {
       const start = Date.now();
       await (options.handler ?? (() => sleep(5)))(event.data, ctx);
-      runs.fn({ id: event.id, key: event.data.key, n: event.data.n, attempt: ctx.attempt, start, end: Date.now() });
+      const admittedAt = ctx.state.get(RATE_LIMIT_STARTED_AT) as number | undefined;
+      runs.fn({ id: event.id, key: event.data.key, n: event.data.n, attempt: ctx.attempt, start, end: Date.now(), ...(admittedAt ? { admittedAt } : {}) });
     },
   );
   await bus.start();

@@ -4,6 +4,12 @@ import type { RateLimitStore, Reservation } from '../coordination/stores.js';
 import { sleep } from '../coordination/waiting.js';
 import type { Middleware } from './types.js';
 
+/**
+ * `ctx.state` key holding the store's time (epoch ms; Redis server time with the Redis store) at
+ * which the limiter admitted this start — the time the limit is enforced on, for audits and tests.
+ */
+export const RATE_LIMIT_STARTED_AT = Symbol.for('eventbus.rateLimit.startedAt');
+
 export interface RateLimitOptions {
   /** What the limit protects, e.g. `'ec2-api'`; one budget per key across every process sharing the store. */
   key: KeyOption;
@@ -52,23 +58,26 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       return ctx.nack({ delayMs: reservation.retryAfterMs + Math.round(Math.random() * Math.min(per, 1000)) });
     }
     const { token } = reservation;
+    let startedAt = reservation.startedAt;
     let waitMs = reservation.waitMs;
     try {
       // The claim re-checks the log of actual starts, so a waiter whose timer fired late cannot overfill a window.
-      for (;;) {
+      while (startedAt === undefined) {
         if (waitMs > 0) await sleep(waitMs, ctx.signal);
         if (ctx.signal.aborted) {
           await store.cancel(key, token);
           throw ctx.signal.reason;
         }
-        waitMs = await store.claim(key, token, window);
-        if (waitMs === 0) break;
+        const claim = await store.claim(key, token, window);
+        startedAt = claim.startedAt;
+        waitMs = claim.waitMs ?? 0;
       }
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       await store.cancel(key, token).catch(() => {});
       return nackUnavailable(ctx, error, 'rate limit', unavailableDelay);
     }
+    ctx.state.set(RATE_LIMIT_STARTED_AT, startedAt);
     await next(ctx);
   };
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { RateLimitStore, RateWindow, Reservation } from '../coordination/stores.js';
+import type { RateClaim, RateLimitStore, RateWindow, Reservation } from '../coordination/stores.js';
 import { ConfigError } from '../errors.js';
 import { guarded, type Redis, type RedisStoreOptions, RedisScript, resolveStoreOptions, SERVER_NOW } from './client.js';
 
 // KEYS[1]: reserved slots (token → slot time); KEYS[2]: actual starts (token → start time). All
 // times are the Redis server's, so containers with skewed clocks still share one timeline. Slots
 // are handed out in arrival order, each at least `per` + margin after the limit-th slot before it.
+// The schedule follows reservations only: a claim that came late does not push later slots back
+// (that would let the rate drift down); the claim's own check keeps the starts strict.
 const RESERVE = new RedisScript(
   'rate-reserve',
   `${SERVER_NOW}
@@ -17,14 +19,15 @@ if n >= limit then
   local r = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
   at = math.max(at, tonumber(r[2]) + spacing)
 end
-local m = redis.call('ZCOUNT', KEYS[2], now - spacing, '+inf')
-if m >= limit then
-  local s = redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', now - spacing, 'WITHSCORES', 'LIMIT', limit - 1, 1)
-  at = math.max(at, tonumber(s[2]) + spacing)
-end
 if at - now > maxWait then return {0, tostring(at - now - maxWait)} end
 redis.call('ZADD', KEYS[1], at, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil(at - now + spacing) + 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]))
+if at <= now and redis.call('ZCARD', KEYS[2]) < limit then
+  redis.call('ZADD', KEYS[2], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[5])) + 1000)
+  return {2, string.format('%.3f', now)}
+end
 return {1, tostring(at - now)}`,
 );
 // A start is recorded only if the window ending now holds fewer than \`limit\` starts; otherwise
@@ -38,10 +41,10 @@ local n = redis.call('ZCARD', KEYS[2])
 if n < limit then
   redis.call('ZADD', KEYS[2], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[2], math.ceil(per) + 1000)
-  return '0'
+  return {1, string.format('%.3f', now)}
 end
 local s = redis.call('ZRANGE', KEYS[2], n - limit, n - limit, 'WITHSCORES')
-return tostring(tonumber(s[2]) + per - now)`,
+return {0, tostring(tonumber(s[2]) + per - now)}`,
 );
 
 export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
@@ -64,18 +67,18 @@ export class RedisRateLimitStore implements RateLimitStore {
     const token = randomUUID();
     const spacing = window.perMs + window.marginMs;
     const [ok, ms] = (await guarded(`rate limit "${key}" reserve`, this.timeoutMs, () =>
-      RESERVE.run(this.client, this.keys(key), [window.limit, spacing, window.maxWaitMs, token]),
+      RESERVE.run(this.client, this.keys(key), [window.limit, spacing, window.maxWaitMs, token, window.perMs]),
     )) as [number, string];
+        if (ok === 2) return { reserved: true, token, waitMs: 0, startedAt: Number(ms) };
     const wait = Math.max(0, Math.ceil(Number(ms)));
     return ok === 1 ? { reserved: true, token, waitMs: wait } : { reserved: false, retryAfterMs: wait };
   }
 
-  async claim(key: string, token: string, window: RateWindow): Promise<number> {
-    const ms = await guarded(`rate limit "${key}" claim`, this.timeoutMs, () =>
+  async claim(key: string, token: string, window: RateWindow): Promise<RateClaim> {
+    const [started, value] = (await guarded(`rate limit "${key}" claim`, this.timeoutMs, () =>
       CLAIM.run(this.client, this.keys(key), [window.limit, window.perMs, token]),
-    );
-    const wait = Number(ms);
-    return wait <= 0 ? 0 : Math.max(1, Math.ceil(wait));
+    )) as [number, string];
+    return started === 1 ? { startedAt: Number(value) } : { waitMs: Math.max(1, Math.ceil(Number(value))) };
   }
 
   async cancel(key: string, token: string): Promise<void> {
