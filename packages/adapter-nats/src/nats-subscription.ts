@@ -56,6 +56,7 @@ export class NatsSubscription implements Subscription {
   private readonly timer: NodeJS.Timeout;
   private readonly progressEveryMs: number;
   private rotation = 0;
+  private pumpScheduled = false;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -71,7 +72,7 @@ export class NatsSubscription implements Subscription {
           durable: target.durable,
           expiresMs: ctx.pullExpiresMs,
           onMessage: (msg) => this.dispatch(msg, target),
-          onCredit: () => this.pump(),
+          onCredit: () => this.schedulePump(),
           onError: ctx.onError,
         }),
     );
@@ -105,6 +106,20 @@ export class NatsSubscription implements Subscription {
       if (!this.ctx.nc.isClosed()) await this.ctx.nc.flush().catch(() => undefined);
     })();
     return this.closing;
+  }
+
+  /**
+   * Pull on the next turn of the event loop, not at once: a chunk of messages is dispatched
+   * synchronously and fast handlers settle in the microtasks after it, so waiting lets their
+   * credit add up to one large request instead of a round trip per message.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closing) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
@@ -209,7 +224,7 @@ export class NatsSubscription implements Subscription {
   private release(entry: InFlight): void {
     if (!this.inFlight.delete(entry)) return;
     if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.pump();
+    this.schedulePump();
   }
 }
 
