@@ -17,6 +17,8 @@ export interface ConsumerConfig {
   waitTimeSeconds: number;
   pollers: number;
   drainTimeoutMs: number;
+  /** Longest nack delay one visibility change holds; longer ones are chained. */
+  maxVisibilityDelayMs: number;
   fifo: boolean;
   onDelivery: DeliveryHandler;
   onError: ((error: Error) => void) | undefined;

@@ -9,7 +9,7 @@ import {
   nextAttemptHeaders,
   type ReceivedMessage,
 } from '@org/eventbus';
-import { fromWire, toWire } from './attributes.js';
+import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from './attributes.js';
 import type { ConsumerConfig } from './consumer.js';
 import { awsError } from './errors.js';
 import type { Settler } from './settler.js';
@@ -22,8 +22,6 @@ export interface DeliverySink {
   settled(delivery: SqsDelivery, work: Promise<unknown>): void;
 }
 
-/** SQS refuses to extend visibility past 12 hours after a receive; keep a minute of margin. */
-const VISIBILITY_LIMIT_MS = 12 * 3600 * 1000 - 60_000;
 /** The longest per-message delay of SendMessage. */
 const MAX_SEND_DELAY_S = 900;
 
@@ -68,10 +66,11 @@ export class SqsDelivery implements Delivery {
 
   nack(options: NackOptions = {}): Promise<void> {
     const delayMs = Math.max(0, options.delayMs ?? 0);
+    const limit = this.sink.config.maxVisibilityDelayMs;
     return this.settle(async () => {
-      if (Date.now() - this.receivedAt + delayMs <= VISIBILITY_LIMIT_MS || this.sink.config.fifo) {
+      if (Date.now() - this.receivedAt + delayMs <= limit || this.sink.config.fifo) {
         // Whole seconds, rounded up, so a delayed message is never redelivered early.
-        const seconds = Math.ceil(Math.min(delayMs, VISIBILITY_LIMIT_MS) / 1000);
+        const seconds = Math.ceil(Math.min(delayMs, limit) / 1000);
         await this.sink.settler.changeVisibility(this.receiptHandle, seconds);
         return;
       }
@@ -82,7 +81,12 @@ export class SqsDelivery implements Delivery {
 
   deadLetter(reason: string): Promise<void> {
     return this.settle(async () => {
-      await this.resend(this.sink.config.deadLetters, deadLetterHeaders(this, this.sink.config.group, reason));
+      const headers = deadLetterHeaders(this, this.sink.config.group, reason);
+      // A message near the size limit still fits once the reason is cut to the room left.
+      const overflow = toWire({ ...this.message, headers }).size - SQS_MAX_MESSAGE_BYTES;
+      const full = headers[EventbusHeaders.deadLetterReason] ?? '';
+      if (overflow > 0) headers[EventbusHeaders.deadLetterReason] = `${full.slice(0, Math.max(0, full.length - overflow - 4))}…`;
+      await this.resend(this.sink.config.deadLetters, headers);
       await this.sink.settler.delete(this.receiptHandle);
     });
   }
@@ -97,7 +101,7 @@ export class SqsDelivery implements Delivery {
     if (!(remaining > 0)) return false;
     void this.settle(async () => {
       if (this.sink.config.fifo) {
-        await this.sink.settler.changeVisibility(this.receiptHandle, Math.ceil(Math.min(remaining, VISIBILITY_LIMIT_MS) / 1000));
+        await this.sink.settler.changeVisibility(this.receiptHandle, Math.ceil(Math.min(remaining, this.sink.config.maxVisibilityDelayMs) / 1000));
         return;
       }
       await this.resend(this.sink.config.queue, this.message.headers);

@@ -35,6 +35,11 @@ export interface SqsTransportOptions {
   waitTimeSeconds?: number;
   /** Receives before SQS's redrive policy moves a message to the dead-letter queue (the safety net). */
   maxReceiveCount?: number;
+  /**
+   * The longest nack delay held by one ChangeMessageVisibility (SQS allows 12 h after a receive);
+   * longer delays are chained through re-sent copies. Default 43,140 s (12 h less a minute).
+   */
+  maxVisibilityDelaySeconds?: number;
   /** How long a closing subscription waits for in-flight deliveries to settle. */
   drainTimeoutMs?: number;
   /** PublishBatch / SendMessageBatch calls in flight at once per publish. */
@@ -55,6 +60,7 @@ export interface ResolvedOptions {
   visibilityTimeoutSeconds: number;
   waitTimeSeconds: number;
   maxReceiveCount: number;
+  maxVisibilityDelaySeconds: number;
   drainTimeoutMs: number;
   publishConcurrency: number;
   pollers: number | undefined;
@@ -113,6 +119,7 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
     visibilityTimeoutSeconds: integer('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 30, 1, 43_200),
     waitTimeSeconds: integer('waitTimeSeconds', options.waitTimeSeconds, 20, 1, 20),
     maxReceiveCount: integer('maxReceiveCount', options.maxReceiveCount, 50, 1, 1000),
+    maxVisibilityDelaySeconds: integer('maxVisibilityDelaySeconds', options.maxVisibilityDelaySeconds, 43_140, 1, 43_140),
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 30_000, 0, 3_600_000),
     publishConcurrency: integer('publishConcurrency', options.publishConcurrency, 8, 1, 100),
     pollers: options.pollers === undefined ? undefined : integer('pollers', options.pollers, 1, 1, 50),

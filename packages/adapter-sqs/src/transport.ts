@@ -109,6 +109,7 @@ export class SqsTransport implements Transport {
       waitTimeSeconds: this.options.waitTimeSeconds,
       pollers: this.options.pollers ?? Math.min(4, Math.ceil(options.prefetch / 10)),
       drainTimeoutMs: this.options.drainTimeoutMs,
+      maxVisibilityDelayMs: this.options.maxVisibilityDelaySeconds * 1000,
       fifo: this.options.fifo,
       onDelivery,
       onError: options.onError,

@@ -166,6 +166,24 @@ describe('SqsTransport settling', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(1200);
   });
 
+  it('chains a delay longer than one visibility change through a re-sent copy', async () => {
+    const t = transport({ maxVisibilityDelaySeconds: 1 });
+    const channel = unique('c');
+    const seen = createSpy<{ attempt: number; at: number; headers: Record<string, string> }>();
+    const sub = await t.subscribe({ group: unique('g'), channels: [channel], prefetch: 1 }, async (d) => {
+      seen.fn({ attempt: d.attempt, at: Date.now(), headers: d.message.headers });
+      if (d.attempt === 1) await d.nack({ delayMs: 2500 });
+      else await d.ack();
+    });
+    await t.publish([{ channel, id: 'm1', headers: { 'content-type': 'application/cloudevents+json' }, body: new TextEncoder().encode('{}') }]);
+    const [first, second] = await seen.waitForCount(2);
+    await sub.close();
+    expect(second!.attempt).toBe(2);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(2500);
+    expect(second!.headers[EventbusHeaders.attempt]).toBe('2');
+    expect(Number(second!.headers[EventbusHeaders.notBefore])).toBeGreaterThan(first!.at);
+  });
+
   it('keeps extending visibility while a long handler runs (no second delivery)', async () => {
     const t = transport({ visibilityTimeoutSeconds: 1 });
     const channel = unique('c');
