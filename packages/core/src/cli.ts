@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateDocs, staleDocs, writeDocs } from './docs/generate.js';
-import { findingLine } from './docs/markdown.js';
+import { count, findingLine } from './docs/markdown.js';
 import { registryFromModule } from './graph/describe-app.js';
 
 const USAGE = `Usage: eventbus docs --entry <module> [--export <name>] [--out docs/events] [--check] [--title <text>] [--fail-on error|warning|none]
@@ -70,10 +70,10 @@ async function docs(args: string[]): Promise<number> {
       console.error(`The event docs in ${values.out} are out of date: run "eventbus docs --entry ${values.entry} --out ${values.out}" and commit the result.`);
       return 1;
     }
-    console.log(`eventbus docs: ${values.out} is up to date (${generated.graph.events.length} events).`);
+    console.log(`eventbus docs: ${values.out} is up to date (${count(generated.graph.events.length, 'event')}).`);
   } else {
     const written = await writeDocs(values.out, generated);
-    console.log(`eventbus docs: wrote ${written.join(', ')} (${generated.graph.events.length} events, ${findings.length} findings).`);
+    console.log(`eventbus docs: wrote ${written.join(', ')} (${count(generated.graph.events.length, 'event')}, ${count(findings.length, 'finding')}).`);
   }
   if (failing.length > 0) {
     console.error(`eventbus docs: ${failing.length} finding(s) at or above "${failOn}".`);

@@ -70,3 +70,49 @@ describe('eventbus docs', () => {
     expect(rejected.stderr).toContain('export "bus" is neither an event bus nor a registry');
   });
 });
+
+describe('the built CLI (dist/cli.js)', () => {
+  it('runs as `node dist/cli.js` for a JavaScript entry, and needs tsx only for a TypeScript one', async () => {
+    const out = join(root, 'packages/core/node_modules/.tmp-cli-dist');
+    // Build next to core's node_modules so the bundle resolves zod as an installed package would.
+    const built = await new Promise<{ code: number; stderr: string }>((done) =>
+      execFile(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', out, '--no-dts', '--silent'], { cwd: join(root, 'packages/core'), timeout: 120_000 }, (error, _stdout, stderr) =>
+        done({ code: error ? 1 : 0, stderr }),
+      ),
+    );
+    expect(built.code, built.stderr).toBe(0);
+    const cliJs = join(out, 'cli.js');
+    expect(readFileSync(cliJs, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const entry = join(out, 'entry.mjs');
+    writeFileSync(
+      entry,
+      [
+        `import { createEventBus, declarePublisher, defineEvent, MemoryTransport } from ${JSON.stringify(join(out, 'index.js'))};`,
+        "import { z } from 'zod';",
+        "const A = defineEvent({ type: 'a.happened', description: 'A.', schema: z.object({ id: z.string() }) });",
+        "export const bus = createEventBus({ transport: new MemoryTransport(), source: '/plain/js' });",
+        "declarePublisher(bus, { name: 'script', publishes: [A] });",
+        "bus.handle(A, { group: 'g' }, () => {});",
+      ].join('\n'),
+    );
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+        execFile(process.execPath, args, { cwd: root, timeout: 60_000 }, (error, stdout, stderr) =>
+          done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const plain = await run([cliJs, 'docs', '--entry', entry, '--out', join(dir, 'built')]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'built', 'README.md'), 'utf8')).toContain('a.happened');
+
+    const tsWithoutTsx = await run([cliJs, 'docs', '--entry', fixture, '--out', join(dir, 'built-ts')]);
+    expect(tsWithoutTsx.code).toBe(2);
+    expect(tsWithoutTsx.stderr).toContain('a TypeScript entry needs tsx');
+
+    const tsWithTsx = await run(['--import', 'tsx', '--conditions=@org/source', cliJs, 'docs', '--entry', fixture, '--export', 'chainRegistry', '--out', join(dir, 'built-ts'), '--fail-on', 'none']);
+    expect(tsWithTsx.code, tsWithTsx.stderr).toBe(0);
+    const fromSource = await eventbus('docs', '--entry', fixture, '--export', 'chainRegistry', '--out', join(dir, 'source-ts'), '--fail-on', 'none');
+    expect(fromSource.code, fromSource.stderr).toBe(0);
+    expect(read(join(dir, 'built-ts'))).toEqual(read(join(dir, 'source-ts')));
+  }, 180_000);
+});
