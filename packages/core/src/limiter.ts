@@ -5,12 +5,16 @@ export class Limiter {
 
   constructor(readonly limit: number) {}
 
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Take a slot at once if one is free (no promise on the hot path). */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
+  acquire(): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   release(): void {

@@ -75,7 +75,7 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
       return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`));
     }
     event.data = parsed.data;
-    await route.limiter.acquire();
+    if (!route.limiter.tryAcquire()) await route.limiter.acquire();
     try {
       const ctx = route.extend(createContext(delivery, event, contract, route.registration, options));
       try {

@@ -140,37 +140,7 @@ export class GroupQueue {
   }
 
   private deliver(consumer: Consumer, entry: Entry): void {
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      consumer.inFlight--;
-      this.releaseKey(entry.message.key);
-      if (consumer.inFlight === 0) for (const resolve of consumer.idle.splice(0)) resolve();
-      return true;
-    };
-    const done = () => {
-      this.pendingCount--;
-      this.releaseSpaceWaiters(false);
-      this.dispatch();
-    };
-    const delivery: Delivery = {
-      message: entry.message,
-      attempt: entry.attempt,
-      ack: async () => {
-        if (settle()) done();
-      },
-      nack: async (options?: NackOptions) => {
-        if (!settle()) return;
-        this.redeliver({ message: entry.message, attempt: entry.attempt + 1 }, options?.delayMs ?? 0);
-      },
-      deadLetter: async (reason: string) => {
-        if (!settle()) return;
-        const headers = deadLetterHeaders(delivery, this.group, reason);
-        this.deadLetters?.enqueue({ ...entry.message, headers });
-        done();
-      },
-    };
+    const delivery = new MemoryDelivery(this, consumer, entry);
     try {
       const result = consumer.onDelivery(delivery);
       if (result && typeof result.then === 'function') {
@@ -179,6 +149,24 @@ export class GroupQueue {
     } catch (error) {
       this.reportHandlerFailure(consumer, delivery, error);
     }
+  }
+
+  /** Bookkeeping when a delivery is settled, whichever way. */
+  release(consumer: Consumer, entry: Entry): void {
+    consumer.inFlight--;
+    this.releaseKey(entry.message.key);
+    if (consumer.inFlight === 0 && consumer.idle.length > 0) for (const resolve of consumer.idle.splice(0)) resolve();
+  }
+
+  /** The message left the queue for good (acked or dead-lettered). */
+  finish(): void {
+    this.pendingCount--;
+    if (this.spaceWaiters.length > 0) this.releaseSpaceWaiters(false);
+    this.dispatch();
+  }
+
+  deadLetter(entry: Entry, headers: Record<string, string>): void {
+    this.deadLetters?.enqueue({ ...entry.message, headers });
   }
 
   /** A delivery handler must settle; if it threw instead, requeue so nothing is lost. */
@@ -205,5 +193,46 @@ export class GroupQueue {
 
   private releaseSpaceWaiters(all: boolean): void {
     while (this.spaceWaiters.length > 0 && (all || this.hasSpace())) this.spaceWaiters.shift()!();
+  }
+}
+
+/** One delivery from a memory group queue; a class rather than closures, as it is made per message. */
+class MemoryDelivery implements Delivery {
+  private settled = false;
+
+  constructor(
+    private readonly queue: GroupQueue,
+    private readonly consumer: Consumer,
+    private readonly entry: Entry,
+  ) {}
+
+  get message(): ReceivedMessage {
+    return this.entry.message;
+  }
+
+  get attempt(): number {
+    return this.entry.attempt;
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.queue.release(this.consumer, this.entry);
+    return true;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settle()) this.queue.finish();
+  }
+
+  async nack(options?: NackOptions): Promise<void> {
+    if (!this.settle()) return;
+    this.queue.redeliver({ message: this.entry.message, attempt: this.entry.attempt + 1 }, options?.delayMs ?? 0);
+  }
+
+  async deadLetter(reason: string): Promise<void> {
+    if (!this.settle()) return;
+    this.queue.deadLetter(this.entry, deadLetterHeaders(this, this.queue.group, reason));
+    this.queue.finish();
   }
 }
