@@ -3,17 +3,30 @@ import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
 import { RabbitMqTransport } from '../src/index.js';
 import { CONFORMANCE_EXCHANGE } from './child-transport.js';
 import { URL_VARIABLE } from './helpers.js';
+import { PrivateBroker, privateBrokerAvailable } from './private-broker.js';
 
 const childModule = fileURLToPath(new URL('./child-transport.ts', import.meta.url));
 
 describeBroker('rabbitmq conformance', { variable: URL_VARIABLE }, (url) => {
   const broker = new URL(process.env[URL_VARIABLE] ?? 'amqp://127.0.0.1:5672');
+  // broker-restart needs a broker this test may restart: a node of its own, never the shared one.
+  const own = privateBrokerAvailable() ? new PrivateBroker() : undefined;
   runTransportConformance(
     'rabbitmq',
     ({ endpoint }) => new RabbitMqTransport({ url: url(), exchange: CONFORMANCE_EXCHANGE, ...(endpoint ? { endpoint } : {}) }),
     {
       brokerEndpoint: { host: broker.hostname, port: Number(broker.port || 5672) },
       child: { module: childModule, export: 'createConformanceTransport' },
+      ...(own
+        ? {
+            privateBroker: {
+              start: () => own.start(),
+              restart: () => own.restart(),
+              stop: () => own.dispose(),
+              factory: () => new RabbitMqTransport({ url: own.url, exchange: CONFORMANCE_EXCHANGE }),
+            },
+          }
+        : {}),
     },
   );
 });
