@@ -1,7 +1,7 @@
 import { createEventBus, createTransport, type MemoryTransport, type OutgoingMessage, silentLogger } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsLauncher, Ec2LaunchRequested, type RequestRecord, SimulatedLauncher } from '../src/index.js';
+import { AwsLauncher, Ec2LaunchRequested, type RequestRecord, SimulatedLauncher, startEc2Service } from '../src/index.js';
 import { loadTransport } from '../src/transport.js';
 import { FakeEc2 } from './fake-ec2.js';
 import { LAUNCH, landedBrokers, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
@@ -115,6 +115,24 @@ for (const broker of brokers) {
       const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
       expect(record.status).toBe('launched');
       expect(record.instanceIds).toEqual([ec2.created.get(requestId)]);
+    });
+
+    it('runs with the API and the workers apart: the API follows the outcome from the events', async () => {
+      const id = runId();
+      const worker = await startEc2Service(serviceOptions(broker, id, { role: 'worker', launcher: new SimulatedLauncher({ bootMs: 50 }) }));
+      try {
+        running = await startWithStream(serviceOptions(broker, id, { role: 'api' }));
+        const posted = await postLaunch(running.base);
+        expect(posted.status).toBe(202);
+        await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === posted.body.requestId), { timeoutMs: 20_000 });
+        const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+        expect(record.status).toBe('launched');
+        expect(record.instanceIds).toHaveLength(1);
+        const health = (await (await fetch(`${running.base}v1/health`)).json()) as { role: string };
+        expect(health.role).toBe('api');
+      } finally {
+        await worker.stop();
+      }
     });
 
     it('rejects an invalid request with 400 and the validation issues', async () => {
