@@ -7,6 +7,7 @@ import {
   idempotency,
   lock,
   type MessageContext,
+  RATE_LIMIT_STARTED_AT,
   type Middleware,
   rateLimit,
   silentLogger,
@@ -19,6 +20,7 @@ import {
   RedisRateLimitStore,
   RedisSemaphoreStore,
 } from '@org/eventbus/redis';
+import os from 'node:os';
 import { percentile, type Row, table, writeSection } from './lib/report.js';
 
 const url = process.env.EVENTBUS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -75,29 +77,31 @@ async function roundTrips(client: Redis): Promise<number[]> {
   return samples.sort((a, b) => a - b);
 }
 
-/** Four consumers, each with its own connection and 10 deliveries waiting, share `limit` per `per`. */
+/** Four consumers, each with its own connection and 25 deliveries waiting (more than the limit: always backlogged), share `limit` per `per`. */
 async function achievedRate(limit: number, per: number, runMs: number) {
   const clients = await Promise.all([1, 2, 3, 4].map(() => connectRedis(url)));
-  const starts: number[] = [];
+  const admitted: number[] = [];
+  const observed: number[] = [];
   const deadline = Date.now() + runMs;
   await Promise.all(
     clients.flatMap((client) => {
-      const chain = rateLimit({ key: 'bench-api', limit, per, store: new RedisRateLimitStore({ client, prefix }) })(
-        async () => {
-          starts.push(Date.now());
-        },
-      );
-      return Array.from({ length: 10 }, async (_, i) => {
+      const chain = rateLimit({ key: 'bench-api', limit, per, store: new RedisRateLimitStore({ client, prefix }) })(async (ctx) => {
+        observed.push(Date.now());
+        admitted.push(ctx.state.get(RATE_LIMIT_STARTED_AT) as number);
+      });
+      return Array.from({ length: 25 }, async (_, i) => {
         while (Date.now() < deadline) await chain(context(i));
       });
     }),
   );
   for (const c of clients) c.disconnect();
-  starts.sort((a, b) => a - b);
-  const span = starts[starts.length - 1]! - starts[0]!;
-  const sustained = ((starts.length - limit) / span) * per;
-  const tightest = Math.min(...starts.slice(limit).map((s, i) => s - starts[i]!));
-  return { starts: starts.length, sustained, ratio: sustained / limit, tightest };
+  const summary = (times: number[]) => {
+    const sorted = [...times].sort((a, b) => a - b);
+    const span = sorted[sorted.length - 1]! - sorted[0]!;
+    const sustained = ((sorted.length - limit) / span) * per;
+    return { sustained, ratio: sustained / limit, tightest: Math.min(...sorted.slice(limit).map((t, i) => t - sorted[i]!)) };
+  };
+  return { starts: admitted.length, admitted: summary(admitted), observed: summary(observed) };
 }
 
 const client = await connectRedis(url);
@@ -117,16 +121,16 @@ client.disconnect();
 const latency = table(rows);
 
 const rate = await achievedRate(50, 1_000, 15_000);
-const rateRows = table([
-  {
+const rateRows = table(
+  (['admitted', 'observed'] as const).map((clock) => ({
+    clock: clock === 'admitted' ? 'admitted (Redis time)' : 'observed (handler Date.now)',
     limit: '50 per 1 s',
-    consumers: '4 × 10 waiting',
     starts: rate.starts,
-    'sustained per s': rate.sustained,
-    'achieved ÷ limit': rate.ratio,
-    'tightest 50-start span ms': rate.tightest,
-  },
-]);
+    'sustained per s': rate[clock].sustained,
+    'achieved ÷ limit': rate[clock].ratio,
+    'tightest span of 51 starts, ms': rate[clock].tightest,
+  })),
+);
 
 writeSection(
   'middleware',
@@ -139,8 +143,12 @@ costs two round trips (take, then give back or record); the rate limiter one whe
 ${latency}
 
 Rate limiter: four consumers with their own connections, always backlogged, sharing one budget for
-15 s, default margin (1.5% of the window). "Achieved ÷ limit" is the sustained start rate after the
-first window; the tightest span must stay ≥ 1000 ms (no window ever held more than the limit).
+15 s, default margin (1.5% of the window, so at most 0.985 is reachable). "Achieved ÷ limit" is the
+sustained start rate after the first window. The tightest span of 51 consecutive starts must stay
+≥ 1000 ms on the limiter's clock (no window ever held more than the limit); the handler's own clock
+adds the scheduling delay of a loaded machine, which the margin absorbs when the CPU is not saturated.
 
-${rateRows}`,
+${rateRows}
+
+Load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (shared machine).`,
 );
