@@ -72,7 +72,7 @@ export class KafkaTransport implements Transport {
     if (this.publisher) return;
     const admin = new (clientClass(Admin, this.options.endpoint))(this.base());
     const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, this.options.endpoint);
-    this.publisher = new Publisher(() => new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL }));
+    this.publisher = new Publisher(() => new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL }), this.options.producers);
     this.topics = new TopicRegistry(admin, this.options);
     try {
       await admin.metadata({ topics: [] });

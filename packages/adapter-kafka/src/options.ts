@@ -34,6 +34,8 @@ export interface KafkaTransportOptions {
   deadLetterTopicSuffix?: string;
   /** Timeout of one broker request. Default 10000. */
   requestTimeoutMs?: number;
+  /** Idempotent producers sending in parallel (each one request at a time). Default 3. */
+  producers?: number;
   /** SASL credentials (`kafka://user:password@host:9092?mechanism=SCRAM-SHA-256` sets them from the URL). */
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   /** Connect with TLS (`?tls=true`). */
@@ -100,6 +102,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
     retryTopicSuffix,
     deadLetterTopicSuffix,
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, 10_000),
+    producers: positiveInt('producers', options.producers, 3),
     sasl: options.sasl,
     tls: options.tls ?? false,
   };
@@ -117,6 +120,7 @@ const NUMERIC_PARAMS = [
   'maxMessageBytes',
   'maxWaitTimeMs',
   'requestTimeoutMs',
+  'producers',
 ] as const;
 
 /**

@@ -21,28 +21,53 @@ function recordBytes(record: KafkaRecord): number {
 }
 
 /**
- * Sends through one idempotent producer, one produce request at a time, coalescing whatever
- * publishes arrive meanwhile into the next request. One request in flight keeps the producer's
- * sequence numbers in order (@platformatic/kafka 1.x sends concurrent requests out of order, which
- * the broker refuses with OUT_OF_ORDER_SEQUENCE_NUMBER); coalescing keeps the throughput. After a
- * failed request the producer is replaced: a fresh producer id restarts the sequences, so one
- * broker restart cannot wedge every later publish.
+ * Sends through a few idempotent producers, each with one produce request at a time, coalescing
+ * whatever publishes arrive meanwhile into the next request. One request in flight per producer
+ * keeps its sequence numbers in order (@platformatic/kafka 1.x sends concurrent requests of one
+ * producer out of order, which the broker refuses with OUT_OF_ORDER_SEQUENCE_NUMBER); several
+ * producers and coalescing keep the throughput. One publish call always goes out in one request,
+ * so its records keep their order. After a failed request that producer is replaced: a fresh
+ * producer id restarts the sequences, so one broker restart cannot wedge every later publish.
  */
 export class Publisher {
   private readonly queue: Pending[] = [];
-  private producer: KafkaProducer;
-  private sending: Promise<void> | undefined;
+  private readonly lanes: Lane[];
 
-  constructor(private readonly create: () => KafkaProducer) {
-    this.producer = create();
+  constructor(create: () => KafkaProducer, lanes: number) {
+    this.lanes = Array.from({ length: lanes }, () => new Lane(create, this.queue));
   }
 
   send(records: KafkaRecord[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
       this.queue.push({ records, bytes, resolve, reject });
-      this.sending ??= this.drain();
+      this.lanes.find((lane) => !lane.busy)?.start();
     });
+  }
+
+  /** Waits for queued publishes, then closes the producers. */
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+}
+
+class Lane {
+  private producer: KafkaProducer;
+  private sending: Promise<void> | undefined;
+
+  constructor(
+    private readonly create: () => KafkaProducer,
+    private readonly queue: Pending[],
+  ) {
+    this.producer = create();
+  }
+
+  get busy(): boolean {
+    return this.sending !== undefined;
+  }
+
+  start(): void {
+    this.sending ??= this.drain();
   }
 
   private async drain(): Promise<void> {
@@ -70,7 +95,6 @@ export class Publisher {
     this.sending = undefined;
   }
 
-  /** Waits for queued publishes, then closes the producer. */
   async close(): Promise<void> {
     while (this.sending) await this.sending;
     await new Promise<void>((resolve) => this.producer.close(false, () => resolve()));

@@ -1,0 +1,257 @@
+// Kafka end to end, 1 KB events, acks=all: the bus (encode → idempotent producer → topic → consumer group →
+// decode → zod → handler → commit after settle) against raw @platformatic/kafka doing the same broker work
+// (produce 1 KB records with the same headers with acks=all, consume in a group, parse the JSON) in the
+// same run, rounds alternating so machine noise hits both; raw kafkajs as a second reference. Then the
+// latency (publish call → handler) at a paced rate through the bus and through the raw client.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createEventBus, createEnvelope, defineEvent, encodeBinary, silentLogger } from '@org/eventbus';
+import { KafkaTransport } from '@org/eventbus-kafka';
+import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Kafka as KafkaJs, logLevel } from 'kafkajs';
+import { z } from 'zod';
+import { percentile, table, writeSection } from './lib/report.js';
+
+const BROKERS = (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(',');
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BATCH = 500;
+const LANES = 4;
+const PARTITIONS = 3;
+const RUN = randomUUID().slice(0, 8);
+const Measured = defineEvent({
+  type: 'bench.kafka.measured',
+  description: 'A 1 KB benchmark event.',
+  schema: z.object({ seq: z.number().int(), sentAt: z.number(), payload: z.string() }),
+});
+const payload = 'x'.repeat(1024 - 60);
+const topics: string[] = [];
+const fast = { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxWaitTimeMs: 100 };
+let topicSeq = 0;
+const topicName = (label: string) => {
+  const t = `bench-${RUN}-${label}-${++topicSeq}`;
+  topics.push(t);
+  return t;
+};
+
+async function inLanes(total: number, work: (seq: number, n: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: LANES }, async () => {
+      while (next < total) {
+        const seq = next;
+        next += BATCH;
+        await work(seq, Math.min(BATCH, total - seq));
+      }
+    }),
+  );
+}
+
+function rawRecord(seq: number) {
+  const event = createEnvelope(Measured.type, 1, '/bench', { seq, sentAt: performance.now(), payload });
+  const { headers, body } = encodeBinary(event, 'ce_', 'content-type');
+  return { value: Buffer.from(body), headers };
+}
+
+async function createTopic(topic: string): Promise<void> {
+  const admin = new Admin({ clientId: 'bench', bootstrapBrokers: BROKERS });
+  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
+  await admin.close();
+}
+
+/** Raw @platformatic/kafka: a group consumer parsing each value; a producer with acks=all in 4 lanes. */
+async function platformaticRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<number> {
+  const topic = topicName('plt');
+  await createTopic(topic);
+  const consumer = new Consumer({ groupId: `g-${topic}`, clientId: 'bench', bootstrapBrokers: BROKERS, maxWaitTime: 100 });
+  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: 100 });
+  let received = 0;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  stream.on('data', (m) => {
+    onEvent((JSON.parse(m.value.toString('utf8')) as { sentAt: number }).sentAt);
+    if (++received === total) markDone();
+  });
+  // Idempotence is off here: @platformatic/kafka 1.x refuses concurrent idempotent sends (see docs/adapters/kafka.md).
+  const producer = new Producer({ clientId: 'bench', bootstrapBrokers: BROKERS, acks: ProduceAcks.ALL });
+  const toRecords = (seq: number, n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const { value, headers } = rawRecord(seq + i);
+      return { topic, value, headers: new Map(Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])) };
+    });
+  const started = performance.now();
+  if (paced) await pace(total, paced, (seq) => producer.send({ messages: toRecords(seq, 1) }));
+  else await inLanes(total, async (seq, n) => void (await producer.send({ messages: toRecords(seq, n) })));
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await producer.close();
+  await stream.close();
+  await consumer.close(true);
+  return total / seconds;
+}
+
+/** Raw kafkajs doing the same work, as a second reference. */
+async function kafkajsRound(total: number): Promise<number> {
+  const topic = topicName('kjs');
+  await createTopic(topic);
+  const kafka = new KafkaJs({ clientId: 'bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let received = 0;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      JSON.parse(message.value!.toString('utf8'));
+      if (++received === total) markDone();
+    },
+  });
+  const producer = kafka.producer();
+  await producer.connect();
+  const started = performance.now();
+  await inLanes(total, async (seq, n) => {
+    await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, (_, i) => rawRecord(seq + i)) });
+  });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await producer.disconnect();
+  await consumer.disconnect();
+  return total / seconds;
+}
+
+async function busRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<number> {
+  const channel = topicName('bus');
+  const group = `g-${channel}`;
+  topics.push(`${group}.retry`, `${group}.dlt`);
+  const contract = defineEvent({ ...Measured, channel });
+  const transport = () => new KafkaTransport({ brokers: BROKERS, partitions: PARTITIONS, ...fast });
+  const consumer = createEventBus({ transport: transport(), source: '/bench', logger: silentLogger });
+  let received = 0;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  consumer.handle(contract, { group, concurrency: 200 }, (event) => {
+    onEvent(event.data.sentAt);
+    if (++received === total) markDone();
+  });
+  await consumer.start();
+  const publisher = createEventBus({ transport: transport(), source: '/bench', logger: silentLogger });
+  await publisher.transport.connect();
+  const data = (seq: number) => ({ seq, sentAt: performance.now(), payload });
+  const started = performance.now();
+  if (paced) await pace(total, paced, (seq) => publisher.publish(contract, data(seq)));
+  else await inLanes(total, async (seq, n) => void (await publisher.publishBatch(Array.from({ length: n }, (_, i) => ({ contract, data: data(seq + i) })))));
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all([publisher.stop(), consumer.stop()]);
+  return total / seconds;
+}
+
+/** The adapter alone (no bus pipeline): pre-encoded 1 KB events published and acked through KafkaTransport. */
+async function transportRound(total: number): Promise<number> {
+  const channel = topicName('tr');
+  const group = `g-${channel}`;
+  topics.push(`${group}.retry`, `${group}.dlt`);
+  const consumer = new KafkaTransport({ brokers: BROKERS, partitions: PARTITIONS, ...fast });
+  const publisher = new KafkaTransport({ brokers: BROKERS, partitions: PARTITIONS, ...fast });
+  await Promise.all([consumer.connect(), publisher.connect()]);
+  let received = 0;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  await consumer.subscribe({ group, channels: [channel], prefetch: 200 }, async (delivery) => {
+    JSON.parse(Buffer.from(delivery.message.body).toString('utf8'));
+    await delivery.ack();
+    if (++received === total) markDone();
+  });
+  const started = performance.now();
+  await inLanes(total, (seq, n) =>
+    publisher.publish(
+      Array.from({ length: n }, (_, i) => {
+        const { value, headers } = rawRecord(seq + i);
+        return { channel, id: headers.ce_id ?? '', headers, body: value };
+      }),
+    ),
+  );
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all([publisher.close(), consumer.close()]);
+  return total / seconds;
+}
+
+/** Publish one event at a time at `rate` per second without waiting for each to be confirmed. */
+async function pace(total: number, rate: number, send: (seq: number) => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let seq = 0; seq < total; seq++) {
+    const wait = started + (seq * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sends.push(send(seq));
+  }
+  await Promise.all(sends);
+}
+
+async function latency(round: typeof busRound, total: number, rate: number) {
+  const samples: number[] = [];
+  await round(total, (sentAt) => samples.push(performance.now() - sentAt), rate);
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+const bus: number[] = [];
+const plt: number[] = [];
+const kjs: number[] = [];
+const tr: number[] = [];
+await platformaticRound(2000); // warm-up: JIT, connections, the broker's page cache
+await busRound(2000);
+for (let r = 0; r < ROUNDS; r++) {
+  plt.push(await platformaticRound(TOTAL));
+  bus.push(await busRound(TOTAL));
+  tr.push(await transportRound(TOTAL));
+  kjs.push(await kafkajsRound(TOTAL));
+  console.log(
+    `round ${r + 1}: bus ${bus.at(-1)!.toFixed(0)}/s, transport ${tr.at(-1)!.toFixed(0)}/s, @platformatic/kafka ${plt.at(-1)!.toFixed(0)}/s, kafkajs ${kjs.at(-1)!.toFixed(0)}/s`,
+  );
+}
+const best = (xs: number[]) => Math.max(...xs);
+const LAT_EVENTS = 3000;
+const LAT_RATE = 1000;
+const busLat = await latency(busRound, LAT_EVENTS, LAT_RATE);
+const rawLat = await latency(platformaticRound, LAT_EVENTS, LAT_RATE);
+
+const admin = new Admin({ clientId: 'bench', bootstrapBrokers: BROKERS });
+await admin.deleteTopics({ topics }).catch(() => {});
+await admin.close();
+
+const rows = [
+  { path: 'bus (KafkaTransport, idempotent, acks=all)', 'events/s': Math.round(best(bus)), 'ratio vs raw': best(bus) / best(plt) },
+  { path: 'KafkaTransport alone, no bus pipeline', 'events/s': Math.round(best(tr)), 'ratio vs raw': best(tr) / best(plt) },
+  { path: 'raw @platformatic/kafka (acks=all)', 'events/s': Math.round(best(plt)), 'ratio vs raw': 1 },
+  { path: 'raw kafkajs (acks=all)', 'events/s': Math.round(best(kjs)), 'ratio vs raw': best(kjs) / best(plt) },
+];
+const latRows = [
+  { path: 'bus', 'p50 ms': busLat.p50, 'p99 ms': busLat.p99 },
+  { path: 'raw @platformatic/kafka', 'p50 ms': rawLat.p50, 'p99 ms': rawLat.p99 },
+];
+const markdown = `## Kafka (bench/kafka.ts)
+
+End to end (publish → broker → group consumer → handler), ${TOTAL.toLocaleString('en-US')} events of 1 KB per round,
+${LANES} publishing lanes of ${BATCH}-event batches, ${PARTITIONS} partitions, best of ${ROUNDS} alternating rounds on one
+Apache Kafka ${'3.9.1'} broker (scripts/kafka.sh). Target: bus ÷ raw @platformatic/kafka ≥ 0.9.
+
+${table(rows)}
+
+Latency, publish call → handler, ${LAT_EVENTS.toLocaleString('en-US')} events paced at ${LAT_RATE}/s:
+
+${table(latRows)}
+`;
+writeSection('kafka', markdown);
+console.log(`ratio bus/raw = ${(best(bus) / best(plt)).toFixed(3)}, transport/raw = ${(best(tr) / best(plt)).toFixed(3)}`);
+process.exit(0);
