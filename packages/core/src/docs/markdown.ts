@@ -45,7 +45,7 @@ function eventSection(model: DocsModel, doc: DocumentedEvent): string[] {
       '_nobody_',
     )}`,
     `- **Leads to:** ${list(node.leadsTo.map((t) => eventLink(model, t)), '_nothing_')}`,
-    `- **Caused by:** ${list(node.causedBy.map((t) => eventLink(model, t)), '_no event (entry points only)_')}`,
+    `- **Caused by:** ${list(node.causedBy.map((t) => eventLink(model, t)), node.publishers.length > 0 ? '_no event: entry points only_' : '_nothing declared_')}`,
     '',
   );
   if (doc.schema) {
