@@ -127,22 +127,23 @@ export class NatsSubscription implements Subscription {
     let free = this.ctx.prefetch - this.inFlight.size;
     for (const p of this.pullers) free -= p.requested;
     if (free <= 0) return;
+    const lowWater = Math.max(1, Math.floor(this.ctx.prefetch / 4));
     const n = this.pullers.length;
-    const idle: Puller[] = [];
+    const ready: Puller[] = [];
     for (let i = 0; i < n; i++) {
       const puller = this.pullers[(this.rotation + i) % n]!;
-      if (puller.idle) idle.push(puller);
+      if (puller.canRequest(free, lowWater)) ready.push(puller);
     }
     this.rotation = (this.rotation + 1) % n;
     // A quiet channel holds one credit at a time, so a busy one is not starved by it.
-    for (const puller of idle) {
+    for (const puller of ready) {
       if (free <= 0) return;
       if (puller.cold) {
         puller.request(1);
         free--;
       }
     }
-    const hot = idle.filter((p) => !p.cold);
+    const hot = ready.filter((p) => !p.cold);
     for (let i = 0; i < hot.length && free > 0; i++) {
       const batch = Math.max(1, Math.floor(free / (hot.length - i)));
       hot[i]!.request(batch);

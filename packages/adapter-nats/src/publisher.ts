@@ -29,14 +29,6 @@ function isTransient(error: unknown): boolean {
   return code === 503 || /disconnect|no responders|jetstream not enabled|timeout/i.test(message);
 }
 
-function signal(): { promise: Promise<'lost'>; resolve: () => void } {
-  let resolve: () => void = () => {};
-  const promise = new Promise<'lost'>((r) => {
-    resolve = () => r('lost');
-  });
-  return { promise, resolve };
-}
-
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -55,8 +47,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * duplicate window makes the retry harmless, so "resolved" always means "stored once".
  */
 export class Publisher {
-  /** Settles when the connection drops: acks awaited on the old connection will never come. */
-  private connectionLost = signal();
+  /** Attempts awaiting an ack; told when the connection drops, as those acks will never come. */
+  private readonly awaitingAck = new Set<() => void>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -67,8 +59,8 @@ export class Publisher {
 
   /** The connection dropped: stop waiting for acks sent on it and resend (the same id) at once. */
   disconnected(): void {
-    this.connectionLost.resolve();
-    this.connectionLost = signal();
+    for (const lost of this.awaitingAck) lost();
+    this.awaitingAck.clear();
   }
 
   /** Check every message first so a batch is refused whole, never half sent. */
@@ -78,7 +70,7 @@ export class Publisher {
       const size = messageSize(message);
       if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
       const headers = toNatsHeaders(message.headers, message.id);
-      const onWire = wireSize(headers, message.body);
+      const onWire = wireSize(size, message);
       if (onWire > maxPayload) throw new MessageTooLargeError(onWire, maxPayload, 'message with its NATS headers');
       return { message, headers };
     });
@@ -87,6 +79,12 @@ export class Publisher {
   /** Publish all with bounded parallelism; resolve when every one is acked, reject on the first failure. */
   async publishAll(messages: readonly RawMessage[], signal?: AbortSignal): Promise<void> {
     const prepared = this.prepare(messages);
+    if (prepared.length <= this.options.concurrency) {
+      const results = await Promise.allSettled(prepared.map((p) => this.publishOne(p.message, p.headers, signal)));
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return;
+    }
     let next = 0;
     let failure: unknown;
     const worker = async () => {
@@ -121,10 +119,23 @@ export class Publisher {
           headers,
           timeout: Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
         });
-        ack.catch(() => undefined);
-        if ((await Promise.race([ack, this.connectionLost.promise])) !== 'lost') return;
+        const outcome = await new Promise<'acked' | 'lost'>((resolve, reject) => {
+          const lost = () => resolve('lost');
+          this.awaitingAck.add(lost);
+          ack.then(
+            () => {
+              this.awaitingAck.delete(lost);
+              resolve('acked');
+            },
+            (error: unknown) => {
+              this.awaitingAck.delete(lost);
+              reject(error);
+            },
+          );
+        });
+        if (outcome === 'acked') return;
+        // The connection dropped: go round again, waiting for it (same id, so no duplicate).
         if (Date.now() >= deadline) throw new errors.TimeoutError();
-        continue;
       } catch (error) {
         signal?.throwIfAborted();
         if (!isTransient(error) || this.nc.isClosed() || deadline - Date.now() <= 0) {

@@ -11,17 +11,23 @@ export interface PullerOptions {
   onError: (error: Error) => void;
 }
 
+/** A second request may be sent while the first has this share of its batch or less left. */
+const PIPELINE_DEPTH = 2;
+
 /**
- * Pulls from one durable consumer with at most one pull request outstanding, each asking for no
- * more than the owner's free credit — so deliveries held by this process never exceed prefetch,
- * and nothing sits in a client buffer while its ack_wait runs out.
+ * Pulls from one durable consumer with pull requests that never ask for more than the owner's free
+ * credit — so deliveries held by this process never exceed prefetch, and nothing sits in a client
+ * buffer while its ack_wait runs out. Up to two requests overlap so a busy consumer never waits a
+ * round trip between batches; the server fills them oldest first.
  */
 export class Puller {
-  /** Messages asked for and not yet arrived (0 when no request is outstanding). */
+  /** Messages asked for and not yet arrived, across the requests outstanding. */
   requested = 0;
-  /** The last request ended without a message: ask for one at a time until it wakes up. */
+  /** The last request expired without a message: ask for one at a time until it wakes up. */
   cold = false;
-  private delivered = 0;
+  /** Unfilled count of each outstanding request, oldest first. */
+  private readonly open: number[] = [];
+  private lastMessage = 0;
   private lastActivity = Date.now();
   private pausedUntil = 0;
   private inbox: string;
@@ -46,13 +52,19 @@ export class Puller {
     });
   }
 
-  get idle(): boolean {
-    return this.requested === 0 && Date.now() >= this.pausedUntil;
+  /**
+   * May this puller send a request now: none outstanding, or (busy) one that is nearly filled
+   * while `free` credit is worth a batch of its own.
+   */
+  canRequest(free: number, lowWater: number): boolean {
+    if (this.stopped || Date.now() < this.pausedUntil || free <= 0) return false;
+    if (this.open.length === 0) return true;
+    return !this.cold && this.open.length < PIPELINE_DEPTH && this.requested <= lowWater && free >= lowWater;
   }
 
   request(batch: number): void {
-    this.requested = batch;
-    this.delivered = 0;
+    this.open.push(batch);
+    this.requested += batch;
     this.lastActivity = Date.now();
     const body = { batch, expires: nanos(this.options.expiresMs), idle_heartbeat: nanos(this.heartbeatMs) };
     this.nc.publish(this.nextSubject, JSON.stringify(body), { reply: this.inbox });
@@ -68,16 +80,14 @@ export class Puller {
     this.sub.unsubscribe();
     this.inbox = createInbox();
     this.sub = this.listen();
-    this.requested = 0;
-    this.cold = false;
-    this.options.onCredit();
+    this.forgetRequests(false);
   }
 
-  /** Called on a timer: a request that shows no sign of life (server restarted) is forgotten. */
+  /** Called on a timer: requests that show no sign of life (a restarted server lost them) are forgotten. */
   checkAlive(now: number): void {
     if (this.requested > 0 && now - this.lastActivity > this.heartbeatMs * 2 + 1000) {
-      this.endRequest(false);
-    } else if (this.requested === 0 && this.pausedUntil > 0 && now >= this.pausedUntil) {
+      this.forgetRequests(false);
+    } else if (this.open.length === 0 && this.pausedUntil > 0 && now >= this.pausedUntil) {
       this.pausedUntil = 0;
       this.options.onCredit();
     }
@@ -86,23 +96,32 @@ export class Puller {
   stop(): void {
     this.stopped = true;
     this.sub.unsubscribe();
+    this.open.length = 0;
     this.requested = 0;
   }
 
   private receive(msg: Msg): void {
-    this.lastActivity = Date.now();
+    const now = Date.now();
+    this.lastActivity = now;
     const code = msg.headers?.code ?? 0;
     if (code === 0 && msg.reply) {
-      if (this.requested > 0) this.requested--;
-      this.delivered++;
+      if (this.open.length > 0) {
+        this.requested--;
+        if (--this.open[0]! <= 0) this.open.shift();
+      }
+      this.lastMessage = now;
       this.cold = false;
       this.options.onMessage(msg);
-      if (this.requested === 0) this.options.onCredit();
+      if (this.open.length < PIPELINE_DEPTH) this.options.onCredit();
       return;
     }
-    if (code === 100) return; // idle heartbeat: the request is alive
+    if (code === 100) return; // idle heartbeat: the requests are alive
     if (code === 404 || code === 408) {
-      this.endRequest(this.delivered === 0);
+      // Requests expire in the order they were sent: this is the oldest one.
+      const unfilled = this.open.shift() ?? 0;
+      this.requested = Math.max(0, this.requested - unfilled);
+      this.cold = this.open.length === 0 && now - this.lastMessage >= this.options.expiresMs;
+      this.options.onCredit();
       return;
     }
     // 409 (consumer deleted, leadership change, limits) or 503 (no JetStream right now): back off briefly.
@@ -111,14 +130,15 @@ export class Puller {
       if (!/exceeded maxwaiting/i.test(description)) {
         this.options.onError(new Error(`pull request on ${this.options.durable} ended: ${code} ${description}`));
       }
-      this.pausedUntil = Date.now() + 1000;
-      this.endRequest(false);
+      this.pausedUntil = now + 1000;
+      this.forgetRequests(false);
     }
   }
 
-  private endRequest(empty: boolean): void {
+  private forgetRequests(cold: boolean): void {
+    this.open.length = 0;
     this.requested = 0;
-    this.cold = empty;
+    this.cold = cold;
     this.options.onCredit();
   }
 }

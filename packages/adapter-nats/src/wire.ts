@@ -7,10 +7,17 @@ export const KEY_HEADER = 'eventbus-key';
 
 const TOKEN = /^[^\s.*>]+$/;
 
+const validChannels = new Set<string>();
+
 /** `<prefix>.<channel>`; a channel is one or more subject tokens without wildcards or spaces. */
 export function channelSubject(prefix: string, channel: string): string {
-  if (typeof channel !== 'string' || channel === '' || !channel.split('.').every((t) => TOKEN.test(t))) {
-    throw new ConfigError('channel', `${JSON.stringify(channel)} is not a NATS subject (dot-separated tokens, no spaces, "*" or ">")`);
+  if (!validChannels.has(channel)) {
+    if (typeof channel !== 'string' || channel === '' || !channel.split('.').every((t) => TOKEN.test(t))) {
+      throw new ConfigError('channel', `${JSON.stringify(channel)} is not a NATS subject (dot-separated tokens, no spaces, "*" or ">")`);
+    }
+    // Channels are few (one per event type); the bound only guards against generated names.
+    if (validChannels.size > 10_000) validChannels.clear();
+    validChannels.add(channel);
   }
   return `${prefix}.${channel}`;
 }
@@ -94,9 +101,11 @@ export function nakPayload(delayMs: number): Uint8Array {
   return encoder.encode(`-NAK ${JSON.stringify({ delay: ns })}`);
 }
 
-/** Bytes a message occupies in NATS's HPUB frame (what max_payload counts). */
-export function wireSize(h: MsgHdrs, body: Uint8Array): number {
-  let size = 'NATS/1.0\r\n\r\n'.length + body.byteLength;
-  for (const [name, values] of h) for (const v of values) size += Buffer.byteLength(name) + Buffer.byteLength(v) + 4;
-  return size;
+/**
+ * Bytes a message occupies in NATS's HPUB frame (what max_payload counts), from its messageSize:
+ * each header line adds ": " and CRLF, plus the version line, the blank line and Nats-Msg-Id.
+ */
+export function wireSize(size: number, message: { id: string; headers: Record<string, string> }): number {
+  const lines = Object.keys(message.headers).length + 1;
+  return size + lines * 4 + 'NATS/1.0\r\n\r\n'.length + 'Nats-Msg-Id'.length + Buffer.byteLength(message.id);
 }
