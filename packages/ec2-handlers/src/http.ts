@@ -35,8 +35,8 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY) {
+        req.pause();
         reject(new Error(`body larger than ${MAX_BODY} bytes`));
-        req.destroy();
       } else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -53,9 +53,16 @@ export function createHttpServer(options: HttpOptions): Server {
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
 
   async function launch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch (error) {
+      // Answer first, then drop the connection rather than read the rest of an oversized body.
+      res.once('finish', () => req.destroy());
+      return json(res, 413, { error: 'request too large', detail: errorMessage(error) }, { connection: 'close' });
+    }
     let body: unknown;
     try {
-      const text = await readBody(req);
       body = text.trim() === '' ? {} : JSON.parse(text);
     } catch (error) {
       return json(res, 400, { error: 'invalid request', issues: [{ path: '', message: `body is not JSON: ${errorMessage(error)}` }] });
@@ -68,15 +75,19 @@ export function createHttpServer(options: HttpOptions): Server {
     const requestId = randomUUID();
     const input = parsed.data;
     const createdAt = new Date().toISOString();
-    await store.create({ requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt });
+    try {
+      await store.create({ requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt });
+    } catch (error) {
+      // Without a record nobody could answer for the request: accept nothing rather than lose track.
+      return json(res, 503, { error: 'the request store is unavailable; nothing was started, try again', detail: redact(errorMessage(error)) }, { 'retry-after': '2' });
+    }
     try {
       // The request id is the event id, and so the ClientToken EC2 deduplicates on.
-      const event = await launches.publish(
+      await launches.publish(
         Ec2LaunchRequested,
         { ...input, requestId },
         { id: requestId, subject: requestId, signal: AbortSignal.timeout(publishTimeoutMs) },
       );
-      await store.addStep(requestId, { type: event.type, eventId: event.id, at: event.time ?? createdAt });
     } catch (error) {
       await store.remove(requestId).catch(() => {});
       return json(
@@ -86,6 +97,8 @@ export function createHttpServer(options: HttpOptions): Server {
         { 'retry-after': '2' },
       );
     }
+    // The event is in the broker now: whatever happens next, the answer is 202. The step is a nicety.
+    await store.addStep(requestId, { type: Ec2LaunchRequested.type, eventId: requestId, at: createdAt }).catch(() => {});
     const statusUrl = `/v1/requests/${requestId}`;
     json(res, 202, { requestId, statusUrl }, { location: statusUrl });
   }

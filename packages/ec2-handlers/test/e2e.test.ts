@@ -1,7 +1,14 @@
 import { createEventBus, createTransport, type MemoryTransport, type OutgoingMessage, silentLogger } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsLauncher, Ec2LaunchRequested, type RequestRecord, SimulatedLauncher, startEc2Service } from '../src/index.js';
+import {
+  AwsLauncher,
+  Ec2LaunchRequested,
+  MemoryRequestStore,
+  type RequestRecord,
+  SimulatedLauncher,
+  startEc2Service,
+} from '../src/index.js';
 import { loadTransport } from '../src/transport.js';
 import { FakeEc2 } from './fake-ec2.js';
 import { LAUNCH, landedBrokers, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
@@ -162,6 +169,24 @@ describe('EC2 reference service when the broker refuses', () => {
       expect(JSON.stringify(posted.body)).not.toContain('secret');
       const res = await fetch(`${running.base}v1/requests/${String(posted.body.requestId)}`);
       expect(res.status).toBe(404);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('answers 503 when the request store is down, and 413 for an oversized body', async () => {
+    const id = runId();
+    const store = new MemoryRequestStore();
+    store.create = async () => {
+      throw new Error('Redis did not answer within 2000 ms');
+    };
+    const running = await startWithStream(serviceOptions(brokers[0]!, id, { role: 'api', store }));
+    try {
+      const posted = await postLaunch(running.base);
+      expect(posted.status).toBe(503);
+      expect(String(posted.body.error)).toMatch(/nothing was started/);
+      const huge = await postLaunch(running.base, { ...LAUNCH, tags: { big: 'x'.repeat(100_000) } });
+      expect(huge.status).toBe(413);
     } finally {
       await running.stop();
     }
