@@ -65,6 +65,8 @@ export async function optionsFromEnv(args: CommandLine, env: Env = process.env):
     launcher,
     guards,
     port,
+    // Only the default port falls back to a free one; a port the user chose must be honoured.
+    portFallback: args.port === undefined && env.PORT === undefined,
     host: args.host ?? env.HOST ?? '127.0.0.1',
     ...(store ? { store } : {}),
     ...(env.EVENTBUS_INSTANCE_ID ? { instanceId: env.EVENTBUS_INSTANCE_ID } : {}),

@@ -45,6 +45,8 @@ export interface Ec2ServiceOptions {
   instanceId?: string;
   /** HTTP port (0 picks a free one) and host. Default 3000 on 127.0.0.1. */
   port?: number;
+  /** When the port is taken, listen on a free one instead of failing. */
+  portFallback?: boolean;
   host?: string;
   publishTimeoutMs?: number;
   logger?: Logger;
@@ -147,10 +149,24 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
       health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name },
     });
     const s = server;
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
-    });
+    const listen = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, options.host ?? '127.0.0.1', () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+    try {
+      await listen(options.port ?? 3000).catch((error: NodeJS.ErrnoException) => {
+        // A newcomer's first command should not fail because something else has port 3000.
+        if (error.code === 'EADDRINUSE' && options.portFallback) return listen(0);
+        throw error;
+      });
+    } catch (error) {
+      await bus.stop();
+      throw error;
+    }
     const address = s.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     url = `http://${host}:${address.port}/`;
