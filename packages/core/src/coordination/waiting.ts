@@ -1,8 +1,8 @@
 import type { ReleaseNotifier } from './stores.js';
 
-/** The pause between two tries of a busy resource: grows from 5 ms to 100 ms, with jitter so waiters spread. */
+/** The pause between two tries of a busy resource: grows from 5 ms to 50 ms, with jitter so waiters spread. */
 export function pollDelay(tries: number): number {
-  const base = Math.min(100, 5 * 2 ** Math.min(tries, 5));
+  const base = Math.min(50, 5 * 2 ** Math.min(tries, 4));
   return base / 2 + Math.random() * (base / 2);
 }
 
