@@ -13,6 +13,7 @@ import {
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { type ConnectionManager, transportError } from './connection.js';
 import type { QueueType } from './options.js';
+import { AckBatcher } from './ack-batcher.js';
 import type { Publisher } from './publisher.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
 import { brokerRedeliveries, CHANNEL_HEADER, closeQuietly, errorMessage, fromConsumeMessage, toPublishOptions } from './wire.js';
@@ -37,6 +38,7 @@ export interface SubscriptionDeps {
  */
 export class RabbitMqSubscription implements Subscription {
   private channel: Channel | undefined;
+  private acks: AckBatcher | undefined;
   private consumerTag: string | undefined;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -76,7 +78,9 @@ export class RabbitMqSubscription implements Subscription {
       return;
     }
     this.channel = ch;
-    const { consumerTag } = await ch.consume(this.queue, (msg) => this.receive(ch, msg), { noAck: false });
+    const acks = new AckBatcher(ch);
+    this.acks = acks;
+    const { consumerTag } = await ch.consume(this.queue, (msg) => this.receive(ch, acks, msg), { noAck: false });
     this.consumerTag = consumerTag;
   }
 
@@ -92,7 +96,7 @@ export class RabbitMqSubscription implements Subscription {
     }, 500).unref();
   }
 
-  private receive(ch: Channel, msg: ConsumeMessage | null): void {
+  private receive(ch: Channel, acks: AckBatcher, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled the consumer (queue deleted): re-declare and consume again.
       this.report(transportError(`consumer of ${this.queue} cancelled by the broker`, 'queue deleted?'));
@@ -105,7 +109,8 @@ export class RabbitMqSubscription implements Subscription {
       return;
     }
     this.inFlight++;
-    const delivery = this.createDelivery(ch, msg);
+    acks.delivered(msg);
+    const delivery = this.createDelivery(ch, acks, msg);
     try {
       const result = this.onDelivery(delivery);
       if (result && typeof result.then === 'function') result.then(undefined, (error: unknown) => this.handlerFailed(delivery, error));
@@ -119,7 +124,7 @@ export class RabbitMqSubscription implements Subscription {
     void delivery.nack({ delayMs: 1000 }).catch(() => {});
   }
 
-  private createDelivery(ch: Channel, msg: ConsumeMessage): Delivery {
+  private createDelivery(ch: Channel, acks: AckBatcher, msg: ConsumeMessage): Delivery {
     const message = fromConsumeMessage(msg);
     if (this.options.deadLetters && !message.headers[EventbusHeaders.deadLetterReason]) {
       // Dead-lettered by the broker itself (delivery limit, rejection), not by us: say so.
@@ -141,7 +146,7 @@ export class RabbitMqSubscription implements Subscription {
       }
     };
     // Settling on a channel that died is pointless: the broker redelivers its messages anyway.
-    const ack = () => safely(() => ch.ack(msg));
+    const ack = () => acks.ack(msg);
     const republish = async (exchange: string, routingKey: string, headers: Record<string, string>, expiration?: number) => {
       const outgoing = { channel: message.channel, id, headers, body: message.body, key: message.key };
       const options = toPublishOptions(outgoing, { [CHANNEL_HEADER]: message.channel });
@@ -158,6 +163,7 @@ export class RabbitMqSubscription implements Subscription {
           const delayMs = options?.delayMs ?? 0;
           // Quorum queues count a requeue in x-delivery-count; classic queues cannot, so we republish.
           if (this.options.deadLetters || (delayMs <= 0 && this.deps.queueType === 'quorum')) {
+            acks.settled(msg);
             safely(() => ch.nack(msg, false, true));
             return;
           }
@@ -201,6 +207,7 @@ export class RabbitMqSubscription implements Subscription {
       clearTimeout(timer);
     }
     this.channel = undefined;
+    this.acks?.flush();
     if (ch) await closeQuietly(ch);
     this.deps.onClosed(this);
   }

@@ -138,6 +138,23 @@ describeBroker('RabbitMqTransport', { variable: URL_VARIABLE }, (url) => {
     await expect(transport.publish([big])).rejects.toBeInstanceOf(MessageTooLargeError);
   });
 
+  it('acks coalesced into one frame never cover a delivery still in hand', async () => {
+    const transport = fixture.transport();
+    const group = fixture.group('acks');
+    const seen = createSpy<Delivery>();
+    await transport.subscribe({ group, channels: ['a'], prefetch: 3 }, (d) => seen.fn(d));
+    await transport.publish([1, 2, 3].map((n) => cloudEventMessage('a', n)));
+    const [first, second, third] = await seen.waitForCount(3);
+    await Promise.all([third!.ack(), second!.ack()]);
+    await new Promise((r) => setImmediate(r)); // the coalesced acks (of 2 and 3, not 1) go out first
+    await first!.nack();
+    const [again] = (await seen.waitForCount(4)).slice(3);
+    expect(json(again!.message.body)).toEqual(json(first!.message.body));
+    expect(again!.attempt).toBe(2);
+    await again!.ack();
+    await seen.expectNone(() => true, 300);
+  });
+
   it('close() cancels at once, waits for deliveries in hand, and is idempotent', async () => {
     const transport = fixture.transport();
     const group = fixture.group('close');
