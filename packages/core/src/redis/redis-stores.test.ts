@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reservation } from '../coordination/stores.js';
-import { sleep } from '../coordination/test-bus.js';
+import { LeaseLostError } from '../coordination/guard.js';
+import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { lock } from '../middleware/lock.js';
 import { CoordinationUnavailableError } from '../errors.js';
 import { describeBroker } from '../testing/env.js';
 import { connectRedis, type Redis } from './client.js';
@@ -54,6 +56,32 @@ describeBroker('Redis coordination stores', { variable: 'EVENTBUS_REDIS_URL' }, 
         await expect(store.tryAcquire('r', 5_000)).rejects.toBeInstanceOf(CoordinationUnavailableError);
       } finally {
         for (const c of others) c.disconnect();
+      }
+    });
+  });
+
+  describe('lock middleware on Redis', () => {
+    it('fires the handler signal when the lock is taken away mid-handler', async () => {
+      const store = new RedisLockStore({ clients: [client], prefix });
+      let reason: unknown;
+      const app = await startJobBus({
+        middleware: [lock({ key: 'stolen', store, ttl: 150 })],
+        maxAttempts: 1,
+        handler: async (_data, ctx) => {
+          // Another holder takes the key (as after an expiry during a network partition).
+          await client.set(`${prefix}lock:stolen`, 'someone-else', 'PX', 5_000);
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          reason = ctx.signal.reason;
+        },
+      });
+      try {
+        await app.publish('stolen', 1);
+        await app.runs.waitForCount(1, { timeoutMs: 5_000 });
+        expect(reason).toBeInstanceOf(LeaseLostError);
+        // The stale holder's release left the other holder's lock alone.
+        expect(await client.get(`${prefix}lock:stolen`)).toBe('someone-else');
+      } finally {
+        await app.stop();
       }
     });
   });
