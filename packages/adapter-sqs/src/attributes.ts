@@ -104,7 +104,9 @@ export function fromWire(body: string | undefined, attributes: Record<string, Me
     else headers[name] = v;
   }
   const raw = body ?? '';
-  const bytes = base64 ? new Uint8Array(Buffer.from(raw === '=' ? '' : raw, 'base64')) : new Uint8Array(Buffer.from(raw, 'utf8'));
+  const buffer = base64 ? Buffer.from(raw === '=' ? '' : raw, 'base64') : Buffer.from(raw, 'utf8');
+  // A plain Uint8Array view of the same bytes (no second copy), as other transports hand out.
+  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   return { channel, key, headers, body: bytes };
 }
 
