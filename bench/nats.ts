@@ -14,8 +14,8 @@ import { percentile, table, writeSection } from './lib/report.js';
 const URL = process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
 const SERVER = URL.replace(/^nats:\/\//, '');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 300);
 const LANES = 8;
 const BATCH = 50;
 const PREFETCH = 100;
@@ -111,8 +111,9 @@ async function raw(round: number): Promise<Result & { latencies: number[] }> {
 async function ours(round: number): Promise<Result & { latencies: number[] }> {
   const prefix = `bench-ours-${run}-${round}`;
   const contract = defineEvent({ type: 'bench.nats', description: 'benchmark event', schema, channel: 'events' });
-  const options = { servers: URL, prefix };
-  const consumer = createEventBus({ transport: new NatsTransport(options), source: '/bench' });
+  // One connection for both sides, as the raw run uses (and as one service would).
+  const transport = new NatsTransport({ servers: URL, prefix });
+  const consumer = createEventBus({ transport, source: '/bench' });
   let received = 0;
   let done: () => void = () => {};
   let onLatency: ((n: number) => void) | undefined;
@@ -124,8 +125,7 @@ async function ours(round: number): Promise<Result & { latencies: number[] }> {
     else if (++received === EVENTS) done();
   });
   await consumer.start();
-  const publisher = createEventBus({ transport: new NatsTransport(options), source: '/bench' });
-  await publisher.transport.connect();
+  const publisher = createEventBus({ transport, source: '/bench' });
   const perSecond = await drive(async (start, count) => {
     await publisher.publishBatch(Array.from({ length: count }, (_, i) => ({ contract, data: data(start + i) })));
   }, all);

@@ -33,6 +33,7 @@ export interface SubscriptionContext {
   onError: (error: Error) => void;
   /** Publish a dead letter and resolve on the server's ack (retried with the same id). */
   publishDeadLetter: (headers: Record<string, string>, body: Uint8Array, id: string) => Promise<void>;
+  onClosed: () => void;
 }
 
 interface InFlight {
@@ -104,6 +105,7 @@ export class NatsSubscription implements Subscription {
       clearInterval(this.timer);
       // Settles are plain publishes: make sure they reached the server before reporting closed.
       if (!this.ctx.nc.isClosed()) await this.ctx.nc.flush().catch(() => undefined);
+      this.ctx.onClosed();
     })();
     return this.closing;
   }

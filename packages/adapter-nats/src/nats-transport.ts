@@ -90,18 +90,11 @@ export class NatsTransport implements Transport {
     const { group } = options;
     const opts = this.options;
     let targets: PullTarget[];
-    if (options.deadLetters) {
-      const stream = deadLetterStream(opts);
-      const durable = deadLetterDurable(group);
-      await ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
-      targets = [{ stream, durable, channelOf: deadLetterChannel }];
-    } else {
-      targets = [];
-      for (const channel of new Set(options.channels)) {
-        const durable = groupDurable(group, channel);
-        await ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
-        targets.push({ stream: opts.stream, durable, channelOf: () => channel });
-      }
+    try {
+      targets = await this.provision(jsm, options);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new TransportError(redact(`cannot set up the consumers of group "${group}": ${(error as Error).message}`), { cause: error });
     }
     const onError = (error: Error) => options.onError?.(error);
     const subscription = new NatsSubscription(
@@ -118,14 +111,32 @@ export class NatsTransport implements Transport {
         onError,
         publishDeadLetter: (headers, body, id) =>
           this.publishRaw({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body }),
+        onClosed: () => this.subscriptions.delete(subscription),
       },
       targets,
       onDelivery,
     );
     this.subscriptions.add(subscription);
-    const close = subscription.close.bind(subscription);
-    subscription.close = () => close().finally(() => this.subscriptions.delete(subscription));
     return subscription;
+  }
+
+  /** The durable consumers a subscription reads: one per channel, or the group's dead letters. */
+  private async provision(jsm: JetStreamManager, options: SubscribeOptions): Promise<PullTarget[]> {
+    const opts = this.options;
+    const { group } = options;
+    if (options.deadLetters) {
+      const stream = deadLetterStream(opts);
+      const durable = deadLetterDurable(group);
+      await ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
+      return [{ stream, durable, channelOf: deadLetterChannel }];
+    }
+    const targets: PullTarget[] = [];
+    for (const channel of new Set(options.channels)) {
+      const durable = groupDurable(group, channel);
+      await ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
+      targets.push({ stream: opts.stream, durable, channelOf: () => channel });
+    }
+    return targets;
   }
 
   close(): Promise<void> {

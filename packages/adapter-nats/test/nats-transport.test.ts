@@ -173,6 +173,27 @@ describeBroker('NatsTransport', { variable: URL_VARIABLE }, (url) => {
     await rest.waitForCount(3);
   });
 
+  it('one subscription over several channels shares its prefetch across them', async () => {
+    const transport = fixture.transport();
+    const group = fixture.name('multi');
+    let inFlight = 0;
+    let most = 0;
+    const seen = createSpy<string>();
+    await transport.subscribe({ group, channels: ['multi.a', 'multi.b', 'multi.c'], prefetch: 4 }, async (d) => {
+      most = Math.max(most, ++inFlight);
+      // Keep a few deliveries overlapping, so an unbounded pull would show.
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      seen.fn(d.message.channel);
+      await d.ack();
+    });
+    await transport.publish(['multi.a', 'multi.b', 'multi.c'].flatMap((c) => Array.from({ length: 20 }, (_, i) => cloudEventMessage(c, i))));
+    const channels = await seen.waitForCount(60);
+    expect(new Set(channels)).toEqual(new Set(['multi.a', 'multi.b', 'multi.c']));
+    expect(most).toBeLessThanOrEqual(4);
+    expect(most).toBeGreaterThan(1);
+  });
+
   it('converges on the stream settings when many processes connect at once', async () => {
     const transports = [fixture.transport(), fixture.transport(), fixture.transport({ duplicateWindowMs: 60_000 })];
     await Promise.all(transports.map((t) => t.connect()));
