@@ -49,5 +49,11 @@ describe('the generated AsyncAPI 3.0 document', () => {
     expect(Object.keys(payload?.properties() ?? {}).sort()).toEqual(['coupon', 'lines', 'orderId', 'total']);
     expect(payload?.required()).toEqual(['orderId', 'lines', 'total']);
     expect(placed?.correlationId()?.location()).toBe('$message.header#/correlationid');
+    // A recursive schema and a shared definition: their references resolve inside the document.
+    const audited = document.components().messages().all().find((m) => m.name() === 'inventory.audited')?.payload();
+    const tree = audited?.properties()?.tree;
+    expect(Object.keys(tree?.properties() ?? {}).sort()).toEqual(['children', 'name']);
+    expect(tree?.properties()?.children?.items()).toBeDefined();
+    expect(audited?.properties()?.from?.properties()?.street?.type()).toBe('string');
   });
 });

@@ -33,10 +33,17 @@ export const ShipmentDispatched = defineEvent({
   description: 'Nobody listens to this yet.',
   schema: z.object({ orderId: z.uuid(), carrier: z.string() }),
 });
+const Category = z.object({
+  name: z.string(),
+  get children() {
+    return z.array(Category);
+  },
+});
+const Address = z.object({ street: z.string() }).meta({ id: 'Address' });
 export const InventoryAudited = defineEvent({
   type: 'inventory.audited',
-  description: 'Handled, but nobody declared a producer.',
-  schema: z.object({ at: z.iso.datetime() }),
+  description: 'Handled, but nobody declared a producer. Its schema is recursive and reuses a definition.',
+  schema: z.object({ at: z.iso.datetime(), tree: Category, from: Address, to: Address }),
 });
 
 export const chainRegistry = defineRegistry({

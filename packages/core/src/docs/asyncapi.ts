@@ -6,6 +6,20 @@ function key(text: string): string {
   return text.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'x';
 }
 
+/**
+ * A payload's own references ("#", "#/definitions/…") point into the payload; inside the AsyncAPI
+ * document they must point at the payload's place in it.
+ */
+function rebaseRefs(value: unknown, base: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => rebaseRefs(v, base));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === '$ref' && typeof v === 'string' && (v === '#' || v.startsWith('#/')) ? `${base}${v.slice(1)}` : rebaseRefs(v, base);
+  }
+  return out;
+}
+
 /** The CloudEvents attributes that travel with every event (names as in the structured JSON form). */
 const ENVELOPE_HEADERS: JsonSchema = {
   type: 'object',
@@ -69,7 +83,10 @@ export function renderAsyncApi(model: DocsModel): string {
   for (const h of graph.handlers) {
     const r = ref(h.on);
     if (!r) continue;
-    operations[`receive.${key(h.group)}.${key(h.name)}`] = {
+    let id = `receive.${key(h.group)}.${key(h.name)}`;
+    // Free-text names can collide once reduced to key characters: keep every handler.
+    for (let n = 2; id in operations; n += 1) id = `receive.${key(h.group)}.${key(h.name)}-${n}`;
+    operations[id] = {
       action: 'receive',
       channel: { $ref: `#/channels/${r.channel}` },
       summary: `${h.name} handles ${h.on}`,
@@ -89,7 +106,7 @@ export function renderAsyncApi(model: DocsModel): string {
       summary: c.description,
       contentType: 'application/json',
       headers: ENVELOPE_HEADERS,
-      payload: e.schema,
+      payload: rebaseRefs(e.schema, `#/components/messages/${key(c.type)}/payload`),
       correlationId: { description: 'Shared by every event of one chain.', location: '$message.header#/correlationid' },
       examples: [{ name: 'example', payload: e.example }],
       'x-eventbus-version': c.version,

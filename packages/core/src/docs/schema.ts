@@ -26,6 +26,7 @@ const asSchema = (value: unknown): JsonSchema => (typeof value === 'object' && v
 
 function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
   const ref = schema.$ref;
+  if (ref === '#') return root;
   if (typeof ref !== 'string' || !ref.startsWith('#/')) return schema;
   let at: unknown = root;
   for (const part of ref.slice(2).split('/')) at = asSchema(at)[part];
@@ -79,24 +80,27 @@ function describeField(s: JsonSchema): string {
 /** The schema flattened to rows: one per property, nested objects and array items included. */
 export function schemaRows(schema: JsonSchema): SchemaRow[] {
   const rows: SchemaRow[] = [];
-  const walk = (node: JsonSchema, prefix: string, depth: number) => {
+  // `refs`: the $refs expanded on the way here, so a recursive schema is listed once, not unrolled.
+  const walk = (node: JsonSchema, prefix: string, depth: number, refs: readonly string[]) => {
+    const ref = typeof node.$ref === 'string' ? node.$ref : undefined;
+    if (depth > 6 || (ref !== undefined && refs.includes(ref))) return;
+    const path = ref === undefined ? refs : [...refs, ref];
     const s = primary(node, schema);
-    if (depth > 6) return;
     if (s.type === 'array') {
-      const items = primary(asSchema(s.items), schema);
-      if (items.type === 'object') walk(items, `${prefix}[]`, depth + 1);
+      const items = asSchema(s.items);
+      if (primary(items, schema).type === 'object') walk(items, `${prefix}[]`, depth + 1, path);
       return;
     }
     const properties = asSchema(s.properties);
     const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
     for (const name of Object.keys(properties)) {
       const child = asSchema(properties[name]);
-      const path = prefix ? `${prefix}.${name}` : name;
-      rows.push({ path, type: typeLabel(child, schema), required: required.has(name), description: describeField(primary(child, schema)) });
-      walk(child, path, depth + 1);
+      const field = prefix ? `${prefix}.${name}` : name;
+      rows.push({ path: field, type: typeLabel(child, schema), required: required.has(name), description: describeField(primary(child, schema)) });
+      walk(child, field, depth + 1, path);
     }
   };
-  walk(schema, '', 0);
+  walk(schema, '', 0, ['#']);
   return rows;
 }
 
@@ -113,7 +117,11 @@ const FORMAT_EXAMPLES: Readonly<Record<string, string>> = {
 };
 
 /** A deterministic example value that fits the schema, for contracts that give none. */
-export function exampleFor(node: JsonSchema, root: JsonSchema = node, depth = 0): unknown {
+export function exampleFor(node: JsonSchema, root: JsonSchema = node, depth = 0, refs: readonly string[] = ['#']): unknown {
+  const ref = typeof node.$ref === 'string' ? node.$ref : undefined;
+  // A recursive schema ends where it would repeat itself.
+  if (ref !== undefined && refs.includes(ref)) return null;
+  const path = ref === undefined ? refs : [...refs, ref];
   const s = primary(node, root);
   if (s.default !== undefined) return s.default;
   if (s.const !== undefined) return s.const;
@@ -138,14 +146,15 @@ export function exampleFor(node: JsonSchema, root: JsonSchema = node, depth = 0)
       return null;
     case 'array':
       if (depth > 6) return [];
+      if (typeof asSchema(s.items).$ref === 'string' && path.includes(asSchema(s.items).$ref as string)) return [];
       return Array.from({ length: typeof s.minItems === 'number' ? Math.max(1, s.minItems) : 1 }, () =>
-        exampleFor(asSchema(s.items), root, depth + 1),
+        exampleFor(asSchema(s.items), root, depth + 1, path),
       );
     case 'object': {
       const out: Record<string, unknown> = {};
       if (depth > 6) return out;
       const properties = asSchema(s.properties);
-      for (const name of Object.keys(properties)) out[name] = exampleFor(asSchema(properties[name]), root, depth + 1);
+      for (const name of Object.keys(properties)) out[name] = exampleFor(asSchema(properties[name]), root, depth + 1, path);
       return out;
     }
     default:
