@@ -55,5 +55,5 @@ describe('the generated AsyncAPI 3.0 document', () => {
     expect(Object.keys(tree?.properties() ?? {}).sort()).toEqual(['children', 'name']);
     expect(tree?.properties()?.children?.items()).toBeDefined();
     expect(audited?.properties()?.from?.properties()?.street?.type()).toBe('string');
-  });
+  }, 60_000);
 });

@@ -52,7 +52,7 @@ describe('the Mermaid flowchart in the Markdown', () => {
     } finally {
       await page.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('the static HTML page', () => {
@@ -101,5 +101,5 @@ describe('the static HTML page', () => {
     } finally {
       await page.close();
     }
-  });
+  }, 60_000);
 });

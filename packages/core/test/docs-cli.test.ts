@@ -50,14 +50,14 @@ describe('eventbus docs', () => {
     const missing = await eventbus('docs', '--entry', fixture, '--export', 'chainRegistry', '--out', join(dir, 'nothing-here'), '--check', '--fail-on', 'none');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('README.md (missing)');
-  });
+  }, 120_000);
 
   it('prints the findings and fails on errors by default', async () => {
     const result = await eventbus('docs', '--entry', fixture, '--export', 'chainRegistry', '--out', join(dir, 'strict'));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error [emit-without-contract] handler "ship" emits "invoice.created", which has no contract');
     expect(result.stderr).toContain('warning [cycle] a cycle: payment.failed → payment.retry.requested → payment.failed');
-  });
+  }, 60_000);
 
   it('explains its usage and rejects a module that exports neither a bus nor a registry', async () => {
     const usage = await eventbus('docs');
@@ -68,7 +68,7 @@ describe('eventbus docs', () => {
     const rejected = await eventbus('docs', '--entry', notAnApp, '--out', join(dir, 'x'));
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toContain('export "bus" is neither an event bus nor a registry');
-  });
+  }, 60_000);
 });
 
 describe('the built CLI (dist/cli.js)', () => {
