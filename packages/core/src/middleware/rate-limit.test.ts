@@ -32,15 +32,15 @@ describe('rateLimit', () => {
 
   it('is a sliding window: a burst at a window boundary does not let twice the limit through', async () => {
     const store = new MemoryRateLimitStore();
-    const window = { limit: 3, perMs: 100 };
+    const window = { limit: 3, perMs: 1_000 };
     const granted: number[] = [];
     const take = async () => {
       const r = await store.reserve('k', { ...window, marginMs: 0, maxWaitMs: 0 });
       if (r.reserved && (r.startedAt ?? (await store.claim('k', r.token, window)).startedAt) !== undefined) granted.push(Date.now());
     };
-    await sleep(80);
     for (let i = 0; i < 3; i++) await take();
-    await sleep(30); // a fixed 100 ms window would have rolled over here
+    // A fixed 1 s window whose boundary fell in this pause would admit 3 more; a sliding one admits none.
+    await sleep(30);
     for (let i = 0; i < 3; i++) await take();
     expect(granted).toHaveLength(3);
   });
@@ -49,11 +49,11 @@ describe('rateLimit', () => {
     const store = new MemoryRateLimitStore();
     const waits = [];
     for (let i = 0; i < 8; i++) {
-      const r = await store.reserve('k', { limit: 2, perMs: 100, marginMs: 0, maxWaitMs: 1_000 });
+      const r = await store.reserve('k', { limit: 2, perMs: 1_000, marginMs: 0, maxWaitMs: 10_000 });
       waits.push(r.reserved ? r.waitMs : Number.NaN);
     }
     // Slots go out in arrival order, two per window.
-    expect(waits.map((w) => Math.round(w / 100))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    expect(waits.map((w) => Math.round(w / 1_000))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
 
     const app = await startJobBus({ middleware: [rateLimit({ key: 'api', limit: 1, per: 30 })], concurrency: 10 });
     stops.push(app.stop);
