@@ -51,13 +51,14 @@ export class PartitionState {
    * entry of the same key. `wakeAt` is set when a retry record is not due yet (the partition waits).
    */
   take(now: number): { entry?: Entry; wakeAt?: number } {
-    const blocked = new Set<string>();
+    let blocked: Set<string> | undefined;
     const limit = Math.min(this.queue.length, SCAN_LIMIT);
     for (let i = 0; i < limit; i++) {
       const entry = this.queue[i]!;
       if (entry.notBefore !== undefined && entry.notBefore > now) return { wakeAt: entry.notBefore };
       const key = entry.message.key;
-      if (key !== undefined && (this.keysInFlight.has(key) || blocked.has(key))) {
+      if (key !== undefined && (this.keysInFlight.has(key) || blocked?.has(key))) {
+        blocked ??= new Set();
         blocked.add(key);
         continue;
       }

@@ -49,6 +49,7 @@ export class KafkaSubscription implements Subscription {
   private cursor = 0;
   private closing: Promise<void> | undefined;
   private restarting = false;
+  private dispatchQueued = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -175,7 +176,7 @@ export class KafkaSubscription implements Subscription {
     if (!state.receive(entry)) return;
     this.buffered++;
     if (this.buffered >= this.maxBuffered) this.stream?.pause();
-    this.dispatch();
+    this.scheduleDispatch();
   }
 
   private resumeIfRoom(): void {
@@ -183,8 +184,21 @@ export class KafkaSubscription implements Subscription {
     if (this.buffered < this.maxBuffered / 2 && this.stream.isPaused()) this.stream.resume();
   }
 
+  /** One dispatch per microtask turn, however many deliveries settled in it. */
+  private scheduleDispatch(): void {
+    if (this.dispatchQueued || this.closing) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
   private dispatch(): void {
-    if (this.closing) return;
+    if (this.closing || this.inFlight >= this.plan.prefetch || this.buffered === 0) {
+      this.resumeIfRoom();
+      return;
+    }
     const states = [...this.partitions.values()];
     const now = Date.now();
     let wakeAt = Number.POSITIVE_INFINITY;
@@ -266,7 +280,7 @@ export class KafkaSubscription implements Subscription {
   private finish(): void {
     this.inFlight--;
     if (this.inFlight === 0 && this.closing) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    if (!this.closing) queueMicrotask(() => this.dispatch());
+    this.scheduleDispatch();
   }
 
   private commit(): Promise<void> {

@@ -10,8 +10,16 @@ const TOPIC_CHARS = /[^A-Za-z0-9._-]/g;
 
 /** Kafka topic names allow [A-Za-z0-9._-] up to 249 characters; anything else becomes "_". */
 export function topicName(name: string): string {
-  return name.replace(TOPIC_CHARS, '_').slice(0, 249);
+  let topic = topicNames.get(name);
+  if (topic === undefined) {
+    topic = name.replace(TOPIC_CHARS, '_').slice(0, 249);
+    if (topicNames.size > 10_000) topicNames.clear();
+    topicNames.set(name, topic);
+  }
+  return topic;
 }
+
+const topicNames = new Map<string, string>();
 
 export function toRecord(topic: string, message: Pick<OutgoingMessage, 'key' | 'headers' | 'body'>): KafkaRecord {
   const headers = new Map<Buffer, Buffer>();
