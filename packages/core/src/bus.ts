@@ -123,16 +123,20 @@ export function createEventBus(options: EventBusOptions): EventBus {
       options: envelopeOptions,
       ...(cause ? { cause } : {}),
     });
-    const event = createEnvelope(contract.type, contract.version, source, parsed.data, scope?.options ?? envelopeOptions);
-    const encoded = encodeEvent(event, transport.capabilities.encoding);
-    const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body };
-    if (event.partitionkey !== undefined) message.key = event.partitionkey;
-    if (!fitsIn(message, maxMessageBytes)) {
-      const error = new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
+    try {
+      const event = createEnvelope(contract.type, contract.version, source, parsed.data, scope?.options ?? envelopeOptions);
+      const encoded = encodeEvent(event, transport.capabilities.encoding);
+      const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body };
+      if (event.partitionkey !== undefined) message.key = event.partitionkey;
+      if (!fitsIn(message, maxMessageBytes)) {
+        throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
+      }
+      return { event, message, scope };
+    } catch (error) {
+      // A send span opened for an event that never left must still end, with the reason.
       scope?.end({ error });
       throw error;
     }
-    return { event, message, scope };
   }
 
   /** Publish built messages and tell each instrumentation scope how it went. */
