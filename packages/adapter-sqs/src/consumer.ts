@@ -111,6 +111,12 @@ export class Consumer implements Subscription, DeliverySink {
     return n;
   }
 
+  /** Give back reserved slots a receive did not fill, and let waiting pollers recheck. */
+  private release(n: number): void {
+    this.reserved -= n;
+    if (n > 0) for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
   private async poll(): Promise<void> {
     let failures = 0;
     while (!this.closed) {
@@ -134,14 +140,15 @@ export class Consumer implements Subscription, DeliverySink {
         messages = out.Messages ?? [];
         failures = 0;
       } catch (error) {
-        this.reserved -= n;
+        this.release(n);
         if (this.closed || isAbort(error)) break;
         failures++;
         this.reportError(awsError(`receiving from SQS queue "${this.config.queue.name}"`, error));
         await this.sleep(Math.min(5000, 100 * 2 ** failures));
         continue;
       }
-      this.reserved -= n;
+      this.release(n - messages.length);
+      this.reserved -= messages.length;
       if (this.closed) {
         // Arrived as we closed: hand them straight back rather than hiding them for a visibility timeout.
         for (const m of messages) if (m.ReceiptHandle) void this.settler.changeVisibility(m.ReceiptHandle, 0).catch(() => {});

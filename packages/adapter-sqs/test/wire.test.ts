@@ -2,6 +2,7 @@ import { ConfigError } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
 import { fromUrl, parseSqsUrl, resourceName, SqsTransport } from '../src/index.js';
+import { awsError, PublishBatchError } from '../src/errors.js';
 import { chunk } from '../src/publisher.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -89,5 +90,20 @@ describe('wire layout', () => {
     expect(chunk(small).map((c) => c.length)).toEqual([10, 10, 5]);
     const big = Array.from({ length: 3 }, () => ({ wire: { ...wire, size: SQS_MAX_MESSAGE_BYTES / 2 } }));
     expect(chunk(big).map((c) => c.length)).toEqual([2, 1]);
+  });
+});
+
+describe('errors', () => {
+  it('never carries a secret in the message, whatever the SDK said', () => {
+    const sdk = Object.assign(new Error('bad request to http://AKIAX:s3cr3tValue@host?X-Amz-Signature=abcdef secretAccessKey=s3cr3tValue'), {
+      name: 'InvalidClientTokenId',
+    });
+    const error = awsError('publishing to SNS topic "t"', sdk);
+    expect(error.message).toMatch(/^publishing to SNS topic "t" failed \(InvalidClientTokenId\): /);
+    expect(error.message).not.toMatch(/s3cr3tValue|abcdef/);
+    expect(error.cause).toBe(sdk);
+    const batch = new PublishBatchError([{ id: 'e1', code: 'InternalError', message: 'at /?X-Amz-Security-Token=s3cr3tValue', senderFault: false }], 3);
+    expect(batch.name).toBe('PublishBatchError');
+    expect(batch.message).toBe('1 of 3 message(s) were refused: e1: InternalError at /?X-Amz-Security-Token=***');
   });
 });
