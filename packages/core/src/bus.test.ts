@@ -30,8 +30,8 @@ const Shipped = defineEvent({ type: 'order.shipped', description: 'Shipped.', sc
 
 let n = 0;
 const buses: EventBus[] = [];
-function setup(options: Partial<Parameters<typeof createEventBus>[0]> = {}) {
-  const transport = new MemoryTransport({ broker: `bus-test-${process.pid}-${++n}` });
+function setup(options: Partial<Parameters<typeof createEventBus>[0]> = {}, drainTimeoutMs?: number) {
+  const transport = new MemoryTransport({ broker: `bus-test-${process.pid}-${++n}`, ...(drainTimeoutMs ? { drainTimeoutMs } : {}) });
   const bus = createEventBus({ transport, source: '/test', defaults: { backoff: { initialMs: 5, maxMs: 20 } }, ...options });
   buses.push(bus);
   return { transport, bus };
@@ -177,7 +177,8 @@ describe('failures', () => {
 
   it('a failing settle reaches onError, never an unhandled rejection', async () => {
     const errors = createSpy<string>();
-    const { bus, transport } = setup({ onError: (e) => errors.fn(e.message) });
+    // Its ack "failed", so the delivery stays unsettled: a short drain lets stop() give up on it quickly.
+    const { bus, transport } = setup({ onError: (e) => errors.fn(e.message) }, 50);
     const subscribe = transport.subscribe.bind(transport);
     transport.subscribe = (o, handler) =>
       subscribe(o, (d) => handler({ ...d, message: d.message, attempt: d.attempt, ack: () => Promise.reject(new Error('channel closed')), nack: d.nack, deadLetter: d.deadLetter }));
