@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createEventBus, defineEvent, EventbusHeaders, type EventBus, MessageTooLargeError, type ReceivedMessage } from '@org/eventbus';
+import { createEventBus, createTransport, defineEvent, EventbusHeaders, type EventBus, MessageTooLargeError, type ReceivedMessage } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -73,7 +73,7 @@ describe('SqsTransport on an SQS/SNS endpoint', () => {
 /** A plain AWS SDK client on the same endpoint, as another team's service would use. */
 function plainClient(): SQSClient {
   return new SQSClient({
-    region: 'us-east-1',
+    region: process.env.AWS_REGION ?? 'us-east-1',
     ...(sqs.endpoint ? { endpoint: sqs.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
   });
 }
@@ -214,6 +214,21 @@ describe('SqsTransport settling', () => {
 });
 
 describe('SqsTransport limits and options', () => {
+  it('is what createTransport builds for an sqs:// URL', async () => {
+    const url = `sqs://${process.env.AWS_REGION ?? 'us-east-1'}?prefix=eventbus-test-&waitTime=2${sqs.endpoint ? `&endpoint=${sqs.endpoint}` : ''}`;
+    const t = await createTransport(url);
+    expect(t).toBeInstanceOf(SqsTransport);
+    transports.push(t as SqsTransport);
+    const channel = unique('c');
+    const got = createSpy<string>();
+    await t.subscribe({ group: unique('g'), channels: [channel], prefetch: 1 }, async (d) => {
+      got.fn(new TextDecoder().decode(d.message.body));
+      await d.ack();
+    });
+    await t.publish([{ channel, id: '1', headers: {}, body: new TextEncoder().encode('via url') }]);
+    await expect(got.waitForCount(1)).resolves.toEqual(['via url']);
+  });
+
   it('round-trips odd headers and a binary body', async () => {
     const t = transport();
     const channel = unique('c');
