@@ -77,6 +77,10 @@ export class KafkaTransport implements Transport {
     try {
       await admin.metadata({ topics: [] });
     } catch (error) {
+      const { publisher, topics } = this;
+      this.publisher = undefined;
+      this.topics = undefined;
+      await Promise.allSettled([publisher?.close(), topics?.close()]);
       throw new TransportError(redact(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${errorMessage(error)}`));
     }
   }

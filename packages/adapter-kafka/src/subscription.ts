@@ -87,6 +87,7 @@ export class KafkaSubscription implements Subscription {
       stream.on('data', (message) => this.onMessage(consumer, message));
       stream.on('error', (error) => this.restart(consumer, error));
       stream.on('close', () => this.restart(consumer, new Error('the consumer stream closed')));
+      clearInterval(this.commitTimer);
       this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
     } catch (error) {
       this.consumer = undefined;

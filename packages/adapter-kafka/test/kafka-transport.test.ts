@@ -1,4 +1,4 @@
-import { ConfigError, type Delivery, EventbusHeaders, MessageTooLargeError } from '@org/eventbus';
+import { ConfigError, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUrl, type KafkaTransport } from '../src/index.js';
@@ -12,6 +12,13 @@ describe('kafka options', () => {
     expect(() => fromUrl('kafka://user:secret@host:9092?mechanism=SCRAM-SHA-256')).not.toThrow();
     expect(() => fromUrl('kafka://user:secret@host?mechanism=PLAIN')).toThrow(/^(?!.*secret)/s);
   });
+
+  it('connect() to a port where no broker listens fails with a TransportError, and can be retried', async () => {
+    const t = fromUrl('kafka://127.0.0.1:1?requestTimeoutMs=1000');
+    await expect(t.connect()).rejects.toThrow(TransportError);
+    await expect(t.connect()).rejects.toThrow(/cannot reach Kafka at 127\.0\.0\.1:1/);
+    await t.close();
+  }, 30_000);
 });
 
 describeBroker('kafka transport', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers) => {
