@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a single-node Apache Kafka (KRaft, combined broker + controller) without Docker.
 #
-#   bash scripts/kafka.sh start|stop|status|restart|fetch
+#   bash scripts/kafka.sh start|stop|status|restart|reset|fetch   (reset: stop and delete the broker's data)
 #
 # The broker's jars come from Maven Central through `mvn` (org.apache.kafka:kafka_2.13 and its runtime
 # dependencies) and are cached in .cache/kafka/ (git-ignored); later runs reuse them offline.
@@ -195,6 +195,7 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   status) status ;;
+  reset) stop; rm -rf "$DIR"; log "deleted $DIR" ;;
   fetch) fetch ;;
-  *) echo "usage: $0 start|stop|status|restart|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|reset|fetch" >&2; exit 2 ;;
 esac
