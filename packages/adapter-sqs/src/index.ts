@@ -3,6 +3,7 @@ export { type PublishFailure, PublishBatchError } from './errors.js';
 export { resourceName } from './names.js';
 export type { SqsCredentials, SqsTransportOptions } from './options.js';
 export type { RedriveOptions } from './redrive.js';
+export { type CommandIo, REDRIVE_USAGE, runRedriveCommand } from './redrive-command.js';
 export { type SqsSubscribeOptions, SqsTransport } from './transport.js';
 export { fromUrl, parseSqsUrl } from './url.js';
 

@@ -150,7 +150,7 @@ export class Topology {
     } catch (error) {
       const code = awsCode(error);
       // It exists with other settings (made by an operator or an older version): use it as it is.
-      if (code === 'QueueNameExists' || code === 'QueueAlreadyExists') return this.findQueue(name);
+      if (code !== undefined && /(QueueNameExists|QueueAlreadyExists)$/.test(code)) return this.findQueue(name);
       throw awsError(`creating SQS queue "${name}"`, error);
     }
   }

@@ -4,7 +4,7 @@ import { createEventBus, createTransport, defineEvent, EventbusHeaders, type Eve
 import { createSpy } from '@org/eventbus/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
+import { runRedriveCommand, SqsTransport, type SqsTransportOptions } from '../src/index.js';
 import { type SqsEndpoint, sqsTestEndpoint } from './emulator.js';
 
 const run = randomBytes(4).toString('hex');
@@ -114,6 +114,30 @@ describe('SqsTransport settling', () => {
     await attempts.waitForCount(3, { timeoutMs: 15_000 });
     expect(attempts.calls[2]).toBe(1);
     expect(await reader.redrive(group)).toBe(0);
+  });
+
+  it('redrives from the command line (eventbus-sqs redrive --group …)', async () => {
+    const t = transport();
+    const channel = unique('c');
+    const group = unique('g');
+    const seen = createSpy<number>();
+    const sub = await t.subscribe({ group, channels: [channel], prefetch: 1 }, async (d) => {
+      seen.fn(d.attempt);
+      if (seen.count === 1) await d.deadLetter('not now');
+      else await d.ack();
+    });
+    await t.publish([{ channel, id: '1', headers: {}, body: new TextEncoder().encode('again') }]);
+    await seen.waitForCount(1);
+    const lines: string[] = [];
+    const io = { env: {}, out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const url = `sqs://${process.env.AWS_REGION ?? 'us-east-1'}?prefix=eventbus-test-${sqs.endpoint ? `&endpoint=${sqs.endpoint}` : ''}`;
+    expect(await runRedriveCommand(['redrive', '--url', url], io)).toBe(2);
+    // The CLI's transport has the default visibility timeout: the queue exists with 3 s and is used as it is.
+    expect(await runRedriveCommand(['redrive', '--group', group, '--url', url], io)).toBe(0);
+    expect(lines.at(-1)).toBe(`moved 1 dead letter(s) of group "${group}" back to its queue`);
+    await seen.waitForCount(2);
+    await sub.close();
+    expect(seen.calls).toEqual([1, 1]);
   });
 
   it('dead-letters poison sent by a plain AWS SDK client and keeps consuming', async () => {
