@@ -11,6 +11,7 @@ import {
 } from '@org/eventbus';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from './attributes.js';
 import type { ConsumerConfig } from './consumer.js';
+import { fifoId } from './publisher.js';
 import { awsError } from './errors.js';
 import type { Settler } from './settler.js';
 import type { QueueInfo } from './topology.js';
@@ -123,7 +124,7 @@ export class SqsDelivery implements Delivery {
     const notBefore = Number(headers[EventbusHeaders.notBefore]);
     const delay = notBefore > Date.now() ? Math.min(MAX_SEND_DELAY_S, Math.ceil((notBefore - Date.now()) / 1000)) : 0;
     const fifo = this.sink.config.fifo
-      ? { MessageGroupId: this.groupId ?? this.message.channel, MessageDeduplicationId: randomUUID() }
+      ? { MessageGroupId: this.groupId ?? fifoId(this.message.channel), MessageDeduplicationId: randomUUID() }
       : delay > 0
         ? { DelaySeconds: delay }
         : {};

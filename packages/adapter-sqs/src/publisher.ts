@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { MessageTooLargeError, messageSize, type OutgoingMessage, TransportError } from '@org/eventbus';
@@ -53,10 +54,17 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-/** A FIFO message group id: the key, or the channel when there is none (1–128 characters). */
+/**
+ * A value SQS accepts as a FIFO message group or deduplication id (1–128 printable ASCII
+ * characters); anything else is replaced by its hash, so one key still maps to one group.
+ */
+export function fifoId(value: string): string {
+  return /^[\x21-\x7E]{1,128}$/.test(value) ? value : createHash('sha256').update(value).digest('hex');
+}
+
+/** A FIFO message group id: the key, or the channel when there is none. */
 function groupIdOf(message: OutgoingMessage): string {
-  const id = message.key !== undefined && message.key !== '' ? message.key : message.channel;
-  return id.length <= 128 ? id : id.slice(0, 128);
+  return fifoId(message.key !== undefined && message.key !== '' ? message.key : message.channel);
 }
 
 /**
@@ -145,7 +153,7 @@ export class Publisher {
 
   private async sendBatch(destination: Destination, entries: Entry[], signal: AbortSignal | undefined): Promise<BatchResult> {
     const options = signal ? { abortSignal: signal } : {};
-    const fifo = (e: Entry) => (e.groupId === undefined ? {} : { MessageGroupId: e.groupId, MessageDeduplicationId: e.id });
+    const fifo = (e: Entry) => (e.groupId === undefined ? {} : { MessageGroupId: e.groupId, MessageDeduplicationId: fifoId(e.id) });
     const out =
       destination.kind === 'topic'
         ? await this.sns.send(

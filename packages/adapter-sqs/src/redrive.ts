@@ -3,7 +3,7 @@ import { EventbusHeaders } from '@org/eventbus';
 import { randomUUID } from 'node:crypto';
 import { fromWire, toWire } from './attributes.js';
 import { awsError } from './errors.js';
-import { chunk } from './publisher.js';
+import { chunk, fifoId } from './publisher.js';
 import { Settler } from './settler.js';
 import type { GroupQueues } from './topology.js';
 
@@ -57,7 +57,7 @@ export async function redriveDeadLetters(sqs: SQSClient, queues: GroupQueues, fi
       const channel = decoded.headers[EventbusHeaders.deadLetterChannel] ?? decoded.channel ?? '';
       const wire = toWire({ channel, ...(decoded.key === undefined ? {} : { key: decoded.key }), headers, body: decoded.body });
       const group = m.Attributes?.MessageGroupId ?? decoded.key ?? channel;
-      return { index: i, handle: m.ReceiptHandle, wire, group: group || 'redrive' };
+      return { index: i, handle: m.ReceiptHandle, wire, group: fifoId(group || 'redrive') };
     });
     const refused: string[] = [];
     for (const batch of chunk(entries)) {

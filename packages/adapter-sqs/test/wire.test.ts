@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
 import { fromUrl, parseSqsUrl, resourceName, SqsTransport } from '../src/index.js';
 import { awsError, PublishBatchError } from '../src/errors.js';
-import { chunk } from '../src/publisher.js';
+import { chunk, fifoId } from '../src/publisher.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -81,6 +81,13 @@ describe('wire layout', () => {
     const back = fromWire(wire.body, wire.attributes);
     expect(back.headers).toEqual(headers);
     expect([...back.body]).toEqual([0xff, 0x00, 0x01]);
+  });
+
+  it('keeps FIFO group ids SQS accepts and hashes the rest, one key to one id', () => {
+    expect(fifoId('order-42')).toBe('order-42');
+    expect(fifoId('clé avec espace')).toMatch(/^[0-9a-f]{64}$/);
+    expect(fifoId('clé avec espace')).toBe(fifoId('clé avec espace'));
+    expect(fifoId('x'.repeat(129))).toHaveLength(64);
   });
 
   it('counts size as SQS does, and splits batches at 10 entries or 256 KiB', () => {
