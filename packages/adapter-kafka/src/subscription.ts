@@ -10,7 +10,7 @@ import {
 import type { Consumer, ConsumerGroupJoinPayload, Message, MessagesStream } from '@platformatic/kafka';
 import type { ResolvedKafkaOptions } from './options.js';
 import { type Entry, PartitionState } from './partition-state.js';
-import { errorMessage, headersFrom, RETRY_CHANNEL_HEADER } from './wire.js';
+import { errorMessage, RETRY_CHANNEL_HEADER } from './wire.js';
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -160,18 +160,26 @@ export class KafkaSubscription implements Subscription {
       state = new PartitionState(record.topic, record.partition);
       this.partitions.set(id, state);
     }
-    const headers = headersFrom(record.headers);
-    const channel = headers[RETRY_CHANNEL_HEADER] ?? headers[EventbusHeaders.deadLetterChannel] ?? record.topic;
-    const notBeforeHeader = headers[EventbusHeaders.notBefore];
-    delete headers[RETRY_CHANNEL_HEADER];
-    delete headers[EventbusHeaders.notBefore];
-    const notBefore = notBeforeHeader === undefined ? undefined : Number(notBeforeHeader);
+    // Internal retry headers are read here and kept out of the message (no `delete`: it would slow every
+    // later property access on the object in the decoder).
+    const headers: Record<string, string> = {};
+    let retryChannel: string | undefined;
+    let notBefore: number | undefined;
+    for (const [name, value] of record.headers ?? []) {
+      if (name === undefined || name === null) continue;
+      const headerName = name.toString();
+      const text = value === undefined || value === null ? '' : value.toString();
+      if (headerName === RETRY_CHANNEL_HEADER) retryChannel = text;
+      else if (headerName === EventbusHeaders.notBefore) notBefore = Number(text);
+      else headers[headerName] = text;
+    }
+    const channel = retryChannel ?? headers[EventbusHeaders.deadLetterChannel] ?? record.topic;
     const key = record.key === undefined || record.key === null ? undefined : record.key.toString();
     const entry: Entry = {
       offset: record.offset,
       message: { channel, headers, body: record.value ?? Buffer.alloc(0), ...(key === undefined ? {} : { key }) },
       attempt: attemptFromHeaders(headers),
-      notBefore: Number.isFinite(notBefore) ? notBefore : undefined,
+      notBefore: notBefore !== undefined && Number.isFinite(notBefore) ? notBefore : undefined,
       settled: false,
     };
     if (!state.receive(entry)) return;
@@ -250,13 +258,16 @@ export class KafkaSubscription implements Subscription {
       nack: (options) => settle(() => this.plan.nack(entry, options?.delayMs)),
       deadLetter: (reason) => settle(() => this.plan.deadLetter(entry, reason)),
     };
-    Promise.resolve()
-      .then(() => this.onDelivery(delivery))
-      .catch((error: unknown) => {
-        this.plan.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
-        if (!settling) return delivery.nack({ delayMs: 1000 });
-      })
-      .catch(() => {});
+    const fail = (error: unknown) => {
+      this.plan.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
+      if (!settling) delivery.nack({ delayMs: 1000 }).catch(() => {});
+    };
+    try {
+      const result = this.onDelivery(delivery);
+      if (result) result.then(undefined, fail);
+    } catch (error) {
+      fail(error);
+    }
   }
 
   private async settle(state: PartitionState, entry: Entry, action: () => Promise<void>): Promise<void> {
