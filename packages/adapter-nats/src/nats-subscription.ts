@@ -10,7 +10,7 @@ import {
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { LinkState } from './link-state.js';
 import { Puller } from './puller.js';
-import { ACK, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS, parseAckSubject, TERM } from './wire.js';
+import { ACK, type AckInfo, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS, TERM } from './wire.js';
 
 /** One durable this subscription reads, and how its subjects map back to channels. */
 export interface PullTarget {
@@ -72,7 +72,8 @@ export class NatsSubscription implements Subscription {
           stream: target.stream,
           durable: target.durable,
           expiresMs: ctx.pullExpiresMs,
-          onMessage: (msg) => this.dispatch(msg, target),
+          sharesCredit: targets.length > 1,
+          onMessage: (msg, info) => this.dispatch(msg, info, target),
           onCredit: () => this.schedulePump(),
           onError: ctx.onError,
         }),
@@ -147,8 +148,12 @@ export class NatsSubscription implements Subscription {
     }
     const hot = ready.filter((p) => !p.cold);
     for (let i = 0; i < hot.length && free > 0; i++) {
-      const batch = Math.max(1, Math.floor(free / (hot.length - i)));
-      hot[i]!.request(batch);
+      const puller = hot[i]!;
+      const share = Math.max(1, Math.floor(free / (hot.length - i)));
+      // Ask for no more than the server said it holds: extra credit would idle in the request.
+      const known = n > 1 ? puller.backlog : undefined;
+      const batch = known === undefined ? share : Math.max(1, Math.min(share, known - puller.requested));
+      puller.request(batch);
       free -= batch;
     }
   }
@@ -164,8 +169,7 @@ export class NatsSubscription implements Subscription {
     }
   }
 
-  private dispatch(msg: Msg, target: PullTarget): void {
-    const info = parseAckSubject(msg.reply ?? '');
+  private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
     const entry: InFlight = { msg, lastProgress: Date.now() };
     this.inFlight.add(entry);
     const headers = fromNatsHeaders(msg.headers);

@@ -10,7 +10,7 @@ import {
   type TransportCapabilities,
   TransportError,
 } from '@org/eventbus';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
 import { LinkState } from './link-state.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -144,7 +144,9 @@ export class NatsTransport implements Transport {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
       await Promise.allSettled([...this.publishes]);
       const connected = await this.connecting?.catch(() => undefined);
-      if (!connected || connected.nc.isClosed()) return;
+      if (!connected) return;
+      connected.publisher.close();
+      if (connected.nc.isClosed()) return;
       try {
         await connected.nc.drain();
       } catch {
@@ -197,9 +199,8 @@ export class NatsTransport implements Transport {
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStreams(jsm, opts);
-      const js = jetstream(nc);
       const link = new LinkState();
-      const publisher = new Publisher(nc, js, link, {
+      const publisher = new Publisher(nc, link, {
         timeoutMs: opts.publishTimeoutMs,
         concurrency: opts.publishConcurrency,
         maxMessageBytes: opts.maxMessageBytes,

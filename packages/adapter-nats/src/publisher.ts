@@ -1,7 +1,7 @@
 import { MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { errors, type MsgHdrs, type NatsConnection, RequestError } from '@nats-io/transport-node';
+import { errors, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { LinkState } from './link-state.js';
+import { PubAckError, PubAcks } from './pub-acks.js';
 import { toNatsHeaders, wireSize } from './wire.js';
 
 export interface RawMessage {
@@ -21,12 +21,9 @@ interface PublisherOptions {
 const ATTEMPT_TIMEOUT_MS = 5_000;
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof errors.TimeoutError || error instanceof errors.NoRespondersError) return true;
-  if (error instanceof RequestError) return error.isNoResponders();
+  if (error instanceof PubAckError) return !error.final;
   if (error instanceof errors.ClosedConnectionError || error instanceof errors.DrainingConnectionError) return false;
-  const code = (error as { code?: unknown; status?: unknown }).status;
-  const message = String((error as Error)?.message);
-  return code === 503 || /disconnect|no responders|jetstream not enabled|timeout/i.test(message);
+  return /disconnect/i.test(String((error as Error)?.message));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -47,20 +44,23 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * duplicate window makes the retry harmless, so "resolved" always means "stored once".
  */
 export class Publisher {
-  /** Attempts awaiting an ack; told when the connection drops, as those acks will never come. */
-  private readonly awaitingAck = new Set<() => void>();
+  private readonly acks: PubAcks;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly link: LinkState,
     private readonly options: PublisherOptions,
-  ) {}
+  ) {
+    this.acks = new PubAcks(nc);
+  }
 
   /** The connection dropped: stop waiting for acks sent on it and resend (the same id) at once. */
   disconnected(): void {
-    for (const lost of this.awaitingAck) lost();
-    this.awaitingAck.clear();
+    this.acks.lost();
+  }
+
+  close(): void {
+    this.acks.close();
   }
 
   /** Check every message first so a batch is refused whole, never half sent. */
@@ -115,27 +115,10 @@ export class Publisher {
       }
       const remaining = deadline - Date.now();
       try {
-        const ack = this.js.publish(message.subject, message.body, {
-          headers,
-          timeout: Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
-        });
-        const outcome = await new Promise<'acked' | 'lost'>((resolve, reject) => {
-          const lost = () => resolve('lost');
-          this.awaitingAck.add(lost);
-          ack.then(
-            () => {
-              this.awaitingAck.delete(lost);
-              resolve('acked');
-            },
-            (error: unknown) => {
-              this.awaitingAck.delete(lost);
-              reject(error);
-            },
-          );
-        });
-        if (outcome === 'acked') return;
+        const timeoutMs = Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
+        if ((await this.acks.publish(message.subject, message.body, headers, timeoutMs)) === 'acked') return;
         // The connection dropped: go round again, waiting for it (same id, so no duplicate).
-        if (Date.now() >= deadline) throw new errors.TimeoutError();
+        if (Date.now() >= deadline) throw new PubAckError('timeout', false);
       } catch (error) {
         signal?.throwIfAborted();
         if (!isTransient(error) || this.nc.isClosed() || deadline - Date.now() <= 0) {

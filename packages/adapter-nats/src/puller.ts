@@ -1,11 +1,14 @@
 import { createInbox, type Msg, type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
+import { type AckInfo, parseAckSubject } from './wire.js';
 
 export interface PullerOptions {
   stream: string;
   durable: string;
   expiresMs: number;
+  /** Other pullers share the credit: a drained one should then hold as little as possible. */
+  sharesCredit: boolean;
   /** A message arrived for a pull request of ours: it now counts as in flight. */
-  onMessage: (msg: Msg) => void;
+  onMessage: (msg: Msg, info: AckInfo | undefined) => void;
   /** Credit came back (a request ended or was lost): ask the owner to pull again. */
   onCredit: () => void;
   onError: (error: Error) => void;
@@ -23,8 +26,13 @@ const PIPELINE_DEPTH = 2;
 export class Puller {
   /** Messages asked for and not yet arrived, across the requests outstanding. */
   requested = 0;
-  /** The last request expired without a message: ask for one at a time until it wakes up. */
+  /**
+   * Nothing is waiting on this consumer (its last message said so, or a request expired empty):
+   * ask for one at a time, so a drained channel does not hold credit a busy one could use.
+   */
   cold = false;
+  /** Messages the server had left for this consumer at the last delivery (unknown at first). */
+  backlog: number | undefined;
   /** Unfilled count of each outstanding request, oldest first. */
   private readonly open: number[] = [];
   private lastMessage = 0;
@@ -110,8 +118,11 @@ export class Puller {
         if (--this.open[0]! <= 0) this.open.shift();
       }
       this.lastMessage = now;
-      this.cold = false;
-      this.options.onMessage(msg);
+      const info = parseAckSubject(msg.reply);
+      this.backlog = info?.pending;
+      // Alone, a caught-up consumer keeps asking in batches; sharing, it leaves credit to busy ones.
+      this.cold = this.options.sharesCredit && this.backlog === 0;
+      this.options.onMessage(msg, info);
       if (this.open.length < PIPELINE_DEPTH) this.options.onCredit();
       return;
     }

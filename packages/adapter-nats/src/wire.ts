@@ -76,6 +76,8 @@ export interface AckInfo {
   consumer: string;
   deliveryCount: number;
   streamSequence: number;
+  /** Messages left for the consumer after this one, when it was sent. */
+  pending: number;
 }
 
 /** Delivery facts from a JetStream ack subject (`$JS.ACK.[domain.hash.]stream.consumer.count.sseq.dseq.ts.pending`). */
@@ -88,6 +90,7 @@ export function parseAckSubject(reply: string): AckInfo | undefined {
     consumer: tokens[5]!,
     deliveryCount: Number.parseInt(tokens[6]!, 10),
     streamSequence: Number.parseInt(tokens[7]!, 10),
+    pending: Number.parseInt(tokens[10]!, 10),
   };
 }
 
