@@ -1,0 +1,190 @@
+import { type Delivery, type DeliveryHandler, redact, TransportError } from '@org/eventbus';
+import { type Entry, PartitionState } from './partition-state.js';
+import { errorMessage } from './wire.js';
+
+export interface DispatcherHooks {
+  prefetch: number;
+  partitionConcurrency: number;
+  /** Records received and not yet handed out above which the fetch stream is paused. */
+  maxBuffered: number;
+  onDelivery: DeliveryHandler;
+  /** Settle actions that move a record elsewhere (retry topic, dead-letter topic). */
+  nack(entry: Entry, delayMs: number | undefined): Promise<void>;
+  deadLetter(entry: Entry, reason: string): Promise<void>;
+  onError(error: Error): void;
+  /** Pause (true) or resume (false) fetching. */
+  backpressure(paused: boolean): void;
+}
+
+/**
+ * Hands received records to the handler: round robin over partitions, `prefetch` in flight in all,
+ * `partitionConcurrency` per partition, never two records of one key at once, retry records not
+ * before their time (that partition waits on a timer).
+ */
+export class Dispatcher {
+  private partitions = new Map<string, PartitionState>();
+  private inFlight = 0;
+  private buffered = 0;
+  private cursor = 0;
+  private stopped = false;
+  private dispatchQueued = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly hooks: DispatcherHooks) {}
+
+  states(): Iterable<PartitionState> {
+    return this.partitions.values();
+  }
+
+  add(topic: string, partition: number, entry: Entry): void {
+    if (this.stopped) return;
+    const id = `${topic}:${partition}`;
+    let state = this.partitions.get(id);
+    if (!state) {
+      state = new PartitionState(topic, partition);
+      this.partitions.set(id, state);
+    }
+    if (!state.receive(entry)) return;
+    this.buffered++;
+    if (this.buffered >= this.hooks.maxBuffered) this.hooks.backpressure(true);
+    this.scheduleDispatch();
+  }
+
+  /**
+   * Forget partitions this member no longer owns (all of them without `keep`): queued records are
+   * dropped and nothing is committed for them again — a late commit could rewind the new owner.
+   */
+  revoke(keep?: Set<string>): void {
+    for (const [id, state] of this.partitions) {
+      if (keep?.has(id)) continue;
+      state.revoked = true;
+      this.buffered -= state.dropQueued();
+      this.partitions.delete(id);
+    }
+    this.resumeIfRoom();
+  }
+
+  /** Stop handing out records; resolves when those in flight settled (or after `timeoutMs`). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    for (const state of this.partitions.values()) this.buffered -= state.dropQueued();
+    clearTimeout(this.wakeTimer);
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private resumeIfRoom(): void {
+    if (!this.stopped && this.buffered < this.hooks.maxBuffered / 2) this.hooks.backpressure(false);
+  }
+
+  /** One dispatch per microtask turn, however many records arrived or settled in it. */
+  private scheduleDispatch(): void {
+    if (this.dispatchQueued || this.stopped) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    const { prefetch, partitionConcurrency } = this.hooks;
+    if (this.stopped || this.inFlight >= prefetch || this.buffered === 0) {
+      this.resumeIfRoom();
+      return;
+    }
+    const states = [...this.partitions.values()];
+    const now = Date.now();
+    let wakeAt = Number.POSITIVE_INFINITY;
+    let progressed = true;
+    while (progressed && this.inFlight < prefetch) {
+      progressed = false;
+      for (let i = 0; i < states.length && this.inFlight < prefetch; i++) {
+        const state = states[(this.cursor + i) % states.length]!;
+        if (state.queue.length === 0 || state.inFlight >= partitionConcurrency) continue;
+        const taken = state.take(now);
+        if (taken.wakeAt !== undefined) wakeAt = Math.min(wakeAt, taken.wakeAt);
+        if (!taken.entry) continue;
+        progressed = true;
+        this.buffered--;
+        this.inFlight++;
+        this.deliver(state, taken.entry);
+      }
+      this.cursor = (this.cursor + 1) % Math.max(1, states.length);
+    }
+    this.scheduleWake(wakeAt);
+    this.resumeIfRoom();
+  }
+
+  private scheduleWake(at: number): void {
+    if (at === Number.POSITIVE_INFINITY || at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.dispatch();
+      },
+      Math.max(1, at - Date.now()),
+    );
+  }
+
+  private deliver(state: PartitionState, entry: Entry): void {
+    let settling: Promise<void> | undefined;
+    const settle = (action: () => Promise<void>): Promise<void> => {
+      settling ??= this.settle(state, entry, action);
+      return settling;
+    };
+    const delivery: Delivery = {
+      message: entry.message,
+      attempt: entry.attempt,
+      ack: () => settle(async () => {}),
+      nack: (options) => settle(() => this.hooks.nack(entry, options?.delayMs)),
+      deadLetter: (reason) => settle(() => this.hooks.deadLetter(entry, reason)),
+    };
+    const fail = (error: unknown) => {
+      this.hooks.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
+      if (!settling) delivery.nack({ delayMs: 1000 }).catch(() => {});
+    };
+    try {
+      const result = this.hooks.onDelivery(delivery);
+      if (result) result.then(undefined, fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private async settle(state: PartitionState, entry: Entry, action: () => Promise<void>): Promise<void> {
+    // A record of a partition this member lost is handled again by its new owner: moving it to a retry
+    // or dead-letter topic here as well would duplicate it.
+    if (state.revoked) {
+      this.finish();
+      return;
+    }
+    try {
+      await action();
+    } catch (error) {
+      state.putBack(entry, Date.now() + 1000);
+      this.buffered++;
+      this.finish();
+      throw new TransportError(redact(`could not settle the delivery: ${errorMessage(error)}`));
+    }
+    state.settle(entry);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.scheduleDispatch();
+  }
+}
