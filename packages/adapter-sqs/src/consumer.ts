@@ -26,6 +26,9 @@ export interface ConsumerConfig {
   onClosed: () => void;
 }
 
+/** How long a poller waits for a full batch of free slots before receiving into fewer. */
+const PARTIAL_BATCH_WAIT_MS = 20;
+
 /** SQS refuses to extend visibility past 12 hours after a receive. */
 export const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
 
@@ -98,17 +101,35 @@ export class Consumer implements Subscription, DeliverySink {
       () => this.settling.delete(work),
     );
     if (delivery.groupId !== undefined) this.releaseGroup(delivery.groupId);
-    this.slotWaiters.shift()?.();
+    for (const wake of this.slotWaiters.splice(0)) wake();
     if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
+  /**
+   * Slots for the next receive: a full batch of 10 while handlers keep up (fewer, smaller receives
+   * cost throughput), or whatever is free once a partial batch has waited a moment (slow handlers).
+   */
   private async reserve(): Promise<number> {
-    while (!this.closed && this.inFlight.size + this.reserved >= this.config.prefetch) {
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    const want = Math.min(10, this.config.prefetch);
+    const since = Date.now();
+    for (;;) {
+      if (this.closed) return 0;
+      const free = this.config.prefetch - this.inFlight.size - this.reserved;
+      const waited = Date.now() - since;
+      if (free >= want || (free > 0 && waited >= PARTIAL_BATCH_WAIT_MS)) {
+        const n = Math.min(10, free);
+        this.reserved += n;
+        return n;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = free > 0 ? setTimeout(wake, PARTIAL_BATCH_WAIT_MS - waited) : undefined;
+        function wake() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.slotWaiters.push(wake);
+      });
     }
-    const n = Math.min(10, this.config.prefetch - this.inFlight.size - this.reserved);
-    this.reserved += n;
-    return n;
   }
 
   /** Give back reserved slots a receive did not fill, and let waiting pollers recheck. */
