@@ -1,4 +1,4 @@
-import { type Delivery, type DeliveryHandler, redact, TransportError } from '@org/eventbus';
+import { type Delivery, type DeliveryHandler, type NackOptions, redact, TransportError } from '@org/eventbus';
 import { type Entry, PartitionState } from './partition-state.js';
 import { errorMessage } from './wire.js';
 
@@ -139,31 +139,29 @@ export class Dispatcher {
   }
 
   private deliver(state: PartitionState, entry: Entry): void {
-    let settling: Promise<void> | undefined;
-    const settle = (action: () => Promise<void>): Promise<void> => {
-      settling ??= this.settle(state, entry, action);
-      return settling;
-    };
-    const delivery: Delivery = {
-      message: entry.message,
-      attempt: entry.attempt,
-      ack: () => settle(async () => {}),
-      nack: (options) => settle(() => this.hooks.nack(entry, options?.delayMs)),
-      deadLetter: (reason) => settle(() => this.hooks.deadLetter(entry, reason)),
-    };
-    const fail = (error: unknown) => {
-      this.hooks.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
-      if (!settling) delivery.nack({ delayMs: 1000 }).catch(() => {});
-    };
+    const delivery = new KafkaDelivery(this, state, entry);
     try {
       const result = this.hooks.onDelivery(delivery);
-      if (result) result.then(undefined, fail);
+      if (result) result.then(undefined, (error: unknown) => delivery.fail(error));
     } catch (error) {
-      fail(error);
+      delivery.fail(error);
     }
   }
 
-  private async settle(state: PartitionState, entry: Entry, action: () => Promise<void>): Promise<void> {
+  /** Runs a settle action once per delivery (see KafkaDelivery). */
+  nackAction(entry: Entry, delayMs: number | undefined): () => Promise<void> {
+    return () => this.hooks.nack(entry, delayMs);
+  }
+
+  deadLetterAction(entry: Entry, reason: string): () => Promise<void> {
+    return () => this.hooks.deadLetter(entry, reason);
+  }
+
+  reportHandlerFailure(error: unknown): void {
+    this.hooks.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
+  }
+
+  async settle(state: PartitionState, entry: Entry, action: (() => Promise<void>) | undefined): Promise<void> {
     // A record of a partition this member lost is handled again by its new owner: moving it to a retry
     // or dead-letter topic here as well would duplicate it.
     if (state.revoked) {
@@ -171,7 +169,7 @@ export class Dispatcher {
       return;
     }
     try {
-      await action();
+      if (action) await action();
     } catch (error) {
       state.putBack(entry, Date.now() + 1000);
       this.buffered++;
@@ -186,5 +184,45 @@ export class Dispatcher {
     this.inFlight--;
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     this.scheduleDispatch();
+  }
+}
+
+/** One delivery; a class rather than closures, since one is made per record. Settles once. */
+class KafkaDelivery implements Delivery {
+  private settling: Promise<void> | undefined;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly state: PartitionState,
+    private readonly entry: Entry,
+  ) {}
+
+  get message(): Delivery['message'] {
+    return this.entry.message;
+  }
+
+  get attempt(): number {
+    return this.entry.attempt;
+  }
+
+  ack(): Promise<void> {
+    this.settling ??= this.dispatcher.settle(this.state, this.entry, undefined);
+    return this.settling;
+  }
+
+  nack(options?: NackOptions): Promise<void> {
+    this.settling ??= this.dispatcher.settle(this.state, this.entry, this.dispatcher.nackAction(this.entry, options?.delayMs));
+    return this.settling;
+  }
+
+  deadLetter(reason: string): Promise<void> {
+    this.settling ??= this.dispatcher.settle(this.state, this.entry, this.dispatcher.deadLetterAction(this.entry, reason));
+    return this.settling;
+  }
+
+  /** The handler threw or rejected without settling: report it and retry the record later. */
+  fail(error: unknown): void {
+    this.dispatcher.reportHandlerFailure(error);
+    if (!this.settling) this.nack({ delayMs: 1000 }).catch(() => {});
   }
 }
