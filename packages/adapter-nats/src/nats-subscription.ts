@@ -17,6 +17,8 @@ export interface PullTarget {
   stream: string;
   durable: string;
   channelOf: (subject: string, headers: Record<string, string>) => string;
+  /** Create the durable consumer (again), idempotently. */
+  ensure: () => Promise<void>;
 }
 
 export interface SubscriptionContext {
@@ -76,6 +78,7 @@ export class NatsSubscription implements Subscription {
           onMessage: (msg, info) => this.dispatch(msg, info, target),
           onCredit: () => this.schedulePump(),
           onError: ctx.onError,
+          recreate: target.ensure,
         }),
     );
     this.timer = setInterval(() => this.tick(), TICK_MS);

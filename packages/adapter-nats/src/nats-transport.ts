@@ -127,14 +127,17 @@ export class NatsTransport implements Transport {
     if (options.deadLetters) {
       const stream = deadLetterStream(opts);
       const durable = deadLetterDurable(group);
-      await ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
-      return [{ stream, durable, channelOf: deadLetterChannel }];
+      const ensure = () => ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
+      await ensure();
+      return [{ stream, durable, channelOf: deadLetterChannel, ensure: () => ensureStreams(jsm, opts).then(ensure) }];
     }
     const targets: PullTarget[] = [];
     for (const channel of new Set(options.channels)) {
       const durable = groupDurable(group, channel);
-      await ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
-      targets.push({ stream: opts.stream, durable, channelOf: () => channel });
+      const ensure = () => ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
+      await ensure();
+      // Recreating after a loss also brings back the streams, in case they went too.
+      targets.push({ stream: opts.stream, durable, channelOf: () => channel, ensure: () => ensureStreams(jsm, opts).then(ensure) });
     }
     return targets;
   }

@@ -12,6 +12,8 @@ export interface PullerOptions {
   /** Credit came back (a request ended or was lost): ask the owner to pull again. */
   onCredit: () => void;
   onError: (error: Error) => void;
+  /** The consumer seems gone (deleted, or a server that lost its state): create it again. */
+  recreate: () => Promise<void>;
 }
 
 /** A second request may be sent while the first has this share of its batch or less left. */
@@ -41,6 +43,7 @@ export class Puller {
   private inbox: string;
   private sub: Subscription;
   private stopped = false;
+  private recreating = false;
   private readonly heartbeatMs: number;
   private readonly nextSubject: string;
 
@@ -135,7 +138,7 @@ export class Puller {
       this.options.onCredit();
       return;
     }
-    // 409 (consumer deleted, leadership change, limits) or 503 (no JetStream right now): back off briefly.
+    // 409 (consumer deleted, leadership change, limits) or 503 (nobody serves this consumer): back off briefly.
     if (code === 409 || code === 503) {
       const description = msg.headers?.description ?? '';
       if (!/exceeded maxwaiting/i.test(description)) {
@@ -143,7 +146,19 @@ export class Puller {
       }
       this.pausedUntil = now + 1000;
       this.forgetRequests(false);
+      if (code === 503 || /consumer deleted/i.test(description)) this.recreate();
     }
+  }
+
+  private recreate(): void {
+    if (this.recreating || this.stopped) return;
+    this.recreating = true;
+    this.options
+      .recreate()
+      .catch((error: unknown) => this.options.onError(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        this.recreating = false;
+      });
   }
 
   private forgetRequests(cold: boolean): void {

@@ -1,7 +1,11 @@
 import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { createSpy, describeBroker, startTcpProxy } from '@org/eventbus/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromUrl, NatsTransport } from '../src/index.js';
+import { streamNameFor } from '../src/options.js';
+import { groupDurable } from '../src/wire.js';
 import { cloudEventMessage, Fixture, json, URL_VARIABLE } from './helpers.js';
 
 describe('NatsTransport options', () => {
@@ -192,6 +196,31 @@ describeBroker('NatsTransport', { variable: URL_VARIABLE }, (url) => {
     expect(new Set(channels)).toEqual(new Set(['multi.a', 'multi.b', 'multi.c']));
     expect(most).toBeLessThanOrEqual(4);
     expect(most).toBeGreaterThan(1);
+  });
+
+  it('recreates a group consumer that was deleted under it, and keeps consuming', async () => {
+    const transport = fixture.transport();
+    const group = fixture.name('gone');
+    const seen = createSpy<string>();
+    const errors = createSpy<Error>();
+    await transport.subscribe({ group, channels: ['gone'], prefetch: 5, onError: errors.fn }, async (d) => {
+      seen.fn(d.message.headers['ce-id']!);
+      await d.ack();
+    });
+    const nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.consumers.delete(streamNameFor(fixture.prefix), groupDurable(group, 'gone'));
+      await errors.waitForCount(1, { description: 'the pull to fail on the deleted consumer' });
+      const after = cloudEventMessage('gone', 'after');
+      await transport.publish([after]);
+      await seen.waitFor((ids) => ids.includes(after.id), { timeoutMs: 15_000, description: 'the event after the deletion' });
+      expect((await jsm.consumers.info(streamNameFor(fixture.prefix), groupDurable(group, 'gone'))).config.durable_name).toBe(
+        groupDurable(group, 'gone'),
+      );
+    } finally {
+      await nc.close();
+    }
   });
 
   it('converges on the stream settings when many processes connect at once', async () => {
