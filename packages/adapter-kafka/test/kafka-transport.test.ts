@@ -1,7 +1,7 @@
-import { ConfigError, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
+import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromUrl, type KafkaTransport } from '../src/index.js';
+import { fromUrl, KafkaTransport } from '../src/index.js';
 import { bodyOf, message, runId, testTransport } from './helpers.js';
 
 describe('kafka options', () => {
@@ -11,6 +11,13 @@ describe('kafka options', () => {
     expect(() => fromUrl('kafka://')).toThrow(ConfigError);
     expect(() => fromUrl('kafka://user:secret@host:9092?mechanism=SCRAM-SHA-256')).not.toThrow();
     expect(() => fromUrl('kafka://user:secret@host?mechanism=PLAIN')).toThrow(/^(?!.*secret)/s);
+  });
+
+  it('createTransport picks this adapter for kafka:// URLs', async () => {
+    const transport = await createTransport('kafka://127.0.0.1:9092?partitions=2');
+    expect(transport).toBeInstanceOf(KafkaTransport);
+    expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' });
+    await transport.close();
   });
 
   it('connect() to a port where no broker listens fails with a TransportError, and can be retried', async () => {
