@@ -4,6 +4,7 @@ import { createEventBus, type EventBus, type EventBusOptions } from '../../bus.j
 import { defineEvent, type EventContract } from '../../contract.js';
 import type { CloudEvent } from '../../envelope.js';
 import type { Transport } from '../../transport.js';
+import { createSpy } from '../spy.js';
 import type { Endpoint, TransportFactory } from './options.js';
 
 export const payloadSchema = z.object({
@@ -90,4 +91,36 @@ export function missing(expected: Iterable<string>, seen: Set<string>): string[]
 
 export function scaled(n: number, scale: number | undefined): number {
   return Math.max(1, Math.round(n * (scale ?? 1)));
+}
+
+/**
+ * Ids seen so far, kept incrementally: a predicate that rebuilt a Set from every call on every
+ * delivery would make waiting on 10,000 events quadratic.
+ */
+export class SeenIds {
+  readonly seen = new Set<string>();
+  private pending: Set<string> | undefined;
+  private readonly changed = createSpy<number>();
+
+  add(id: string): void {
+    this.seen.add(id);
+    this.pending?.delete(id);
+    this.changed.fn(this.seen.size);
+  }
+
+  /** Resolves once every id in `expected` was seen; rejects after `timeoutMs` naming how many are missing. */
+  async waitForAll(expected: Iterable<string>, options: { timeoutMs?: number; description?: string } = {}): Promise<void> {
+    this.pending = new Set([...expected].filter((id) => !this.seen.has(id)));
+    const pending = this.pending;
+    await this.changed
+      .waitFor(() => pending.size === 0, options)
+      .catch((error: Error) => {
+        throw new Error(`${error.message}; ${pending.size} id(s) never arrived`);
+      });
+  }
+
+  /** Resolves once at least `n` distinct ids were seen. */
+  waitForCount(n: number, options: { timeoutMs?: number; description?: string } = {}): Promise<unknown> {
+    return this.changed.waitFor(() => this.seen.size >= n, { description: `${n} distinct events`, ...options });
+  }
 }

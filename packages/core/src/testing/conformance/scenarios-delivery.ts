@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { CloudEvent } from '../../envelope.js';
 import { createSpy } from '../spy.js';
-import { type Harness, ids, missing, type Payload, provisionGroup, scaled } from './harness.js';
+import { type Harness, ids, missing, type Payload, provisionGroup, SeenIds, scaled } from './harness.js';
 import { check, type Scenario } from './scenario.js';
 
 type Seen = CloudEvent<Payload> & { consumer?: number };
@@ -68,13 +68,13 @@ export const deliveryScenarios: Scenario[] = [
       const contract = h.contract('compete');
       const group = h.name('g');
       await provisionGroup(h, group, [contract.channel]);
-      const all = createSpy<Seen>();
+      const all = new SeenIds();
       const perConsumer = [0, 0, 0, 0, 0];
       for (let c = 0; c < 5; c++) {
         const bus = await h.bus();
         bus.handle(contract, { group, concurrency: 10 }, (event) => {
           perConsumer[c]!++;
-          all.fn(event);
+          all.add(event.id);
         });
         await bus.start();
       }
@@ -93,8 +93,8 @@ export const deliveryScenarios: Scenario[] = [
         }),
       );
       const total = 20 * perPublisher;
-      const seen = await all.waitFor((calls) => ids(calls).size >= total, { timeoutMs: 120_000, description: `${total} events` });
-      expect(missing(sent, ids(seen))).toEqual([]);
+      await all.waitForAll(sent, { timeoutMs: 120_000, description: `${total} events` });
+      expect(missing(sent, all.seen)).toEqual([]);
       expect(perConsumer.filter((n) => n > 0).length, `work per consumer: ${perConsumer.join(', ')}`).toBeGreaterThanOrEqual(2);
     },
   },

@@ -3,7 +3,7 @@ import type { EventBus } from '../../bus.js';
 import { spawnChildConsumer } from '../child.js';
 import { createSpy } from '../spy.js';
 import { startTcpProxy } from '../tcp-proxy.js';
-import { type Harness, missing, type PayloadContract, provisionGroup, scaled } from './harness.js';
+import { type Harness, missing, type PayloadContract, provisionGroup, SeenIds, scaled } from './harness.js';
 import type { TransportFactory } from './options.js';
 import { check, type Scenario } from './scenario.js';
 
@@ -42,9 +42,9 @@ async function until(progress: () => number, fraction: number): Promise<void> {
 }
 
 async function collect(h: Harness, contract: PayloadContract, group: string, factory?: TransportFactory, endpoint?: { host: string; port: number }) {
-  const seen = createSpy<string>();
+  const seen = new SeenIds();
   const bus = await h.bus({ ...(factory ? { factory } : {}), ...(endpoint ? { endpoint } : {}) });
-  bus.handle(contract, { group, concurrency: 50 }, (e) => seen.fn(e.id));
+  bus.handle(contract, { group, concurrency: 50 }, (e) => seen.add(e.id));
   await bus.start();
   return seen;
 }
@@ -73,10 +73,8 @@ export const faultScenarios: Scenario[] = [
         proxy.cut();
       });
       expect(resolved.size, `resolved ${resolved.size}, rejected ${rejected}`).toBeGreaterThan(total / 2);
-      const got = await seen
-        .waitFor((c) => missing(resolved, new Set(c)).length === 0, { timeoutMs: 120_000, description: 'every resolved publish' })
-        .catch(() => seen.calls);
-      expect(missing(resolved, new Set(got)).length, 'resolved publishes never delivered').toBe(0);
+      await seen.waitForAll(resolved, { timeoutMs: 120_000, description: 'every resolved publish' });
+      expect(missing(resolved, seen.seen).length, 'resolved publishes never delivered').toBe(0);
     },
   },
   {
@@ -101,10 +99,8 @@ export const faultScenarios: Scenario[] = [
         await broker.restart();
       });
       expect(resolved.size, `resolved ${resolved.size}, rejected ${rejected}`).toBeGreaterThan(total / 3);
-      const got = await seen
-        .waitFor((c) => missing(resolved, new Set(c)).length === 0, { timeoutMs: 120_000, description: 'every resolved publish' })
-        .catch(() => seen.calls);
-      expect(missing(resolved, new Set(got)).length, 'resolved publishes never delivered').toBe(0);
+      await seen.waitForAll(resolved, { timeoutMs: 120_000, description: 'every resolved publish' });
+      expect(missing(resolved, seen.seen).length, 'resolved publishes never delivered').toBe(0);
     },
   },
   {
@@ -127,9 +123,9 @@ export const faultScenarios: Scenario[] = [
       await worker.exited;
       const seen = await collect(h, contract, group);
       const timeoutMs = (env.options.redeliveryTimeoutMs ?? 10_000) + 30_000;
-      const got = await seen.waitFor((c) => missing(sent, new Set(c)).length === 0, { timeoutMs, description: 'all 10 events' });
+      await seen.waitForAll(sent, { timeoutMs, description: 'all 10 events' });
       check(held.length > 0, 'the child held nothing');
-      expect(missing(worker.received.calls, new Set(got))).toEqual([]);
+      expect(missing(worker.received.calls, seen.seen)).toEqual([]);
     },
   },
 ];
