@@ -226,7 +226,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
         registration,
         chain,
         limiter: new Limiter(concurrency),
-        extend: (ctx) => withEmit(ctx, registration),
+        extend: emitterFor(registration),
       });
       registrations.push(registration);
       return registration;
@@ -269,27 +269,30 @@ export function createEventBus(options: EventBusOptions): EventBus {
     },
   };
 
-  function withEmit(ctx: MessageContext, registration: HandlerRegistration): MessageContext {
+  /** Builds `ctx.emit` for one registration; the declared set is computed once, not per delivery. */
+  function emitterFor(registration: HandlerRegistration): (ctx: MessageContext) => MessageContext {
     const declared = new Set(registration.emits.map((e) => e.type));
-    const emit = async (contract: EventContract, data: unknown, emitOptions: EmitOptions = {}) => {
-      if (!declared.has(contract.type)) {
-        throw new ConfigError(
-          'emits',
-          `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`,
-        );
-      }
-      const incoming = ctx.event;
-      const chainOptions: PublishEventOptions = {
-        ...emitOptions,
-        causationId: incoming.id,
-        correlationId: incoming.correlationid ?? incoming.id,
+    return (ctx) => {
+      const emit = async (contract: EventContract, data: unknown, emitOptions: EmitOptions = {}) => {
+        if (!declared.has(contract.type)) {
+          throw new ConfigError(
+            'emits',
+            `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`,
+          );
+        }
+        const incoming = ctx.event;
+        const chainOptions: PublishEventOptions = {
+          ...emitOptions,
+          causationId: incoming.id,
+          correlationId: incoming.correlationid ?? incoming.id,
+        };
+        if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
+        if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
+        return publishOne(contract, data, chainOptions, ctx);
       };
-      if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
-      if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
-      return publishOne(contract, data, chainOptions, ctx);
+      // The context is fresh per delivery, so `emit` goes straight onto it (no prototype chain per message).
+      return Object.assign(ctx, { emit });
     };
-    // The context is fresh per delivery, so `emit` goes straight onto it (no prototype chain per message).
-    return Object.assign(ctx, { emit });
   }
 
   return bus;

@@ -78,6 +78,7 @@ function headerValue(headers: Record<string, string>, name: string): string | un
 }
 
 function checkRequired(attrs: Partial<CloudEventAttributes>): void {
+  if (attrs.specversion === '1.0' && attrs.id && attrs.source && attrs.type) return;
   const missing = REQUIRED_ATTRIBUTES.filter((name) => typeof attrs[name] !== 'string' || attrs[name] === '');
   if (missing.length > 0) {
     throw new PoisonMessageError('missing-attributes', `missing CloudEvents attribute(s): ${missing.join(', ')}`);

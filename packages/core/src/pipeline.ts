@@ -98,47 +98,84 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     registration: HandlerRegistration,
     opts: ReceiverOptions,
   ): MessageContext {
-    // Created on first use: most handlers never touch the signal, the scratch map or a child logger.
-    let controller: AbortController | undefined;
-    let state: Map<string | symbol, unknown> | undefined;
-    let ctxLogger: Logger | undefined;
-    let settled = false;
-    const settle = (what: string, action: () => Promise<void>) => {
-      if (settled) return Promise.resolve();
-      settled = true;
-      return settleSafely(what, event.id, action);
-    };
-    return {
-      event,
-      contract,
-      group,
-      channel: delivery.message.channel,
-      attempt: delivery.attempt,
-      maxAttempts: registration.maxAttempts,
-      get signal() {
-        controller ??= new AbortController();
-        return controller.signal;
-      },
-      get logger() {
-        ctxLogger ??= opts.logger.child
-          ? opts.logger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
-          : opts.logger;
-        return ctxLogger;
-      },
-      get state() {
-        state ??= new Map();
-        return state;
-      },
-      get settled() {
-        return settled;
-      },
-      abort: (reason: Error) => {
-        controller ??= new AbortController();
-        controller.abort(reason);
-      },
-      ack: () => settle('ack', () => delivery.ack()),
-      nack: (nackOptions?: NackOptions) => settle('nack', () => delivery.nack(nackOptions)),
-      deadLetter: (reason: string) => settle('dead-letter', () => delivery.deadLetter(reason)),
-    };
+    return new DeliveryContext(delivery, event, contract, registration, opts.logger, (what, eventId, action) =>
+      settleSafely(what, eventId, action),
+    );
+  }
+}
+
+type Settle = (what: string, eventId: string | undefined, action: () => Promise<void>) => Promise<void>;
+
+/**
+ * The context of one delivery. A class, not an object of closures: one is made per message, and
+ * the signal, scratch map and child logger are created only when a handler or middleware asks.
+ */
+class DeliveryContext implements MessageContext {
+  readonly group: string;
+  readonly channel: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  private controller: AbortController | undefined;
+  private scratch: Map<string | symbol, unknown> | undefined;
+  private childLogger: Logger | undefined;
+  private done = false;
+
+  constructor(
+    private readonly delivery: Delivery,
+    readonly event: CloudEvent,
+    readonly contract: EventContract,
+    registration: HandlerRegistration,
+    private readonly baseLogger: Logger,
+    private readonly settleSafely: Settle,
+  ) {
+    this.group = registration.group;
+    this.channel = delivery.message.channel;
+    this.attempt = delivery.attempt;
+    this.maxAttempts = registration.maxAttempts;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  get logger(): Logger {
+    const { event, group, baseLogger } = this;
+    this.childLogger ??= baseLogger.child
+      ? baseLogger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
+      : baseLogger;
+    return this.childLogger;
+  }
+
+  get state(): Map<string | symbol, unknown> {
+    this.scratch ??= new Map();
+    return this.scratch;
+  }
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  abort(reason: Error): void {
+    this.controller ??= new AbortController();
+    this.controller.abort(reason);
+  }
+
+  private settle(what: string, action: () => Promise<void>): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.done = true;
+    return this.settleSafely(what, this.event.id, action);
+  }
+
+  ack(): Promise<void> {
+    return this.settle('ack', () => this.delivery.ack());
+  }
+
+  nack(options?: NackOptions): Promise<void> {
+    return this.settle('nack', () => this.delivery.nack(options));
+  }
+
+  deadLetter(reason: string): Promise<void> {
+    return this.settle('dead-letter', () => this.delivery.deadLetter(reason));
   }
 }
