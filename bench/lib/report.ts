@@ -37,6 +37,7 @@ export function machine(): string {
  * benchmarks' sections as they are, so each bench can be re-run alone.
  */
 export function writeSection(name: string, markdown: string): void {
+  if (process.env.BENCH_DRY_RUN) return;
   let doc: string;
   try {
     doc = readFileSync(REPORT, 'utf8');
