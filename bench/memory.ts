@@ -19,7 +19,8 @@ const payload = 'x'.repeat(1024 - 60);
 const mb = (n: number) => Math.round(n / 2 ** 20);
 
 async function setup(name: string, concurrency: number, expected: number, onEvent: (sentAt: number) => void) {
-  const bus = createEventBus({ transport: new MemoryTransport({ broker: `bench-${name}` }), source: '/bench' });
+  const maxBacklog = Number(process.env.BENCH_BACKLOG ?? 1_000);
+  const bus = createEventBus({ transport: new MemoryTransport({ broker: `bench-${name}`, maxBacklog }), source: '/bench' });
   let received = 0;
   let markDone: () => void = () => {};
   const done = new Promise<void>((resolve) => {
