@@ -9,6 +9,8 @@ export default defineConfig({
     cli: 'src/cli.ts',
   },
   format: ['esm', 'cjs'],
+  // Shared chunks in CJS too, so `instanceof CoordinationUnavailableError` holds across `.` and `./redis`.
+  splitting: true,
   dts: true,
   clean: true,
   sourcemap: true,
