@@ -101,7 +101,10 @@ export class Consumer implements Subscription, DeliverySink {
       () => this.settling.delete(work),
     );
     if (delivery.groupId !== undefined) this.releaseGroup(delivery.groupId);
-    for (const wake of this.slotWaiters.splice(0)) wake();
+    // Wake pollers only when it matters: a full batch is free, or slots just became free at all
+    // (a poller then starts its short wait for a partial batch). Waking on every settle costs throughput.
+    const free = this.config.prefetch - this.inFlight.size - this.reserved;
+    if (free >= Math.min(10, this.config.prefetch) || free === 1) for (const wake of this.slotWaiters.splice(0)) wake();
     if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -154,7 +157,7 @@ export class Consumer implements Subscription, DeliverySink {
             MaxNumberOfMessages: n,
             WaitTimeSeconds: this.config.waitTimeSeconds,
             MessageAttributeNames: ['All'],
-            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+            MessageSystemAttributeNames: this.config.fifo ? ['ApproximateReceiveCount', 'MessageGroupId'] : ['ApproximateReceiveCount'],
           }),
           { abortSignal: this.abort.signal },
         );
