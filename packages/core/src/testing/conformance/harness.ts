@@ -5,7 +5,7 @@ import { defineEvent, type EventContract } from '../../contract.js';
 import type { CloudEvent } from '../../envelope.js';
 import type { Transport } from '../../transport.js';
 import { createSpy } from '../spy.js';
-import type { Endpoint, TransportFactory } from './options.js';
+import type { ConformanceOptions, Endpoint, TransportFactory } from './options.js';
 
 export const payloadSchema = z.object({
   n: z.number().int(),
@@ -23,8 +23,19 @@ export class Harness {
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   readonly run = randomBytes(4).toString('hex');
   private seq = 0;
+  private readonly created = { groups: new Set<string>(), channels: new Set<string>() };
 
-  constructor(private readonly factory: TransportFactory) {}
+  constructor(
+    private readonly factory: TransportFactory,
+    private readonly removeCreated?: ConformanceOptions['cleanup'],
+  ) {}
+
+  /** A consumer group unique to this run; handed to the `cleanup` option afterwards. */
+  group(): string {
+    const group = this.name('g');
+    this.created.groups.add(group);
+    return group;
+  }
 
   /** A name unique to this run: channels and groups never collide across reruns. */
   name(label: string): string {
@@ -33,6 +44,7 @@ export class Harness {
 
   contract(label: string, channel?: string): PayloadContract {
     const type = `conformance.${this.name(label)}`;
+    this.created.channels.add(channel ?? type);
     return defineEvent({
       type,
       description: `conformance test event ${label}`,
@@ -71,6 +83,9 @@ export class Harness {
     for (const fn of this.cleanups.splice(0).reverse()) await settle(Promise.resolve().then(fn));
     await Promise.all(this.buses.splice(0).map((b) => settle(b.stop())));
     await Promise.all(this.transports.splice(0).map((t) => settle(t.close())));
+    if (this.removeCreated) {
+      await settle(this.removeCreated({ groups: [...this.created.groups], channels: [...this.created.channels] }));
+    }
   }
 }
 

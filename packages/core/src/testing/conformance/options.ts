@@ -60,4 +60,9 @@ export interface ConformanceOptions {
   scale?: number;
   /** Per-test timeout in ms. */
   timeoutMs?: number;
+  /**
+   * Remove what a scenario created on the shared broker (queues, consumers, topics) once it is over,
+   * so repeated runs do not pile up resources. Failures here are ignored.
+   */
+  cleanup?: (created: { groups: string[]; channels: string[] }) => Promise<void>;
 }

@@ -20,7 +20,7 @@ export const deliveryScenarios: Scenario[] = [
     title: 'events published while the group is offline arrive intact (data, extensions, key)',
     async run(h) {
       const contract = h.contract('pbs');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const publisher = await h.bus();
       const sent = await publisher.publishBatch(
@@ -66,7 +66,7 @@ export const deliveryScenarios: Scenario[] = [
     async run(h, env) {
       const perPublisher = scaled(250, env.options.scale);
       const contract = h.contract('compete');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const all = new SeenIds();
       const perConsumer = [0, 0, 0, 0, 0];
@@ -103,7 +103,7 @@ export const deliveryScenarios: Scenario[] = [
     title: 'two groups both get every event',
     async run(h) {
       const contract = h.contract('fan');
-      const [g1, g2] = [h.name('g'), h.name('g')];
+      const [g1, g2] = [h.group(), h.group()];
       const a = await consumer(h, contract, g1);
       const b = await consumer(h, contract, g2);
       const publisher = await h.bus();
@@ -123,8 +123,8 @@ export const deliveryScenarios: Scenario[] = [
     async run(h) {
       const a = h.contract('iso-a');
       const b = h.contract('iso-b');
-      const onA = await consumer(h, a, h.name('g'));
-      const onB = await consumer(h, b, h.name('g'));
+      const onA = await consumer(h, a, h.group());
+      const onB = await consumer(h, b, h.group());
       const publisher = await h.bus();
       await publisher.publishBatch([
         ...Array.from({ length: 20 }, (_, n) => ({ contract: a, data: { n } })),
@@ -144,7 +144,7 @@ export const deliveryScenarios: Scenario[] = [
       const contract = h.contract('order');
       const probe = await h.transport();
       if (!probe.capabilities.orderingPerKey) return env.skip('the transport reports orderingPerKey: false');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const seen = createSpy<{ key: string; n: number }>();
       for (let c = 0; c < 2; c++) {

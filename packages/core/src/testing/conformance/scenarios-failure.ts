@@ -52,7 +52,7 @@ export const failureScenarios: Scenario[] = [
     title: 'a failing handler is retried: every event arrives, attempt counts rise',
     async run(h) {
       const contract = h.contract('retry');
-      const group = h.name('g');
+      const group = h.group();
       const attempts = createSpy<{ id: string; attempt: number }>();
       const bus = await h.bus();
       bus.handle(contract, { group, maxAttempts: 5, backoff: { initialMs: 20, maxMs: 100 } }, (event, ctx) => {
@@ -77,7 +77,7 @@ export const failureScenarios: Scenario[] = [
     title: 'a nack with delay is not redelivered early',
     async run(h) {
       const contract = h.contract('delay');
-      const group = h.name('g');
+      const group = h.group();
       const times = createSpy<{ attempt: number; at: number }>();
       const bus = await h.bus();
       bus.handle(
@@ -102,7 +102,7 @@ export const failureScenarios: Scenario[] = [
     title: 'after maxAttempts the event is dead-lettered with its reason, intact and readable',
     async run(h) {
       const contract = h.contract('dlq');
-      const group = h.name('g');
+      const group = h.group();
       const calls = createSpy<number>();
       const bus = await h.bus();
       bus.handle(contract, { group, maxAttempts: 3, backoff: { initialMs: 10, maxMs: 50 } }, (_e, ctx) => {
@@ -128,7 +128,7 @@ export const failureScenarios: Scenario[] = [
     title: 'poison input (not JSON, unknown type, schema mismatch, no attributes, oversized) is dead-lettered; the consumer keeps running',
     async run(h) {
       const contract = h.contract('poison');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const limit = 16 * 1024;
       const handled = createSpy<number>();

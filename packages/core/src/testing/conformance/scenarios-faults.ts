@@ -61,7 +61,7 @@ export const faultScenarios: Scenario[] = [
       h.onCleanup(() => proxy.close());
       const endpoint = { host: proxy.host, port: proxy.port };
       const contract = h.contract('cut');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const seen = await collect(h, contract, group, undefined, endpoint);
       const publisher = await h.bus({ endpoint });
@@ -87,7 +87,7 @@ export const faultScenarios: Scenario[] = [
       await broker.start();
       h.onCleanup(() => broker.stop());
       const contract = h.contract('restart');
-      const group = h.name('g');
+      const group = h.group();
       const probe = await h.transport(undefined, broker.factory);
       const sub = await probe.subscribe({ group, channels: [contract.channel], prefetch: 1 }, (d) => d.nack());
       await sub.close();
@@ -111,7 +111,7 @@ export const faultScenarios: Scenario[] = [
       const child = env.options.child;
       if (!child) return env.skip('no child module given (a process-local transport cannot be shared with a child)');
       const contract = h.contract('kill');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const worker = spawnChildConsumer({ ...child, group, channels: [contract.channel], prefetch: 5 });
       h.onCleanup(() => worker.kill());

@@ -13,8 +13,8 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'closing one subscription leaves the others running',
     async run(h) {
       const contract = h.contract('close-one');
-      const group = h.name('g');
-      const other = h.name('g');
+      const group = h.group();
+      const other = h.group();
       const spies = [createSpy<string>(), createSpy<string>(), createSpy<string>()];
       const buses = [];
       for (const [i, g] of [group, group, other].entries()) {
@@ -39,7 +39,7 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'stop() with handlers in flight: they finish and settle, nothing is lost',
     async run(h) {
       const contract = h.contract('graceful');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const started = createSpy<string>();
       const finished: { id: string; at: number }[] = [];
@@ -79,7 +79,7 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'closing a publisher flushes what it accepted',
     async run(h) {
       const contract = h.contract('flush');
-      const group = h.name('g');
+      const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
       const publisher = await h.bus();
       const pending = Array.from({ length: 200 }, (_, n) => publisher.publish(contract, { n }));
@@ -102,11 +102,11 @@ export const lifecycleScenarios: Scenario[] = [
     async run(h) {
       const contract = h.contract('idem');
       const transport = await h.transport();
-      const sub = await transport.subscribe({ group: h.name('g'), channels: [contract.channel], prefetch: 1 }, (d) => d.ack());
+      const sub = await transport.subscribe({ group: h.group(), channels: [contract.channel], prefetch: 1 }, (d) => d.ack());
       await Promise.all([sub.close(), sub.close()]);
       await sub.close();
       const bus = await h.bus();
-      bus.handle(contract, { group: h.name('g') }, () => {});
+      bus.handle(contract, { group: h.group() }, () => {});
       await bus.start();
       await Promise.all([bus.stop(), bus.stop()]);
       await bus.stop();
@@ -119,7 +119,7 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'never more unsettled deliveries than prefetch',
     async run(h) {
       const contract = h.contract('prefetch');
-      const group = h.name('g');
+      const group = h.group();
       const transport = await h.transport();
       let outstanding = 0;
       let peak = 0;
@@ -146,7 +146,7 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'unicode, many and empty header values survive the round trip',
     async run(h) {
       const contract = h.contract('headers');
-      const group = h.name('g');
+      const group = h.group();
       const transport = await h.transport();
       const received = createSpy<Record<string, string>>();
       const sub = await transport.subscribe({ group, channels: [contract.channel], prefetch: 5 }, async (d) => {
@@ -169,7 +169,7 @@ export const lifecycleScenarios: Scenario[] = [
     title: 'a message at the size limit round-trips; a larger one is refused with a clear error',
     async run(h) {
       const contract = h.contract('size');
-      const group = h.name('g');
+      const group = h.group();
       const probe = await h.transport();
       const limit = Math.min(probe.capabilities.maxMessageBytes, 1024 * 1024);
       const bus = await h.bus({ maxMessageBytes: limit });

@@ -34,7 +34,7 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       it.skipIf(skipReason !== undefined)(
         `${scenario.name}: ${title}`,
         async (ctx) => {
-          harness = new Harness(factory);
+          harness = new Harness(factory, options.cleanup);
           const env = {
             options,
             skip(reason: string): never {
