@@ -92,14 +92,19 @@ export class Consumer implements Subscription, DeliverySink {
     this.config.onError?.(error);
   }
 
-  /** Track a settle call so close() waits for it; the delivery no longer counts against prefetch. */
-  settled(delivery: SqsDelivery, work: Promise<unknown>): void {
+  /**
+   * The delivery no longer counts against prefetch. `work` is tracked so close() waits for it;
+   * plain deletes and visibility changes need no tracking (close() waits for the settler).
+   */
+  settled(delivery: SqsDelivery, work: Promise<unknown> | undefined): void {
     this.inFlight.delete(delivery);
-    this.settling.add(work);
-    void work.then(
-      () => this.settling.delete(work),
-      () => this.settling.delete(work),
-    );
+    if (work) {
+      this.settling.add(work);
+      void work.then(
+        () => this.settling.delete(work),
+        () => this.settling.delete(work),
+      );
+    }
     if (delivery.groupId !== undefined) this.releaseGroup(delivery.groupId);
     // Wake pollers only when it matters: a full batch is free, or slots just became free at all
     // (a poller then starts its short wait for a partial batch). Waking on every settle costs throughput.

@@ -20,7 +20,7 @@ import type { QueueInfo } from './topology.js';
 export interface DeliverySink {
   readonly config: ConsumerConfig;
   readonly settler: Settler;
-  settled(delivery: SqsDelivery, work: Promise<unknown>): void;
+  settled(delivery: SqsDelivery, work: Promise<unknown> | undefined): void;
 }
 
 /** The longest per-message delay of SendMessage. */
@@ -62,7 +62,7 @@ export class SqsDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.settle(() => this.sink.settler.delete(this.receiptHandle));
+    return this.settle(() => this.sink.settler.delete(this.receiptHandle), true);
   }
 
   nack(options: NackOptions = {}): Promise<void> {
@@ -111,11 +111,12 @@ export class SqsDelivery implements Delivery {
     return true;
   }
 
-  private settle(work: () => Promise<void>): Promise<void> {
+  /** Settle once; `viaSettler` work is a single batched delete or visibility change the subscription already waits for. */
+  private settle(work: () => Promise<void>, viaSettler = false): Promise<void> {
     if (this.done) return Promise.resolve();
     this.done = true;
     const promise = work();
-    this.sink.settled(this, promise);
+    this.sink.settled(this, viaSettler ? undefined : promise);
     return promise;
   }
 
