@@ -51,6 +51,8 @@ async function startEmulator(): Promise<{ endpoint: string; stop(): void }> {
     stdio: 'ignore',
   });
   const endpoint = `http://127.0.0.1:${port}`;
+  // Never outlive the benchmark, however it ends.
+  process.once('exit', () => child.kill());
   for (let i = 0; i < 100; i++) {
     const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
     if (ok) return { endpoint, stop: () => child.kill() };
