@@ -5,15 +5,15 @@
 // confirms, and latency (publish call → handler) at a paced rate.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { createEventBus, createEnvelope, defineEvent, encodeBinary } from '@org/eventbus';
+import { createEventBus, createEnvelope, defineEvent, encodeBinary, redact } from '@org/eventbus';
 import { RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import { z } from 'zod';
 import { percentile, table, writeSection } from './lib/report.js';
 
 const URL = process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const TOTAL = Number(process.env.BENCH_EVENTS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 15_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCH = 500;
 const LANES = 4;
 const PREFETCH = 500;
@@ -57,9 +57,11 @@ function publishRaw(ch: ConfirmChannel, routingKey: string, seq: number, n: numb
 }
 
 async function rawRound(total: number, consume: boolean): Promise<number> {
+  // Two connections, as the bus side has (a publishing service and a consuming one).
   const conn = await amqp.connect(URL);
+  const subConn = await amqp.connect(URL);
   const pub = await conn.createConfirmChannel();
-  const sub = await conn.createChannel();
+  const sub = await subConn.createChannel();
   const group = `raw-${randomUUID().slice(0, 8)}`;
   const queue = `${EXCHANGE}.${group}`;
   queues.push(queue);
@@ -84,7 +86,38 @@ async function rawRound(total: number, consume: boolean): Promise<number> {
   await inLanes(total, (seq, n) => publishRaw(pub, 'bench', seq, n));
   if (consume) await done;
   const seconds = (performance.now() - started) / 1000;
-  await conn.close();
+  await Promise.all([conn.close(), subConn.close()]);
+  return total / seconds;
+}
+
+/** The adapter alone (no bus): publish the same encoded messages, JSON-parse and ack on receive. */
+async function transportRound(total: number): Promise<number> {
+  const group = `tr-${randomUUID().slice(0, 8)}`;
+  queues.push(`${EXCHANGE}.${group}`, `${EXCHANGE}.${group}.dead-letter`);
+  const consumer = new RabbitMqTransport({ url: URL, exchange: EXCHANGE });
+  const publisher = new RabbitMqTransport({ url: URL, exchange: EXCHANGE });
+  await Promise.all([consumer.connect(), publisher.connect()]);
+  let received = 0;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  await consumer.subscribe({ group, channels: ['bench'], prefetch: PREFETCH }, async (d) => {
+    JSON.parse(Buffer.from(d.message.body).toString('utf8'));
+    await d.ack();
+    if (++received === total) markDone();
+  });
+  const started = performance.now();
+  await inLanes(total, async (seq, n) => {
+    const messages = Array.from({ length: n }, (_, i) => {
+      const event = createEnvelope(Measured.type, 1, '/bench', { seq: seq + i, sentAt: performance.now(), payload });
+      return { channel: 'bench', id: event.id, ...encodeBinary(event, 'cloudEvents_', 'content-type') };
+    });
+    await publisher.publish(messages);
+  });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all([publisher.close(), consumer.close()]);
   return total / seconds;
 }
 
@@ -150,26 +183,33 @@ async function cleanup(): Promise<void> {
   await conn.close();
 }
 
+const step = async (label: string, run: () => Promise<number>) => {
+  const value = await run();
+  console.log(`${label}: ${Math.round(value)} events/s`);
+  return value;
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const e2e = { raw: [] as number[], bus: [] as number[] };
+const e2e = { raw: [] as number[], bus: [] as number[], transport: [] as number[] };
 const pubOnly = { raw: [] as number[], bus: [] as number[] };
 try {
   await rawRound(2_000, true); // warm-up: connections, JIT, quorum queue creation
   await busRound(2_000, true);
   for (let round = 0; round < ROUNDS; round++) {
-    e2e.raw.push(await rawRound(TOTAL, true));
-    e2e.bus.push(await busRound(TOTAL, true));
-    pubOnly.raw.push(await rawRound(TOTAL, false));
-    pubOnly.bus.push(await busRound(TOTAL, false));
+    e2e.raw.push(await step('raw end to end', () => rawRound(TOTAL, true)));
+    e2e.bus.push(await step('bus end to end', () => busRound(TOTAL, true)));
+    e2e.transport.push(await step('adapter end to end', () => transportRound(TOTAL)));
+    pubOnly.raw.push(await step('raw publish', () => rawRound(TOTAL, false)));
+    pubOnly.bus.push(await step('bus publish', () => busRound(TOTAL, false)));
   }
-  const lat = await latency(5_000, 1_000);
+  const lat = await latency(3_000, 500);
   const rows = [
     { measure: 'end to end (publish → handler → ack), events/s', 'raw amqplib': Math.round(median(e2e.raw)), bus: Math.round(median(e2e.bus)), 'bus ÷ raw': median(e2e.bus) / median(e2e.raw) },
+    { measure: 'end to end, the adapter alone (no bus), events/s', 'raw amqplib': Math.round(median(e2e.raw)), bus: Math.round(median(e2e.transport)), 'bus ÷ raw': median(e2e.transport) / median(e2e.raw) },
     { measure: 'publish with confirms (group queue bound), events/s', 'raw amqplib': Math.round(median(pubOnly.raw)), bus: Math.round(median(pubOnly.bus)), 'bus ÷ raw': median(pubOnly.bus) / median(pubOnly.raw) },
   ];
   const md = table(rows);
-  const latencyRow = table([{ 'paced rate': '1,000 events/s', events: 5_000, 'p50 ms': lat.p50, 'p99 ms': lat.p99 }]);
-  console.log(`rounds: e2e raw ${e2e.raw.map(Math.round)} bus ${e2e.bus.map(Math.round)}; publish raw ${pubOnly.raw.map(Math.round)} bus ${pubOnly.bus.map(Math.round)}`);
+  const latencyRow = table([{ 'paced rate': '500 events/s', events: 3_000, 'p50 ms': lat.p50, 'p99 ms': lat.p99 }]);
+  console.log(`rounds: e2e raw ${e2e.raw.map(Math.round)} bus ${e2e.bus.map(Math.round)} transport ${e2e.transport.map(Math.round)}; publish raw ${pubOnly.raw.map(Math.round)} bus ${pubOnly.bus.map(Math.round)}`);
   writeSection(
     'rabbitmq',
     `## RabbitMQ (amqplib 2, quorum queues, confirms on)
@@ -178,7 +218,9 @@ try {
 
 ${md}
 
-${latencyRow}`,
+${latencyRow}
+
+Every round (events/s), to show the noise of a shared 2-core machine: end to end raw ${e2e.raw.map(Math.round).join(' / ')}, bus ${e2e.bus.map(Math.round).join(' / ')}, adapter alone ${e2e.transport.map(Math.round).join(' / ')}; publish raw ${pubOnly.raw.map(Math.round).join(' / ')}, bus ${pubOnly.bus.map(Math.round).join(' / ')}. Broker: ${process.env.BENCH_BROKER_NOTE ?? redact(URL)}.`,
   );
 } finally {
   await cleanup().catch((e: unknown) => console.error('cleanup failed', e));
