@@ -19,6 +19,7 @@ export interface HttpOptions {
 }
 
 const MAX_BODY = 64 * 1024;
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -72,7 +73,14 @@ export function createHttpServer(options: HttpOptions): Server {
       const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
       return json(res, 400, { error: 'invalid request', issues });
     }
-    const requestId = randomUUID();
+    // A client that may retry sends an Idempotency-Key: the same key is the same request id, event id
+    // and ClientToken, so a retried POST never launches a second machine.
+    const key = req.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      return json(res, 400, { error: 'invalid request', issues: [{ path: 'Idempotency-Key', message: 'must be 1-64 letters, digits, "-" or "_"' }] });
+    }
+    const requestId = key ?? randomUUID();
+    if (key !== undefined && (await store.get(requestId))?.request) return accepted(res, requestId);
     const input = parsed.data;
     const createdAt = new Date().toISOString();
     try {
@@ -81,24 +89,32 @@ export function createHttpServer(options: HttpOptions): Server {
       // Without a record nobody could answer for the request: accept nothing rather than lose track.
       return json(res, 503, { error: 'the request store is unavailable; nothing was started, try again', detail: redact(errorMessage(error)) }, { 'retry-after': '2' });
     }
+    // A timer we clear, not AbortSignal.timeout: that one fires (and allocates) for every request later.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`no confirmation within ${publishTimeoutMs} ms`)), publishTimeoutMs);
     try {
       // The request id is the event id, and so the ClientToken EC2 deduplicates on.
-      await launches.publish(
-        Ec2LaunchRequested,
-        { ...input, requestId },
-        { id: requestId, subject: requestId, signal: AbortSignal.timeout(publishTimeoutMs) },
-      );
+      await launches.publish(Ec2LaunchRequested, { ...input, requestId }, { id: requestId, subject: requestId, signal: deadline.signal });
     } catch (error) {
       await store.remove(requestId).catch(() => {});
       return json(
         res,
         503,
-        { error: 'the event broker did not confirm the launch request; nothing was started, try again', detail: redact(errorMessage(error)) },
+        {
+          error: 'the event broker did not confirm the launch request, so it was not accepted; retry it (with the same Idempotency-Key to be safe)',
+          detail: redact(errorMessage(error)),
+        },
         { 'retry-after': '2' },
       );
+    } finally {
+      clearTimeout(timer);
     }
     // The event is in the broker now: whatever happens next, the answer is 202. The step is a nicety.
     await store.addStep(requestId, { type: Ec2LaunchRequested.type, eventId: requestId, at: createdAt }).catch(() => {});
+    accepted(res, requestId);
+  }
+
+  function accepted(res: ServerResponse, requestId: string): void {
     const statusUrl = `/v1/requests/${requestId}`;
     json(res, 202, { requestId, statusUrl }, { location: statusUrl });
   }

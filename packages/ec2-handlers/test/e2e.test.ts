@@ -142,6 +142,31 @@ for (const broker of brokers) {
       }
     });
 
+    it('treats a retried POST with the same Idempotency-Key as the same request', async () => {
+      const id = runId();
+      const launcher = new SimulatedLauncher({ bootMs: 50 });
+      running = await startWithStream(serviceOptions(broker, id, { launcher }));
+      const post = () =>
+        fetch(`${running?.base}v1/ec2/instances`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': `order-${id}` },
+          body: JSON.stringify(LAUNCH),
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as { requestId: string } }));
+      const first = await post();
+      const again = await post();
+      expect([first.status, again.status]).toEqual([202, 202]);
+      expect(again.body.requestId).toBe(first.body.requestId);
+      expect(first.body.requestId).toBe(`order-${id}`);
+      await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === first.body.requestId), { timeoutMs: 20_000 });
+      expect(launcher.launches).toBe(1);
+      const bad = await fetch(`${running.base}v1/ec2/instances`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'no spaces please' },
+        body: JSON.stringify(LAUNCH),
+      });
+      expect(bad.status).toBe(400);
+    });
+
     it('rejects an invalid request with 400 and the validation issues', async () => {
       running = await startWithStream(serviceOptions(broker, runId()));
       const posted = await postLaunch(running.base, { imageId: 'not-an-ami', instanceType: 7 });
@@ -165,7 +190,7 @@ describe('EC2 reference service when the broker refuses', () => {
     try {
       const posted = await postLaunch(running.base);
       expect(posted.status).toBe(503);
-      expect(String(posted.body.error)).toMatch(/did not confirm/);
+      expect(String(posted.body.error)).toMatch(/did not confirm.*not accepted/);
       expect(JSON.stringify(posted.body)).not.toContain('secret');
       const res = await fetch(`${running.base}v1/requests/${String(posted.body.requestId)}`);
       expect(res.status).toBe(404);
