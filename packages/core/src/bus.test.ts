@@ -108,11 +108,19 @@ describe('options', () => {
 describe('routing', () => {
   it('dispatches by type on a shared channel; a known type this group does not handle is acked, not dead-lettered', async () => {
     const { bus, transport } = setup({ contracts: [Refunded] });
+    const subscribed = createSpy<readonly string[] | undefined>();
+    const subscribe = transport.subscribe.bind(transport);
+    transport.subscribe = (o, handler) => {
+      subscribed.fn(o.types);
+      return subscribe(o, handler);
+    };
     const placed = createSpy<string>();
     const cancelled = createSpy<string>();
     bus.handle(Placed, { group: 'billing' }, (e) => placed.fn(e.data.orderId));
     bus.handle(Cancelled, { group: 'billing' }, (e) => cancelled.fn(e.data.orderId));
     await bus.start();
+    // The broker may filter a shared channel by the types the group handles (an SNS filter policy).
+    expect(subscribed.calls).toEqual([['order.placed', 'order.cancelled']]);
     const dead = await deadLetters(transport, 'billing');
     await bus.publish(Placed, { orderId: 'a', total: 1 });
     await bus.publish(Refunded, { orderId: 'r' });

@@ -249,7 +249,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
           onError,
         });
         const subscription = await transport.subscribe(
-          { group, channels, prefetch, onError: (error) => onError(error, { group }) },
+          { group, channels, types: [...routes.keys()], prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),
         );
         subscriptions.push(subscription);

@@ -30,6 +30,7 @@ export {
   ConfigError,
   CoordinationUnavailableError,
   EventBusError,
+  errorMessage,
   HandlerTimeoutError,
   MessageTooLargeError,
   NonRetryableError,

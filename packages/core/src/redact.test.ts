@@ -11,6 +11,7 @@ describe('redact', () => {
     ['sqs://eu-west-1?endpoint=http://x&secretAccessKey=abc&accessKeyId=AKIA', 'sqs://eu-west-1?endpoint=http://x&secretAccessKey=***&accessKeyId=***'],
     ['{"secretAccessKey":"wJalrXUtnFEMI"}', '{"secretAccessKey":"***"}'],
     ['kafka://127.0.0.1:9092', 'kafka://127.0.0.1:9092'],
+    ['auth failed token=abc123 password=hunter2', 'auth failed token=*** password=***'],
   ])('%s', (input, output) => {
     expect(redact(input)).toBe(output);
   });

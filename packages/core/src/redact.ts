@@ -1,6 +1,6 @@
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
 const SECRET_PARAMS =
-  /([?&;](?:password|passwd|pwd|secret|token|access_?key|access_?key_?id|secret_?access_?key|session_?token|x-amz-security-token|x-amz-credential|x-amz-signature)=)[^&\s;]*/gi;
+  /((?:^|[?&;\s])(?:password|passwd|pwd|secret|token|access_?key|access_?key_?id|secret_?access_?key|session_?token|x-amz-security-token|x-amz-credential|x-amz-signature)=)[^&\s;]*/gi;
 const AWS_SECRET_LIKE = /\b(aws_?secret_?access_?key|secretAccessKey|sessionToken)(["']?\s*[:=]\s*["']?)[^"'\s,}&;]+/gi;
 
 /**

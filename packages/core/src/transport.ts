@@ -69,6 +69,11 @@ export interface SubscribeOptions {
   /** Consumer group: members compete, every group gets every event. */
   group: string;
   channels: readonly string[];
+  /**
+   * Event types the group handles. A transport may filter on them at the broker (an SNS filter
+   * policy) when channels are shared; core still dispatches by type, so ignoring it is correct.
+   */
+  types?: readonly string[];
   /** Most deliveries outstanding (unsettled) at once for this subscription. */
   prefetch: number;
   /** Read the group's dead letters instead of its live channels. */
