@@ -1,19 +1,31 @@
 import { fileURLToPath } from 'node:url';
+import type { DeliveryHandler, SubscribeOptions, Subscription } from '@org/eventbus';
 import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
+import { afterAll } from 'vitest';
 import { RabbitMqTransport } from '../src/index.js';
 import { CONFORMANCE_EXCHANGE } from './child-transport.js';
-import { URL_VARIABLE } from './helpers.js';
+import { deleteTopology, URL_VARIABLE } from './helpers.js';
 import { PrivateBroker, privateBrokerAvailable } from './private-broker.js';
 
 const childModule = fileURLToPath(new URL('./child-transport.ts', import.meta.url));
 
+/** Remembers the groups the suite subscribes, so their queues can be deleted afterwards. */
+const groups = new Set<string>();
+class TrackedTransport extends RabbitMqTransport {
+  override subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
+    groups.add(options.group);
+    return super.subscribe(options, onDelivery);
+  }
+}
+
 describeBroker('rabbitmq conformance', { variable: URL_VARIABLE }, (url) => {
+  afterAll(() => deleteTopology(url(), [CONFORMANCE_EXCHANGE], groups), 60_000);
   const broker = new URL(process.env[URL_VARIABLE] ?? 'amqp://127.0.0.1:5672');
   // broker-restart needs a broker this test may restart: a node of its own, never the shared one.
   const own = privateBrokerAvailable() ? new PrivateBroker() : undefined;
   runTransportConformance(
     'rabbitmq',
-    ({ endpoint }) => new RabbitMqTransport({ url: url(), exchange: CONFORMANCE_EXCHANGE, ...(endpoint ? { endpoint } : {}) }),
+    ({ endpoint }) => new TrackedTransport({ url: url(), exchange: CONFORMANCE_EXCHANGE, ...(endpoint ? { endpoint } : {}) }),
     {
       brokerEndpoint: { host: broker.hostname, port: Number(broker.port || 5672) },
       child: { module: childModule, export: 'createConformanceTransport' },

@@ -42,15 +42,35 @@ export class Fixture {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.transports.map((t) => t.close().catch(() => {})));
-    const conn = await amqp.connect(this.url());
-    const ch = await conn.createChannel();
-    for (const group of this.groups) {
-      for (const suffix of ['', '.dead-letter', ...[16, 32, 64, 128, 256, 512, 1024, 2048, 4096].map((b) => `.retry.${b}`)]) {
-        await ch.deleteQueue(`${this.exchange}.${group}${suffix}`).catch(() => {});
+    await deleteTopology(this.url(), [this.exchange, `${this.exchange}-quorum`, `${this.exchange}-classic`], this.groups);
+  }
+}
+
+/** Every retry bucket a group may have (16 ms … 2^31 ms). */
+const RETRY_BUCKETS = Array.from({ length: 28 }, (_, i) => 16 * 2 ** i);
+
+/**
+ * Deletes what tests declared on the shared broker (group, dead-letter and retry queues, exchanges):
+ * quorum queues left behind weigh on a small broker.
+ */
+export async function deleteTopology(url: string, exchanges: readonly string[], groups: Iterable<string>): Promise<void> {
+  const conn = await amqp.connect(url);
+  let ch = await conn.createChannel();
+  const attempt = async (op: (c: typeof ch) => Promise<unknown>) => {
+    try {
+      await op(ch);
+    } catch {
+      ch = await conn.createChannel(); // a refused delete closes the channel
+    }
+  };
+  for (const exchange of exchanges) {
+    for (const group of groups) {
+      for (const suffix of ['', '.dead-letter', ...RETRY_BUCKETS.map((b) => `.retry.${b}`)]) {
+        await attempt((c) => c.deleteQueue(`${exchange}.${group}${suffix}`));
       }
     }
-    await ch.deleteExchange(this.exchange).catch(() => {});
-    await ch.deleteExchange(`${this.exchange}.dead-letter`).catch(() => {});
-    await conn.close();
+    await attempt((c) => c.deleteExchange(exchange));
+    await attempt((c) => c.deleteExchange(`${exchange}.dead-letter`));
   }
+  await conn.close();
 }
