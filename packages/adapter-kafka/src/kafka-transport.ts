@@ -1,9 +1,9 @@
 import {
-  ConfigError,
-  type DeliveryHandler,
+  checkSubscribeOptions,
   deadLetterHeaders,
-  MessageTooLargeError,
+  type DeliveryHandler,
   messageSize,
+  MessageTooLargeError,
   nextAttemptHeaders,
   type OutgoingMessage,
   type PublishOptions,
@@ -106,11 +106,7 @@ export class KafkaTransport implements Transport {
 
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
-    if (!options.group) throw new ConfigError('group', 'is required');
-    if (!(Number.isInteger(options.prefetch) && options.prefetch >= 1)) {
-      throw new ConfigError('prefetch', `must be a whole number ≥ 1 (got ${options.prefetch})`);
-    }
-    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'needs at least one channel');
+    checkSubscribeOptions(options);
     const { topics } = this.ready();
     const group = options.group;
     const retryTopic = topicName(group + this.options.retryTopicSuffix);

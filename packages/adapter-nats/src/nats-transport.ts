@@ -1,7 +1,9 @@
 import {
+  checkSubscribeOptions,
   ConfigError,
   type DeliveryHandler,
   type OutgoingMessage,
+  PendingWork,
   type PublishOptions,
   redact,
   type SubscribeOptions,
@@ -43,7 +45,7 @@ export class NatsTransport implements Transport {
   private readonly options: ResolvedOptions;
   private connecting: Promise<Connected> | undefined;
   private readonly subscriptions = new Set<NatsSubscription>();
-  private readonly publishes = new Set<Promise<void>>();
+  private readonly publishes = new PendingWork();
   private closing: Promise<void> | undefined;
 
   constructor(options: NatsTransportOptions) {
@@ -72,20 +74,12 @@ export class NatsTransport implements Transport {
       return { subject: channelSubject(this.options.prefix, m.channel), id: m.id, headers, body: m.body };
     });
     const { publisher } = await this.connection();
-    const done = publisher.publishAll(raw, options.signal);
-    this.publishes.add(done);
-    try {
-      await done;
-    } finally {
-      this.publishes.delete(done);
-    }
+    await this.publishes.track(publisher.publishAll(raw, options.signal));
   }
 
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
-    if (!options.group) throw new ConfigError('group', 'is required');
-    if (!(options.prefetch >= 1)) throw new ConfigError('prefetch', `must be at least 1 (got ${options.prefetch})`);
-    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'needs at least one channel');
+    checkSubscribeOptions(options);
     const { nc, jsm, link } = await this.connection();
     const { group } = options;
     const opts = this.options;
@@ -145,7 +139,7 @@ export class NatsTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
-      await Promise.allSettled([...this.publishes]);
+      await this.publishes.settled();
       const connected = await this.connecting?.catch(() => undefined);
       if (!connected) return;
       connected.publisher.close();

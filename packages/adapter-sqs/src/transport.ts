@@ -3,9 +3,10 @@ import https from 'node:https';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
-  ConfigError,
+  checkSubscribeOptions,
   type DeliveryHandler,
   type OutgoingMessage,
+  PendingWork,
   type PublishOptions,
   type SubscribeOptions,
   type Subscription,
@@ -20,14 +21,11 @@ import { Publisher } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { Topology } from './topology.js';
 
-/** Subscribe options this transport understands beyond core's. */
-export interface SqsSubscribeOptions extends SubscribeOptions {
-  /**
-   * The event types the group handles. Given, each of the group's subscriptions filters on the
-   * CloudEvents `type` (SNS filter policy on the body), so a shared channel sends the group only its types.
-   */
-  types?: readonly string[];
-}
+/**
+ * Core's subscribe options. `types`, which the bus fills with the group's handled types, becomes an
+ * SNS filter policy on the CloudEvents `type`, so a shared channel sends the group only its types.
+ */
+export type SqsSubscribeOptions = SubscribeOptions;
 
 /** Room kept under SQS's 256 KiB for the adapter's own attributes (channel, key, attribute type names). */
 const ATTRIBUTE_RESERVE = 1024;
@@ -45,7 +43,7 @@ export class SqsTransport implements Transport {
   private readonly topology: Topology;
   private readonly publisher: Publisher;
   private readonly consumers = new Set<Consumer>();
-  private readonly publishing = new Set<Promise<void>>();
+  private readonly publishing = new PendingWork();
   private closing: Promise<void> | undefined;
 
   constructor(options: SqsTransportOptions = {}) {
@@ -81,22 +79,13 @@ export class SqsTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
-    const work = this.publisher.publish(messages, options.signal);
-    this.publishing.add(work);
-    try {
-      await work;
-    } finally {
-      this.publishing.delete(work);
-    }
+    await this.publishing.track(this.publisher.publish(messages, options.signal));
   }
 
   async subscribe(options: SqsSubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
-    if (!options.group) throw new ConfigError('group', 'is required');
-    if (!(Number.isInteger(options.prefetch) && options.prefetch >= 1)) {
-      throw new ConfigError('prefetch', `must be a whole number ≥ 1 (got ${String(options.prefetch)})`);
-    }
-    const types = (options as SqsSubscribeOptions).types;
+    checkSubscribeOptions(options, { needsChannels: false });
+    const { types } = options;
     const queues = await this.topology.group(options.group, options.deadLetters ? [] : options.channels, types);
     this.assertOpen();
     const consumer: Consumer = new Consumer({
@@ -137,7 +126,7 @@ export class SqsTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.consumers].map((c) => c.close()));
-      await Promise.allSettled([...this.publishing]);
+      await this.publishing.settled();
       this.sqs.destroy();
       this.sns.destroy();
     })();

@@ -158,6 +158,16 @@ export function createEventBus(options: EventBusOptions): EventBus {
     return built.event;
   }
 
+  /**
+   * When one of the group's channels carries other contracts too, tell the transport which types the
+   * group handles (SQS turns it into an SNS filter policy). Otherwise say nothing, so an unknown type
+   * on the channel still reaches the pipeline and is dead-lettered as poison.
+   */
+  function sharedChannelTypes(channels: readonly string[], routes: ReadonlyMap<string, Route>): { types?: string[] } {
+    const shared = [...contracts.values()].some((c) => channels.includes(c.channel) && !routes.has(c.type));
+    return shared ? { types: [...routes.keys()] } : {};
+  }
+
   function assertCanPublish() {
     if (state === 'stopped') throw new EventBusError('the event bus is stopped');
   }
@@ -249,7 +259,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
           onError,
         });
         const subscription = await transport.subscribe(
-          { group, channels, types: [...routes.keys()], prefetch, onError: (error) => onError(error, { group }) },
+          { group, channels, ...sharedChannelTypes(channels, routes), prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),
         );
         subscriptions.push(subscription);

@@ -49,6 +49,7 @@ export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/re
 export { timeout } from './middleware/timeout.js';
 export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
 export { redact, redactError } from './redact.js';
+export { checkSubscribeOptions, PendingWork } from './transport-support.js';
 export type {
   Delivery,
   DeliveryHandler,

@@ -70,8 +70,9 @@ export interface SubscribeOptions {
   group: string;
   channels: readonly string[];
   /**
-   * Event types the group handles. A transport may filter on them at the broker (an SNS filter
-   * policy) when channels are shared; core still dispatches by type, so ignoring it is correct.
+   * Event types the group handles, given when its channels also carry types it does not handle. A
+   * transport may filter on them at the broker (an SNS filter policy); core still dispatches by type,
+   * so ignoring it is correct.
    */
   types?: readonly string[];
   /** Most deliveries outstanding (unsettled) at once for this subscription. */

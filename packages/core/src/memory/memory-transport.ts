@@ -1,5 +1,6 @@
 import { ConfigError, MessageTooLargeError, TransportError } from '../errors.js';
 import { fitsIn, messageSize } from '../headers.js';
+import { checkSubscribeOptions } from '../transport-support.js';
 import type {
   DeliveryHandler,
   OutgoingMessage,
@@ -125,8 +126,7 @@ export class MemoryTransport implements Transport {
 
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
-    if (!options.group) throw new ConfigError('group', 'is required');
-    if (!(options.prefetch >= 1)) throw new ConfigError('prefetch', `must be at least 1 (got ${options.prefetch})`);
+    checkSubscribeOptions(options);
     const queue = options.deadLetters
       ? this.broker.deadLetterQueue(options.group)
       : this.broker.group(options.group, options.channels);
