@@ -4,6 +4,7 @@
 // same 202 without a broker (memory), and node:http + raw amqplib confirm-channel publish (RabbitMQ).
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -101,7 +102,8 @@ function cpuOf(child: ChildProcess): Promise<number> {
 
 function startChild(mode: Mode, exchange: string): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(fileURLToPath(import.meta.url), [], {
-    execArgv: ['--conditions=@org/source', '--import', 'tsx'],
+    // The built packages, as `pnpm bench` measures everything (tsx only for this file itself).
+    execArgv: ['--import', 'tsx'],
     env: { ...process.env, BENCH_HTTP_CHILD: JSON.stringify({ mode, exchange }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -130,6 +132,10 @@ async function load(url: string, child: ChildProcess) {
 }
 
 async function main(): Promise<void> {
+  if (!existsSync(new URL('../packages/ec2-handlers/dist/index.js', import.meta.url))) {
+    console.error('bench http: build the packages first (npx pnpm@10.34.8 build)');
+    process.exit(1);
+  }
   const modes: [Mode, string][] = [
     ['bare', 'node:http, 202 without a broker'],
     ['ours-memory', 'eventbus-ec2 API, memory://'],
