@@ -1,9 +1,11 @@
 import {
+  checkSubscribeOptions,
   ConfigError,
-  MessageTooLargeError,
-  messageSize,
   type DeliveryHandler,
+  messageSize,
+  MessageTooLargeError,
   type OutgoingMessage,
+  PendingWork,
   type PublishOptions,
   type SubscribeOptions,
   type Subscription,
@@ -37,7 +39,7 @@ export class RabbitMqTransport implements Transport {
   private readonly retryQueues = new Map<string, Promise<string>>();
   private closing: Promise<void> | undefined;
   /** Publishes accepted before close(): close waits for their confirms (each bounded by publishTimeoutMs). */
-  private readonly publishing = new Set<Promise<void>>();
+  private readonly publishing = new PendingWork();
 
   constructor(options: RabbitMqTransportOptions) {
     this.options = resolveOptions(options);
@@ -70,13 +72,7 @@ export class RabbitMqTransport implements Transport {
     if (messages.length === 0) return;
     const envelopes: Envelope[] = messages.map((message) => this.envelope(message));
     options.signal?.throwIfAborted();
-    const publishing = this.publisher.publish(envelopes, options.signal);
-    this.publishing.add(publishing);
-    try {
-      await publishing;
-    } finally {
-      this.publishing.delete(publishing);
-    }
+    await this.publishing.track(this.publisher.publish(envelopes, options.signal));
   }
 
   private envelope(message: OutgoingMessage): Envelope {
@@ -94,11 +90,9 @@ export class RabbitMqTransport implements Transport {
 
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
-    if (!options.group) throw new ConfigError('group', 'is required');
-    if (!Number.isInteger(options.prefetch) || options.prefetch < 1 || options.prefetch > 65_535) {
-      throw new ConfigError('prefetch', `must be a whole number from 1 to 65535 (got ${options.prefetch})`);
-    }
-    if (!options.deadLetters && options.channels.length === 0) throw new ConfigError('channels', 'must name at least one channel');
+    checkSubscribeOptions(options);
+    // AMQP's basic.qos carries the prefetch count in 16 bits.
+    if (options.prefetch > 65_535) throw new ConfigError('prefetch', `must be at most 65535 (got ${options.prefetch})`);
     const subscription = new RabbitMqSubscription(
       {
         connection: this.connection,
@@ -139,7 +133,7 @@ export class RabbitMqTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
-      await Promise.allSettled([...this.publishing]);
+      await this.publishing.settled();
       await this.publisher.close();
       await this.connection.close();
     })();
