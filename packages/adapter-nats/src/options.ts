@@ -93,9 +93,9 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   if (!/^[A-Za-z0-9_-]+$/.test(stream)) throw new ConfigError('stream', `"${stream}" is not a valid stream name`);
   const ackWaitMs = positiveInt('ackWaitMs', options.ackWaitMs, 30_000, 1000);
   const maxDeliver = positiveInt('maxDeliver', options.maxDeliver, 100, 2);
-  const backoffMs = options.backoffMs
-    ? [...options.backoffMs]
-    : [ackWaitMs, ackWaitMs * 2, ackWaitMs * 4, ackWaitMs * 8].map((ms) => Math.min(ms, 10 * 60_000));
+  // No consumer-level backoff table unless asked for: on nats-server 2.9 one holds back the
+  // redelivery after a second delayed NAK, and core's retry already spaces attempts with NAK delays.
+  const backoffMs = options.backoffMs ? [...options.backoffMs] : [];
   for (const [i, ms] of backoffMs.entries()) positiveInt(`backoffMs[${i}]`, ms, 0, 1000);
   if (backoffMs.length >= maxDeliver) {
     throw new ConfigError('backoffMs', `needs fewer steps (${backoffMs.length}) than maxDeliver (${maxDeliver})`);
