@@ -90,39 +90,45 @@ for (const broker of brokers) {
       });
     });
 
-    it('launches once for a redelivered event: every RunInstances carries the event id as ClientToken', async () => {
-      const id = runId();
-      const ec2 = new FakeEc2();
-      // The first wait for "running" fails, so the handler is retried and calls RunInstances again.
-      ec2.failDescribes = 1;
-      const logs = createSpy<{ msg: string; eventId?: string }>();
-      const logger = { ...silentLogger, debug: (obj: object, msg?: string) => logs.fn({ ...(obj as { eventId?: string }), msg: msg ?? '' }) };
-      const options = serviceOptions(broker, id, { launcher: new AwsLauncher({ client: ec2, pollMs: 10 }), worker: fastRetry, logger });
-      running = await startWithStream(options);
-      const posted = await postLaunch(running.base);
-      const requestId = posted.body.requestId;
-      await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), { timeoutMs: 20_000 });
+    // JetStream drops a republished event id as a duplicate (Msg-Id), so on NATS this test cannot
+    // make the broker deliver the same event twice; redelivery itself is in the NATS conformance run.
+    const replayable = broker.name !== 'nats';
+    it.skipIf(!replayable)(
+      `launches once for a redelivered event: every RunInstances carries the event id as ClientToken${replayable ? '' : ' — skipped on NATS: JetStream deduplicates a republished id'}`,
+      async () => {
+        const id = runId();
+        const ec2 = new FakeEc2();
+        // The first wait for "running" fails, so the handler is retried and calls RunInstances again.
+        ec2.failDescribes = 1;
+        const logs = createSpy<{ msg: string; eventId?: string }>();
+        const logger = { ...silentLogger, debug: (obj: object, msg?: string) => logs.fn({ ...(obj as { eventId?: string }), msg: msg ?? '' }) };
+        const options = serviceOptions(broker, id, { launcher: new AwsLauncher({ client: ec2, pollMs: 10 }), worker: fastRetry, logger });
+        running = await startWithStream(options);
+        const posted = await postLaunch(running.base);
+        const requestId = posted.body.requestId;
+        await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), { timeoutMs: 20_000 });
 
-      // The broker delivers the same event again (same id), as after a lost ack.
-      const replay = createEventBus({
-        transport: await loadTransport(options.url ?? '', options.transportOptions),
-        source: '/tests/replay',
-      });
-      await replay.publish(Ec2LaunchRequested, { ...LAUNCH, tags: {}, requestId }, { id: requestId });
-      await replay.stop();
-      // The idempotency guard acks the duplicate without running it: no third RunInstances.
-      await logs.waitFor((ls) => ls.some((l) => l.eventId === requestId && /duplicate/.test(l.msg)), {
-        description: 'the duplicate to be acked without running',
-      });
+        // The broker delivers the same event again (same id), as after a lost ack.
+        const replay = createEventBus({
+          transport: await loadTransport(options.url ?? '', options.transportOptions),
+          source: '/tests/replay',
+        });
+        await replay.publish(Ec2LaunchRequested, { ...LAUNCH, tags: {}, requestId }, { id: requestId });
+        await replay.stop();
+        // The idempotency guard acks the duplicate without running it: no third RunInstances.
+        await logs.waitFor((ls) => ls.some((l) => l.eventId === requestId && /duplicate/.test(l.msg)), {
+          description: 'the duplicate to be acked without running',
+        });
 
-      expect(ec2.runTokens.length).toBe(2);
-      expect(new Set(ec2.runTokens)).toEqual(new Set([requestId]));
-      expect(ec2.created.size).toBe(1);
-      expect(running.notifications.calls.filter((n) => n.requestId === requestId)).toHaveLength(1);
-      const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
-      expect(record.status).toBe('launched');
-      expect(record.instanceIds).toEqual([ec2.created.get(requestId)]);
-    });
+        expect(ec2.runTokens.length).toBe(2);
+        expect(new Set(ec2.runTokens)).toEqual(new Set([requestId]));
+        expect(ec2.created.size).toBe(1);
+        expect(running.notifications.calls.filter((n) => n.requestId === requestId)).toHaveLength(1);
+        const record = (await (await fetch(new URL(posted.body.statusUrl, running.base))).json()) as RequestRecord;
+        expect(record.status).toBe('launched');
+        expect(record.instanceIds).toEqual([ec2.created.get(requestId)]);
+      },
+    );
 
     it('runs with the API and the workers apart: the API follows the outcome from the events', async () => {
       const id = runId();

@@ -13,8 +13,8 @@ export interface Broker {
 }
 
 /**
- * Every transport that has landed: memory always, RabbitMQ when EVENTBUS_RABBITMQ_URL is set and the
- * adapter exports fromUrl. A later adapter joins this list the same way, with the option that gives
+ * Every transport that has landed: memory always, RabbitMQ and NATS when their URL variable is set and
+ * the adapter exports fromUrl. A later adapter joins this list the same way, with the option that gives
  * each test its own channels.
  */
 export async function landedBrokers(): Promise<Broker[]> {
@@ -23,9 +23,10 @@ export async function landedBrokers(): Promise<Broker[]> {
   if (amqp && (await hasFromUrl('@org/eventbus-rabbitmq'))) {
     brokers.push({ name: 'rabbitmq', url: amqp, options: (id) => ({ exchange: `ec2-test-${id}`, queueType: 'classic' }) });
   }
-  // NATS joins once two things are settled: a delivery nacked twice is not redelivered a third time
-  // (retry with maxAttempts 3 stalls), and JetStream drops a republished event id as a duplicate
-  // (Msg-Id), so the replay test needs another way to redeliver. Options: { prefix: `ec2t${id}` }.
+  const nats = brokerUrlFromEnv('EVENTBUS_NATS_URL');
+  if (nats && (await hasFromUrl('@org/eventbus-nats'))) {
+    brokers.push({ name: 'nats', url: nats, options: (id) => ({ prefix: `ec2t${id}` }) });
+  }
   // Kafka joins when its adapter can isolate a test's topics (a topic prefix); today every test run
   // would share the ec2.* topics and a new group could replay another run's launches.
   return brokers;
