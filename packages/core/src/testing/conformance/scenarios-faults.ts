@@ -1,7 +1,6 @@
 import { expect } from 'vitest';
 import type { EventBus } from '../../bus.js';
 import { spawnChildConsumer } from '../child.js';
-import { createSpy } from '../spy.js';
 import { startTcpProxy } from '../tcp-proxy.js';
 import { type Harness, missing, type PayloadContract, provisionGroup, SeenIds, scaled } from './harness.js';
 import type { TransportFactory } from './options.js';
