@@ -174,18 +174,23 @@ async function latency(total: number, ratePerSecond: number): Promise<{ p50: num
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
-async function cleanup(): Promise<void> {
+/** Delete the queues made so far (and the exchanges at the end), so no round pays for the last one's backlog. */
+async function cleanup(exchanges = true): Promise<void> {
   const conn = await amqp.connect(URL);
   const ch = await conn.createChannel();
-  for (const q of queues) await ch.deleteQueue(q);
-  await ch.deleteExchange(EXCHANGE);
-  await ch.deleteExchange(`${EXCHANGE}.dead-letter`);
+  for (const q of queues.splice(0)) await ch.deleteQueue(q);
+  if (exchanges) {
+    await ch.deleteExchange(EXCHANGE);
+    await ch.deleteExchange(`${EXCHANGE}.dead-letter`);
+  }
   await conn.close();
 }
 
 const step = async (label: string, run: () => Promise<number>) => {
   const value = await run();
   console.log(`${label}: ${Math.round(value)} events/s`);
+  // A publish-only round leaves its events queued: drop them before the next round.
+  await cleanup(false);
   return value;
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
