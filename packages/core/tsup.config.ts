@@ -15,5 +15,5 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  external: ['vitest', 'ioredis', '@opentelemetry/api'],
+  external: ['vitest', 'ioredis', '@opentelemetry/api', 'playwright-core'],
 });

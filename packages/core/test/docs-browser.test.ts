@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDocs } from '../src/docs/generate.js';
-import { type Browser, launchChromium } from './docs-chromium.js';
+import { type Browser, launchChromium } from '../src/testing/chromium.js';
 import { chainRegistry } from './docs-fixture-registry.js';
 
 const docs = generateDocs(chainRegistry);
