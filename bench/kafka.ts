@@ -11,6 +11,7 @@ import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import { z } from 'zod';
 import { percentile, table, writeSection } from './lib/report.js';
+import { inLanes as lanesOf } from './lib/lanes.js';
 
 const BROKERS = (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(',');
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -34,18 +35,8 @@ const topicName = (label: string) => {
   return t;
 };
 
-async function inLanes(total: number, work: (seq: number, n: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: LANES }, async () => {
-      while (next < total) {
-        const seq = next;
-        next += BATCH;
-        await work(seq, Math.min(BATCH, total - seq));
-      }
-    }),
-  );
-}
+const inLanes = (total: number, work: (seq: number, n: number) => Promise<void>) =>
+  lanesOf(total, { lanes: LANES, batch: BATCH }, work);
 
 function rawRecord(seq: number) {
   const event = createEnvelope(Measured.type, 1, '/bench', { seq, sentAt: performance.now(), payload });

@@ -11,6 +11,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { percentile, table, writeSection } from './lib/report.js';
+import { inLanes } from './lib/lanes.js';
 
 const URL = process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
 const SERVER = URL.replace(/^nats:\/\//, '');
@@ -31,15 +32,7 @@ interface Result {
 /** Drive `publishBatch(start, count)` in LANES lanes until EVENTS are out; resolve when `received` reaches EVENTS. */
 async function drive(publishBatch: (start: number, count: number) => Promise<void>, all: Promise<void>): Promise<number> {
   const started = performance.now();
-  let next = 0;
-  const lane = async () => {
-    while (next < EVENTS) {
-      const start = next;
-      next += BATCH;
-      await publishBatch(start, Math.min(BATCH, EVENTS - start));
-    }
-  };
-  await Promise.all(Array.from({ length: LANES }, lane));
+  await inLanes(EVENTS, { lanes: LANES, batch: BATCH }, publishBatch);
   await all;
   return EVENTS / ((performance.now() - started) / 1000);
 }

@@ -10,6 +10,7 @@ import { RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import { z } from 'zod';
 import { percentile, table, writeSection } from './lib/report.js';
+import { inLanes as lanesOf } from './lib/lanes.js';
 
 const URL = process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 15_000);
@@ -26,19 +27,8 @@ const Measured = defineEvent({
 const payload = 'x'.repeat(1024 - 60);
 const queues: string[] = [];
 
-/** Run `lanes` workers that each take the next batch until `total` is covered. */
-async function inLanes(total: number, work: (seq: number, n: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: LANES }, async () => {
-      while (next < total) {
-        const seq = next;
-        next += BATCH;
-        await work(seq, Math.min(BATCH, total - seq));
-      }
-    }),
-  );
-}
+const inLanes = (total: number, work: (seq: number, n: number) => Promise<void>) =>
+  lanesOf(total, { lanes: LANES, batch: BATCH }, work);
 
 function raw1kMessage(seq: number) {
   const event = createEnvelope(Measured.type, 1, '/bench', { seq, sentAt: performance.now(), payload });

@@ -90,8 +90,13 @@ export class Harness {
 }
 
 /** Create the group's queue/consumer on the broker (subscribe, then close) so later publishes are kept for it. */
-export async function provisionGroup(harness: Harness, group: string, channels: string[]): Promise<void> {
-  const transport = await harness.transport();
+export async function provisionGroup(
+  harness: Harness,
+  group: string,
+  channels: string[],
+  factory?: TransportFactory,
+): Promise<void> {
+  const transport = await harness.transport(undefined, factory);
   const subscription = await transport.subscribe({ group, channels, prefetch: 1 }, (d) => d.nack());
   await subscription.close();
 }

@@ -96,9 +96,7 @@ export const faultScenarios: Scenario[] = [
       h.onCleanup(() => broker.stop());
       const contract = h.contract('restart');
       const group = h.group();
-      const probe = await h.transport(undefined, broker.factory);
-      const sub = await probe.subscribe({ group, channels: [contract.channel], prefetch: 1 }, (d) => d.nack());
-      await sub.close();
+      await provisionGroup(h, group, [contract.channel], broker.factory);
       const seen = await collect(h, contract, group, broker.factory);
       const publisher = await h.bus({ factory: broker.factory });
       const total = scaled(2_000, env.options.scale);
