@@ -4,7 +4,7 @@ import { encodeEvent } from './codec.js';
 import { type EventContract, type EventData, type EventInput, parseData } from './contract.js';
 import { type CloudEvent, createEnvelope, type EnvelopeOptions } from './envelope.js';
 import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } from './errors.js';
-import type { EmitOptions, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
+import type { Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 import { fitsIn, messageSize } from './headers.js';
 import { Limiter } from './limiter.js';
 import { type Logger, safeLogger, silentLogger } from './logger.js';
@@ -12,7 +12,7 @@ import { deadLetter } from './middleware/dead-letter.js';
 import { retry } from './middleware/retry.js';
 import { timeout } from './middleware/timeout.js';
 import { compose, type MessageContext, type Middleware } from './middleware/types.js';
-import { createReceiver, type Route } from './pipeline.js';
+import { createReceiver, type Emitter, type Route } from './pipeline.js';
 import type { Instrumentation, SendScope } from './tracing/hooks.js';
 import type { OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
 
@@ -69,6 +69,14 @@ export interface EventBus {
   stop(): Promise<void>;
 }
 
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_BODY = new Uint8Array(0);
+
+/** A message for a transport that carries the event object itself: nothing encoded, nothing to size. */
+function carried(channel: string, event: CloudEvent): OutgoingMessage {
+  return { channel, id: event.id, headers: NO_HEADERS, body: NO_BODY, event };
+}
+
 function positiveInt(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(option, `must be a whole number ≥ 1 (got ${String(value)})`);
@@ -91,6 +99,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
     timeout: options.defaults?.timeout,
   };
   const maxMessageBytes = options.maxMessageBytes ?? transport.capabilities.maxMessageBytes;
+  const carriesEvents = transport.capabilities.carriesEvents === true;
   if (!(maxMessageBytes > 0)) throw new ConfigError('maxMessageBytes', `must be positive (got ${maxMessageBytes})`);
 
   const contracts = new Map<string, EventContract>();
@@ -125,18 +134,23 @@ export function createEventBus(options: EventBusOptions): EventBus {
     });
     try {
       const event = createEnvelope(contract.type, contract.version, source, parsed.data, scope?.options ?? envelopeOptions);
-      const encoded = encodeEvent(event, transport.capabilities.encoding);
-      const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body };
+      const message = carriesEvents ? carried(contract.channel, event) : encoded(contract, event);
       if (event.partitionkey !== undefined) message.key = event.partitionkey;
-      if (!fitsIn(message, maxMessageBytes)) {
-        throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
-      }
       return { event, message, scope };
     } catch (error) {
       // A send span opened for an event that never left must still end, with the reason.
       scope?.end({ error });
       throw error;
     }
+  }
+
+  function encoded(contract: EventContract, event: CloudEvent): OutgoingMessage {
+    const { headers, body } = encodeEvent(event, transport.capabilities.encoding);
+    const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers, body };
+    if (!fitsIn(message, maxMessageBytes)) {
+      throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
+    }
+    return message;
   }
 
   /** Publish built messages and tell each instrumentation scope how it went. */
@@ -236,7 +250,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
         registration,
         chain,
         limiter: new Limiter(concurrency),
-        extend: emitterFor(registration),
+        emit: emitterFor(registration),
       });
       registrations.push(registration);
       return registration;
@@ -279,29 +293,24 @@ export function createEventBus(options: EventBusOptions): EventBus {
     },
   };
 
-  /** Builds `ctx.emit` for one registration; the declared set is computed once, not per delivery. */
-  function emitterFor(registration: HandlerRegistration): (ctx: MessageContext) => MessageContext {
+  /** What `ctx.emit` does for one registration; the declared set is computed once, not per delivery. */
+  function emitterFor(registration: HandlerRegistration): Emitter {
     const declared = new Set(registration.emits.map((e) => e.type));
-    return (ctx) => {
-      const emit = async (contract: EventContract, data: unknown, emitOptions: EmitOptions = {}) => {
-        if (!declared.has(contract.type)) {
-          throw new ConfigError(
-            'emits',
-            `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`,
-          );
-        }
-        const incoming = ctx.event;
-        const chainOptions: PublishEventOptions = {
-          ...emitOptions,
-          causationId: incoming.id,
-          correlationId: incoming.correlationid ?? incoming.id,
-        };
-        if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
-        if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
-        return publishOne(contract, data, chainOptions, ctx);
+    return (ctx, contract, data, emitOptions = {}) => {
+      if (!declared.has(contract.type)) {
+        return Promise.reject(
+          new ConfigError('emits', `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`),
+        );
+      }
+      const incoming = ctx.event;
+      const chainOptions: PublishEventOptions = {
+        ...emitOptions,
+        causationId: incoming.id,
+        correlationId: incoming.correlationid ?? incoming.id,
       };
-      // The context is fresh per delivery, so `emit` goes straight onto it (no prototype chain per message).
-      return Object.assign(ctx, { emit });
+      if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
+      if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
+      return publishOne(contract, data, chainOptions, ctx);
     };
   }
 

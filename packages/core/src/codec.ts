@@ -60,7 +60,7 @@ export function encodeEvent(event: CloudEvent, encoding: WireEncoding): EncodedE
 }
 
 function parseJson(body: Uint8Array, what: string): unknown {
-  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (!isUtf8(bytes)) throw new PoisonMessageError('malformed', `${what} is not valid UTF-8`);
   const text = bytes.toString('utf8');
   try {
@@ -112,25 +112,39 @@ function decodeStructured(body: Uint8Array): CloudEvent {
   return event;
 }
 
-/** Attributes under their exact prefixed names (what we and the official SDKs write). */
-function exactAttributes(headers: Record<string, string>, prefix: string): Record<string, string> {
-  const names = namesFor(prefix);
-  const attrs: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) {
+/** Where the optional attributes start in CONTEXT_ATTRIBUTES (after the six every event carries). */
+const FIRST_OPTIONAL = CONTEXT_ATTRIBUTES.indexOf('dataschema');
+
+/**
+ * The attributes under their exact prefixed names (what we and the official SDKs write), built in
+ * one fixed shape so every decoded event shares a hidden class.
+ */
+function exactAttributes(headers: Record<string, string>, names: readonly string[]): Partial<CloudEvent> {
+  const event: Partial<CloudEvent> = {
+    specversion: headers[names[0]!] as '1.0',
+    id: headers[names[1]!],
+    source: headers[names[2]!],
+    type: headers[names[3]!],
+    time: headers[names[4]!] ?? '',
+    datacontenttype: headers[names[5]!],
+    data: null,
+  };
+  const attrs = event as Record<string, unknown>;
+  for (let i = FIRST_OPTIONAL; i < names.length; i++) {
     const value = headers[names[i]!];
     if (value !== undefined) attrs[CONTEXT_ATTRIBUTES[i]!] = value;
   }
-  return attrs;
+  return event;
 }
 
 /** Attributes whatever the case of their names (some clients and proxies fold header case). */
-function foldedAttributes(headers: Record<string, string>, prefix: string): Record<string, string> {
+function foldedAttributes(headers: Record<string, string>, prefix: string): Partial<CloudEvent> {
   const attrs: Record<string, string> = {};
   const lowerPrefix = prefix.toLowerCase();
   for (const [name, value] of Object.entries(headers)) {
     if (name.toLowerCase().startsWith(lowerPrefix)) attrs[name.slice(prefix.length).toLowerCase()] = value;
   }
-  return attrs;
+  return attrs as Partial<CloudEvent>;
 }
 
 function decodeBinary(
@@ -139,21 +153,26 @@ function decodeBinary(
   prefix: string,
   contentTypeHeader: string | undefined,
 ): CloudEvent {
-  let attrs = exactAttributes(headers, prefix);
-  if (attrs.id === undefined || attrs.type === undefined || attrs.source === undefined || attrs.specversion === undefined) {
-    attrs = foldedAttributes(headers, prefix);
-  }
+  const names = namesFor(prefix);
+  const exact =
+    headers[names[0]!] !== undefined &&
+    headers[names[1]!] !== undefined &&
+    headers[names[2]!] !== undefined &&
+    headers[names[3]!] !== undefined;
+  const event = exact ? exactAttributes(headers, names) : foldedAttributes(headers, prefix);
+  checkRequired(event);
   const contentType =
-    attrs.datacontenttype ??
+    event.datacontenttype ??
     (contentTypeHeader ? (headers[contentTypeHeader] ?? headerValue(headers, contentTypeHeader)) : undefined) ??
     headerValue(headers, 'content-type') ??
     JSON_CONTENT_TYPE;
-  checkRequired(attrs as Partial<CloudEventAttributes>);
   if (contentType !== JSON_CONTENT_TYPE && !/json/i.test(contentType)) {
     throw new PoisonMessageError('malformed', `data content type "${contentType}" is not JSON`);
   }
-  const data = body.byteLength === 0 ? null : parseJson(body, 'event data');
-  return { ...(attrs as unknown as CloudEventAttributes), time: attrs.time ?? '', datacontenttype: contentType, data };
+  event.time ??= '';
+  event.datacontenttype = contentType;
+  event.data = body.byteLength === 0 ? null : parseJson(body, 'event data');
+  return event as CloudEvent;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 import { redact } from './redact.js';
 import type { Transport } from './transport.js';
 
@@ -53,11 +53,24 @@ function isMissingPackage(error: unknown, pkg: string): boolean {
 export async function createTransport(url: string, options: Record<string, unknown> = {}): Promise<Transport> {
   const pkg = adapterPackageFor(url);
   if (pkg === undefined) {
-    const { hostname } = parse(url);
-    return new MemoryTransport({ ...(options as object), broker: hostname || 'default' });
+    const { hostname, searchParams } = parse(url);
+    return new MemoryTransport({ ...memoryUrlOptions(searchParams), ...(options as object), broker: hostname || 'default' });
   }
   const adapter = await loadAdapter(pkg, parse(url).protocol);
   return adapter.fromUrl(url, options);
+}
+
+/** `memory://name?serialize=false&maxBacklog=5000`: the options a URL can carry. */
+function memoryUrlOptions(params: URLSearchParams): MemoryTransportOptions {
+  const options: MemoryTransportOptions = {};
+  for (const [name, value] of params) {
+    if (name === 'serialize') {
+      if (value !== 'true' && value !== 'false') throw new ConfigError('serialize', `must be true or false (got "${value}")`);
+      options.serialize = value === 'true';
+    } else if (name === 'maxBacklog') options.maxBacklog = Number(value);
+    else throw new ConfigError('url', `memory:// takes serialize and maxBacklog; unknown parameter "${name}"`);
+  }
+  return options;
 }
 
 /** Import an adapter package, turning "not installed" into an error that says what to install. */

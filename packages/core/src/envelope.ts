@@ -58,6 +58,34 @@ export interface EnvelopeOptions {
   key?: string;
 }
 
+/** `time` for events stamped now: one ISO string per millisecond, not one Date per event. */
+let lastStampMs = -1;
+let lastStamp = '';
+function now(): string {
+  const ms = Date.now();
+  if (ms !== lastStampMs) {
+    lastStampMs = ms;
+    lastStamp = new Date(ms).toISOString();
+  }
+  return lastStamp;
+}
+
+const schemaUrns = new Map<string, Map<number, string>>();
+/** `dataschema` names the contract and its version; built once per type and version. */
+function schemaUrn(type: string, version: number): string {
+  let versions = schemaUrns.get(type);
+  if (versions === undefined) {
+    versions = new Map();
+    schemaUrns.set(type, versions);
+  }
+  let urn = versions.get(version);
+  if (urn === undefined) {
+    urn = `urn:eventbus:${type}:v${version}`;
+    versions.set(version, urn);
+  }
+  return urn;
+}
+
 export function createEnvelope<T>(
   type: string,
   version: number,
@@ -66,15 +94,15 @@ export function createEnvelope<T>(
   options: EnvelopeOptions = {},
 ): CloudEvent<T> {
   const id = options.id ?? randomUUID();
-  const time = options.time ?? new Date();
+  const time = options.time;
   const event: CloudEvent<T> = {
     specversion: '1.0',
     id,
     source,
     type,
-    time: typeof time === 'string' ? time : time.toISOString(),
+    time: time === undefined ? now() : typeof time === 'string' ? time : time.toISOString(),
     datacontenttype: JSON_CONTENT_TYPE,
-    dataschema: `urn:eventbus:${type}:v${version}`,
+    dataschema: schemaUrn(type, version),
     // A new chain starts here unless the caller continues one.
     correlationid: options.correlationId ?? id,
     data,

@@ -19,7 +19,7 @@ export const EventbusHeaders = {
 const MAX_REASON_LENGTH = 1024;
 
 /** The headers every adapter adds when it dead-letters a delivery: the original headers stay as they were. */
-export function deadLetterHeaders(delivery: Delivery, group: string, reason: string): Record<string, string> {
+export function deadLetterHeaders(delivery: Pick<Delivery, 'message' | 'attempt'>, group: string, reason: string): Record<string, string> {
   return {
     ...delivery.message.headers,
     [EventbusHeaders.deadLetterReason]: reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH)}…` : reason,

@@ -41,7 +41,7 @@ export {
   type ValidationIssue,
 } from './errors.js';
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
-export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, messageSize, nextAttemptHeaders } from './headers.js';
+export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { MemoryTransport, type MemoryTransportOptions, resetMemoryBrokers } from './memory/memory-transport.js';
 export { deadLetter } from './middleware/dead-letter.js';
@@ -49,7 +49,7 @@ export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/re
 export { timeout } from './middleware/timeout.js';
 export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
 export { redact, redactError } from './redact.js';
-export { checkSubscribeOptions, PendingWork } from './transport-support.js';
+export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
   Delivery,
   DeliveryHandler,

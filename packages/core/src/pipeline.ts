@@ -2,20 +2,22 @@ import { decodeEvent } from './codec.js';
 import { type EventContract, parseData } from './contract.js';
 import type { CloudEvent } from './envelope.js';
 import { errorMessage, PoisonMessageError } from './errors.js';
-import type { HandlerRegistration } from './handler.js';
+import type { EmitOptions, HandlerContext, HandlerRegistration } from './handler.js';
 import { fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import type { MessageContext, Next } from './middleware/types.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
 
+/** Publishes an event caused by the delivery in `ctx` (what `ctx.emit` calls). */
+export type Emitter = (ctx: MessageContext, contract: EventContract, data: unknown, options?: EmitOptions) => Promise<CloudEvent>;
+
 /** A handler of one type inside a group, with its middleware chain already composed. */
 export interface Route {
   readonly registration: HandlerRegistration;
   readonly chain: Next;
   readonly limiter: Limiter;
-  /** Builds the handler-facing context (adds `emit`) around the message context. */
-  readonly extend: (ctx: MessageContext) => MessageContext;
+  readonly emit: Emitter;
 }
 
 export interface ReceiverOptions {
@@ -37,14 +39,12 @@ export interface ReceiverOptions {
 export function createReceiver(options: ReceiverOptions): (delivery: Delivery) => Promise<void> {
   const { group, logger } = options;
 
-  const settleSafely = async (what: string, eventId: string | undefined, settle: () => Promise<void>) => {
-    try {
-      await settle();
-    } catch (error) {
-      options.onError(error instanceof Error ? error : new Error(String(error)), { group, ...(eventId ? { eventId } : {}) });
-      logger.error({ err: error, group, eventId }, `could not ${what} the delivery`);
-    }
+  const reportSettleFailure: SettleFailure = (what, eventId, error) => {
+    options.onError(error instanceof Error ? error : new Error(String(error)), { group, ...(eventId ? { eventId } : {}) });
+    logger.error({ err: error, group, eventId }, `could not ${what} the delivery`);
   };
+  const settleSafely = (what: string, eventId: string | undefined, settle: () => Promise<void>) =>
+    guarded(settle, (error) => reportSettleFailure(what, eventId, error));
 
   const poison = (delivery: Delivery, error: PoisonMessageError) => {
     logger.warn({ group, channel: delivery.message.channel, reason: error.message }, 'dead-lettering poison message');
@@ -55,11 +55,17 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     let event: CloudEvent;
     let contract: EventContract | undefined;
     try {
-      if (!fitsIn(delivery.message, options.maxMessageBytes)) {
-        const size = messageSize(delivery.message);
-        throw new PoisonMessageError('oversized', `message is ${size} bytes; the limit is ${options.maxMessageBytes}`);
+      const carried = delivery.message.event;
+      if (carried) {
+        // One object reaches every group: each gets its own envelope (and, below, its own parsed data).
+        event = { ...carried };
+      } else {
+        if (!fitsIn(delivery.message, options.maxMessageBytes)) {
+          const size = messageSize(delivery.message);
+          throw new PoisonMessageError('oversized', `message is ${size} bytes; the limit is ${options.maxMessageBytes}`);
+        }
+        event = decodeEvent(delivery.message, options.encoding);
       }
-      event = decodeEvent(delivery.message, options.encoding);
       contract = options.contracts.get(event.type);
       if (!contract) throw new PoisonMessageError('unknown-type', `no contract for type "${event.type}"`);
     } catch (error) {
@@ -77,7 +83,7 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     event.data = parsed.data;
     if (!route.limiter.tryAcquire()) await route.limiter.acquire();
     try {
-      const ctx = route.extend(createContext(delivery, event, contract, route.registration, options));
+      const ctx = new DeliveryContext(delivery, event, contract, route, logger, reportSettleFailure);
       try {
         await route.chain(ctx);
         if (!ctx.settled) await ctx.ack();
@@ -90,92 +96,112 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
       route.limiter.release();
     }
   };
-
-  function createContext(
-    delivery: Delivery,
-    event: CloudEvent,
-    contract: EventContract,
-    registration: HandlerRegistration,
-    opts: ReceiverOptions,
-  ): MessageContext {
-    return new DeliveryContext(delivery, event, contract, registration, opts.logger, (what, eventId, action) =>
-      settleSafely(what, eventId, action),
-    );
-  }
 }
 
-type Settle = (what: string, eventId: string | undefined, action: () => Promise<void>) => Promise<void>;
+type SettleFailure = (what: string, eventId: string | undefined, error: unknown) => void;
+
+/** Run a settle action; a failure (thrown or rejected) is reported, never rethrown. */
+function guarded(action: () => Promise<void>, report: (error: unknown) => void): Promise<void> {
+  let settling: Promise<void>;
+  try {
+    settling = action();
+  } catch (error) {
+    report(error);
+    return Promise.resolve();
+  }
+  return settling.then(undefined, report);
+}
 
 /**
  * The context of one delivery. A class, not an object of closures: one is made per message, and
- * the signal, scratch map and child logger are created only when a handler or middleware asks.
+ * the signal, scratch map, child logger and `emit` are created only when a handler or middleware asks.
+ *
+ * Middleware hands handlers views made with `Object.create(ctx)` (tracing, idempotency). A view
+ * reads `base` through its prototype, so settling, aborting and scratch state always land on the
+ * one context the pipeline watches — never on a view's own copy.
  */
-class DeliveryContext implements MessageContext {
+class DeliveryContext implements HandlerContext<EventContract> {
   readonly group: string;
   readonly channel: string;
   readonly attempt: number;
   readonly maxAttempts: number;
+  private readonly base: DeliveryContext = this;
   private controller: AbortController | undefined;
   private scratch: Map<string | symbol, unknown> | undefined;
   private childLogger: Logger | undefined;
+  private emitFn: HandlerContext<EventContract>['emit'] | undefined;
   private done = false;
 
   constructor(
     private readonly delivery: Delivery,
     readonly event: CloudEvent,
     readonly contract: EventContract,
-    registration: HandlerRegistration,
-    private readonly baseLogger: Logger,
-    private readonly settleSafely: Settle,
+    private readonly route: Route,
+    readonly baseLogger: Logger,
+    private readonly reportFailure: SettleFailure,
   ) {
-    this.group = registration.group;
+    this.group = route.registration.group;
     this.channel = delivery.message.channel;
     this.attempt = delivery.attempt;
-    this.maxAttempts = registration.maxAttempts;
+    this.maxAttempts = route.registration.maxAttempts;
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+    const { base } = this;
+    base.controller ??= new AbortController();
+    return base.controller.signal;
   }
 
   get logger(): Logger {
-    const { event, group, baseLogger } = this;
-    this.childLogger ??= baseLogger.child
+    const { base } = this;
+    const { event, group, baseLogger } = base;
+    base.childLogger ??= baseLogger.child
       ? baseLogger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
       : baseLogger;
-    return this.childLogger;
+    return base.childLogger;
   }
 
   get state(): Map<string | symbol, unknown> {
-    this.scratch ??= new Map();
-    return this.scratch;
+    const { base } = this;
+    base.scratch ??= new Map();
+    return base.scratch;
   }
 
   get settled(): boolean {
-    return this.done;
+    return this.base.done;
+  }
+
+  /** A function, not a method, so handlers may destructure it: `(event, { emit }) => …`. */
+  get emit(): HandlerContext<EventContract>['emit'] {
+    const { base } = this;
+    base.emitFn ??= ((contract, data, options) => base.route.emit(base, contract, data, options)) as HandlerContext<EventContract>['emit'];
+    return base.emitFn;
   }
 
   abort(reason: Error): void {
-    this.controller ??= new AbortController();
-    this.controller.abort(reason);
-  }
-
-  private settle(what: string, action: () => Promise<void>): Promise<void> {
-    if (this.done) return Promise.resolve();
-    this.done = true;
-    return this.settleSafely(what, this.event.id, action);
+    const { base } = this;
+    base.controller ??= new AbortController();
+    base.controller.abort(reason);
   }
 
   ack(): Promise<void> {
-    return this.settle('ack', () => this.delivery.ack());
+    return this.base.settle('ack', (delivery) => delivery.ack());
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.settle('nack', () => this.delivery.nack(options));
+    return this.base.settle('nack', (delivery) => delivery.nack(options));
   }
 
   deadLetter(reason: string): Promise<void> {
-    return this.settle('dead-letter', () => this.delivery.deadLetter(reason));
+    return this.base.settle('dead-letter', (delivery) => delivery.deadLetter(reason));
+  }
+
+  private settle(what: string, action: (delivery: Delivery) => Promise<void>): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.done = true;
+    return guarded(
+      () => action(this.delivery),
+      (error) => this.reportFailure(what, this.event.id, error),
+    );
   }
 }

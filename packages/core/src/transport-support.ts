@@ -39,3 +39,28 @@ export class PendingWork {
     await Promise.allSettled([...this.pending]);
   }
 }
+
+/** How to read one option from a URL's query string. */
+export type QueryOptionKind = 'string' | 'number' | 'boolean';
+
+/**
+ * Read the options a transport URL may carry in its query (`?exchange=orders&queueType=classic`),
+ * typed by `spec`. Known parameters are taken out of `params`, so what is left is for the client
+ * library (amqplib's heartbeat) or an error (a typo the caller should name).
+ */
+export function optionsFromQuery(params: URLSearchParams, spec: Readonly<Record<string, QueryOptionKind>>): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [name, kind] of Object.entries(spec)) {
+    const raw = params.get(name);
+    if (raw === null) continue;
+    params.delete(name);
+    if (kind === 'string') options[name] = raw;
+    else if (kind === 'number') {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(name, `must be a number (got "${raw}")`);
+      options[name] = value;
+    } else if (raw === 'true' || raw === 'false') options[name] = raw === 'true';
+    else throw new ConfigError(name, `must be true or false (got "${raw}")`);
+  }
+  return options;
+}

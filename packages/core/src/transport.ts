@@ -1,3 +1,5 @@
+import type { CloudEvent } from './envelope.js';
+
 /**
  * The one interface between eventbus and a broker. An adapter moves bytes and settles deliveries;
  * decoding, validation, retry policy and routing all live in core.
@@ -26,6 +28,12 @@ export interface TransportCapabilities {
   nativeDeadLetter: boolean;
   /** Largest encoded message (headers + body) the transport accepts. */
   maxMessageBytes: number;
+  /**
+   * The transport lives in this process and carries the event object itself (`message.event`) in
+   * place of encoded bytes, so core skips encoding, decoding and the size check. Only the memory
+   * transport created with `serialize: false` does; a broker adapter never sets it.
+   */
+  carriesEvents?: boolean;
 }
 
 /** A message handed to `publish`: already encoded by core. */
@@ -37,6 +45,8 @@ export interface OutgoingMessage {
   key?: string;
   headers: Record<string, string>;
   body: Uint8Array;
+  /** The event itself, with empty headers and body, when the transport `carriesEvents`. */
+  event?: CloudEvent;
 }
 
 /** A message as it came off the broker. */
@@ -45,6 +55,8 @@ export interface ReceivedMessage {
   key?: string;
   headers: Record<string, string>;
   body: Uint8Array;
+  /** Set only by a transport that `carriesEvents`; never by a broker adapter. */
+  event?: CloudEvent;
 }
 
 export interface NackOptions {
@@ -99,6 +111,10 @@ export interface Transport {
   /** Short name for logs and spans: "memory", "rabbitmq", "kafka", "nats", "sqs". */
   readonly name: string;
   readonly capabilities: TransportCapabilities;
+  /**
+   * Open the connection and check the broker answers. Idempotent, and optional: `publish` and
+   * `subscribe` connect on first use, since a publish-only bus never calls `start()`.
+   */
   connect(): Promise<void>;
   /** Resolves only when the broker has confirmed every message; rejects if any was refused. */
   publish(messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void>;

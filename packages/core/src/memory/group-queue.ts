@@ -1,3 +1,5 @@
+import { encodeEvent } from '../codec.js';
+import type { CloudEvent } from '../envelope.js';
 import { deadLetterHeaders } from '../headers.js';
 import type { Delivery, DeliveryHandler, NackOptions, ReceivedMessage } from '../transport.js';
 import { Deque } from './deque.js';
@@ -165,8 +167,8 @@ export class GroupQueue {
     this.dispatch();
   }
 
-  deadLetter(entry: Entry, headers: Record<string, string>): void {
-    this.deadLetters?.enqueue({ ...entry.message, headers });
+  deadLetter(message: ReceivedMessage, headers: Record<string, string>): void {
+    this.deadLetters?.enqueue({ ...message, headers });
   }
 
   /** A delivery handler must settle; if it threw instead, requeue so nothing is lost. */
@@ -232,7 +234,17 @@ class MemoryDelivery implements Delivery {
 
   async deadLetter(reason: string): Promise<void> {
     if (!this.settle()) return;
-    this.queue.deadLetter(this.entry, deadLetterHeaders(this, this.queue.group, reason));
+    // A dead letter is kept as bytes even when events travel as objects, so anything can read it later.
+    const message = this.entry.message.event ? encodedCopy(this.entry.message, this.entry.message.event) : this.entry.message;
+    this.queue.deadLetter(message, deadLetterHeaders({ message, attempt: this.entry.attempt }, this.queue.group, reason));
     this.queue.finish();
   }
+}
+
+/** The wire layout of the memory transport: the CloudEvents binary mode with `ce-` headers. */
+export const MEMORY_ENCODING = { mode: 'binary', attributePrefix: 'ce-', contentTypeHeader: 'content-type' } as const;
+
+function encodedCopy(message: ReceivedMessage, event: CloudEvent): ReceivedMessage {
+  const { headers, body } = encodeEvent(event, MEMORY_ENCODING);
+  return message.key === undefined ? { channel: message.channel, headers, body } : { channel: message.channel, key: message.key, headers, body };
 }

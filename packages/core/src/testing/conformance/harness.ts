@@ -53,16 +53,19 @@ export class Harness {
     });
   }
 
-  async transport(endpoint?: Endpoint, factory: TransportFactory = this.factory): Promise<Transport> {
+  async transport(endpoint?: Endpoint, factory: TransportFactory = this.factory, connect = true): Promise<Transport> {
     const transport = await factory(endpoint ? { endpoint } : {});
     this.transports.push(transport);
-    await transport.connect();
+    if (connect) await transport.connect();
     return transport;
   }
 
-  async bus(options: Partial<EventBusOptions> & { endpoint?: Endpoint; factory?: TransportFactory } = {}): Promise<EventBus> {
-    const { endpoint, factory, ...rest } = options;
-    const transport = rest.transport ?? (await this.transport(endpoint, factory));
+  /** A bus on a new transport; `connect: false` leaves connecting to the transport's first use. */
+  async bus(
+    options: Partial<EventBusOptions> & { endpoint?: Endpoint; factory?: TransportFactory; connect?: boolean } = {},
+  ): Promise<EventBus> {
+    const { endpoint, factory, connect, ...rest } = options;
+    const transport = rest.transport ?? (await this.transport(endpoint, factory, connect));
     const bus = createEventBus({
       source: '/conformance',
       defaults: { backoff: { initialMs: 20, maxMs: 200 }, maxAttempts: 5 },

@@ -17,12 +17,13 @@ async function consumer(h: Harness, contract: ReturnType<Harness['contract']>, g
 export const deliveryScenarios: Scenario[] = [
   {
     name: 'publish-before-subscribe',
-    title: 'events published while the group is offline arrive intact (data, extensions, key)',
+    title: 'events published while the group is offline, by a bus that never called connect(), arrive intact (data, extensions, key)',
     async run(h) {
       const contract = h.contract('pbs');
       const group = h.group();
       await provisionGroup(h, group, [contract.channel]);
-      const publisher = await h.bus();
+      // A publish-only bus never calls start(): its transport must connect on the first publish.
+      const publisher = await h.bus({ connect: false });
       const sent = await publisher.publishBatch(
         Array.from({ length: 100 }, (_, n) => ({
           contract,

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createEventBus, type EventBus } from './bus.js';
+import { defineEvent } from './contract.js';
+import { MemoryTransport } from './memory/memory-transport.js';
+import type { Middleware } from './middleware/types.js';
+import { createSpy } from './testing/spy.js';
+import type { Delivery } from './transport.js';
+
+const Pinged = defineEvent({ type: 'ping.sent', description: 'A ping.', schema: z.object({ n: z.number() }) });
+const Ponged = defineEvent({ type: 'pong.sent', description: 'A pong.', schema: z.object({ n: z.number() }) });
+
+let n = 0;
+const buses: EventBus[] = [];
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((b) => b.stop()));
+});
+
+/** A bus whose transport records every settle call its deliveries receive. */
+function recordingBus(middleware: Middleware[]) {
+  const transport = new MemoryTransport({ broker: `context-${process.pid}-${++n}` });
+  const settles = createSpy<string>();
+  const subscribe = transport.subscribe.bind(transport);
+  transport.subscribe = (options, onDelivery) =>
+    subscribe(options, (d) => {
+      const recorded: Delivery = {
+        message: d.message,
+        attempt: d.attempt,
+        ack: () => {
+          settles.fn('ack');
+          return d.ack();
+        },
+        nack: (o) => {
+          settles.fn('nack');
+          return d.nack(o);
+        },
+        deadLetter: (r) => {
+          settles.fn('dead-letter');
+          return d.deadLetter(r);
+        },
+      };
+      return onDelivery(recorded);
+    });
+  const bus = createEventBus({ transport, source: '/test', middleware });
+  buses.push(bus);
+  return { bus, settles };
+}
+
+// Middleware commonly hands the handler a view of the context made with Object.create (tracing and
+// idempotency do); settling through such a view must settle the delivery, once.
+const wrapping: Middleware = (next) => (ctx) => next(Object.create(ctx));
+
+describe('the delivery context behind a middleware view', () => {
+  it('settles once when the handler acks through the view', async () => {
+    const { bus, settles } = recordingBus([wrapping]);
+    const handled = createSpy<number>();
+    bus.handle(Pinged, { group: 'g', concurrency: 1 }, async (event, ctx) => {
+      await ctx.ack();
+      expect(ctx.settled).toBe(true);
+      handled.fn(event.data.n);
+    });
+    await bus.start();
+    await bus.publish(Pinged, { n: 1 });
+    await bus.publish(Pinged, { n: 2 });
+    await handled.waitForCount(2, { timeoutMs: 2000 });
+    await bus.stop();
+    expect(settles.calls).toEqual(['ack', 'ack']);
+  });
+
+  it('aborts the signal the handler holds, whichever view aborted it', async () => {
+    const aborting: Middleware = (next) => async (ctx) => {
+      const view = Object.create(ctx) as typeof ctx;
+      const running = next(view);
+      ctx.abort(new Error('stop'));
+      await running;
+    };
+    const { bus } = recordingBus([aborting]);
+    const reasons = createSpy<string>();
+    bus.handle(Pinged, { group: 'g' }, async (_event, ctx) => {
+      const { signal } = ctx;
+      await new Promise((resolve) => setImmediate(resolve));
+      reasons.fn(signal.aborted ? String((signal.reason as Error).message) : 'not aborted');
+    });
+    await bus.start();
+    await bus.publish(Pinged, { n: 1 });
+    expect(await reasons.waitForCount(1, { timeoutMs: 2000 })).toEqual(['stop']);
+  });
+
+  it('lets a handler destructure emit, and chains the emitted event to the delivery', async () => {
+    const { bus } = recordingBus([wrapping]);
+    const pongs = createSpy<{ causation?: string; correlation?: string }>();
+    const pinged = createSpy<string>();
+    bus.handle(Pinged, { group: 'g', emits: [Ponged] }, async (event, { emit }) => {
+      pinged.fn(event.id);
+      await emit(Ponged, { n: event.data.n });
+    });
+    bus.handle(Ponged, { group: 'h' }, (event) => {
+      pongs.fn({ causation: event.causationid, correlation: event.correlationid });
+    });
+    await bus.start();
+    const sent = await bus.publish(Pinged, { n: 1 });
+    const [pong] = await pongs.waitForCount(1, { timeoutMs: 2000 });
+    expect(pong).toEqual({ causation: sent.id, correlation: sent.id });
+  });
+});
