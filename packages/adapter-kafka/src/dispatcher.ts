@@ -2,6 +2,9 @@ import { type Delivery, type DeliveryHandler, type NackOptions, redact, Transpor
 import { type Entry, PartitionState } from './partition-state.js';
 import { errorMessage } from './wire.js';
 
+/** Shared by every settle that completes at once; a resolved promise carries no state. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 export interface DispatcherHooks {
   prefetch: number;
   partitionConcurrency: number;
@@ -31,6 +34,12 @@ export class Dispatcher {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
   private idleWaiters: (() => void)[] = [];
+  /** `partitions` as an array for round robin, rebuilt only when partitions come or go. */
+  private stateList: PartitionState[] | undefined;
+  private readonly dispatchNow = () => {
+    this.dispatchQueued = false;
+    this.dispatch();
+  };
 
   constructor(private readonly hooks: DispatcherHooks) {}
 
@@ -38,14 +47,21 @@ export class Dispatcher {
     return this.partitions.values();
   }
 
-  add(topic: string, partition: number, entry: Entry): void {
-    if (this.stopped) return;
+  /** The state of an assigned partition, made on its first record; undefined once stopped. */
+  partitionState(topic: string, partition: number): PartitionState | undefined {
+    if (this.stopped) return undefined;
     const id = `${topic}:${partition}`;
     let state = this.partitions.get(id);
     if (!state) {
       state = new PartitionState(topic, partition);
       this.partitions.set(id, state);
+      this.stateList = undefined;
     }
+    return state;
+  }
+
+  add(state: PartitionState, entry: Entry): void {
+    if (this.stopped || state.revoked) return;
     if (!state.receive(entry)) return;
     this.buffered++;
     if (this.buffered >= this.hooks.maxBuffered) this.hooks.backpressure(true);
@@ -62,6 +78,7 @@ export class Dispatcher {
       state.revoked = true;
       this.buffered -= state.dropQueued();
       this.partitions.delete(id);
+      this.stateList = undefined;
     }
     this.resumeIfRoom();
   }
@@ -90,10 +107,7 @@ export class Dispatcher {
   private scheduleDispatch(): void {
     if (this.dispatchQueued || this.stopped) return;
     this.dispatchQueued = true;
-    queueMicrotask(() => {
-      this.dispatchQueued = false;
-      this.dispatch();
-    });
+    queueMicrotask(this.dispatchNow);
   }
 
   private dispatch(): void {
@@ -102,7 +116,8 @@ export class Dispatcher {
       this.resumeIfRoom();
       return;
     }
-    const states = [...this.partitions.values()];
+    this.stateList ??= [...this.partitions.values()];
+    const states = this.stateList;
     const now = Date.now();
     let wakeAt = Number.POSITIVE_INFINITY;
     let progressed = true;
@@ -110,14 +125,16 @@ export class Dispatcher {
       progressed = false;
       for (let i = 0; i < states.length && this.inFlight < prefetch; i++) {
         const state = states[(this.cursor + i) % states.length]!;
-        if (state.queue.length === 0 || state.inFlight >= partitionConcurrency) continue;
-        const taken = state.take(now);
-        if (taken.wakeAt !== undefined) wakeAt = Math.min(wakeAt, taken.wakeAt);
-        if (!taken.entry) continue;
+        if (state.queued === 0 || state.inFlight >= partitionConcurrency) continue;
+        const entry = state.take(now);
+        if (entry === undefined) {
+          if (state.wakeAt !== undefined) wakeAt = Math.min(wakeAt, state.wakeAt);
+          continue;
+        }
         progressed = true;
         this.buffered--;
         this.inFlight++;
-        this.deliver(state, taken.entry);
+        this.deliver(state, entry);
       }
       this.cursor = (this.cursor + 1) % Math.max(1, states.length);
     }
@@ -161,15 +178,25 @@ export class Dispatcher {
     this.hooks.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
   }
 
-  async settle(state: PartitionState, entry: Entry, action: (() => Promise<void>) | undefined): Promise<void> {
+  settle(state: PartitionState, entry: Entry, action: (() => Promise<void>) | undefined): Promise<void> {
     // A record of a partition this member lost is handled again by its new owner: moving it to a retry
     // or dead-letter topic here as well would duplicate it.
     if (state.revoked) {
       this.finish();
-      return;
+      return SETTLED;
     }
+    if (action === undefined) {
+      // An ack is bookkeeping only (the commit follows on its timer): no promise chain per record.
+      state.settle(entry);
+      this.finish();
+      return SETTLED;
+    }
+    return this.settleWith(state, entry, action);
+  }
+
+  private async settleWith(state: PartitionState, entry: Entry, action: () => Promise<void>): Promise<void> {
     try {
-      if (action) await action();
+      await action();
     } catch (error) {
       state.putBack(entry, Date.now() + 1000);
       this.buffered++;
@@ -182,7 +209,7 @@ export class Dispatcher {
 
   private finish(): void {
     this.inFlight--;
-    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     this.scheduleDispatch();
   }
 }

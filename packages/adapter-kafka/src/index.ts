@@ -5,6 +5,7 @@ import { type KafkaTransportOptions, optionsFromUrl } from './options.js';
 export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaTransportOptions } from './options.js';
 export { optionsFromUrl } from './options.js';
+export { deleteTopology, type KafkaTeardownOptions } from './teardown.js';
 
 /** `createTransport('kafka://127.0.0.1:9092')` lands here; options override what the URL says. */
 export function fromUrl(url: string, options: Record<string, unknown> = {}): Transport {

@@ -19,10 +19,11 @@ const SCAN_LIMIT = 256;
  * flight, so two records of one key never run at once.
  */
 export class PartitionState {
-  /** Received, not yet handed to a handler. */
-  readonly queue: Entry[] = [];
+  /** Received, not yet handed to a handler: `queue[queueHead…]` (taking from the front is O(1)). */
+  private queue: Entry[] = [];
+  private queueHead = 0;
   /** Every received entry not yet committed, in offset order (settled ones drop off the front). */
-  private readonly window: Entry[] = [];
+  private window: Entry[] = [];
   private windowHead = 0;
   private readonly keysInFlight = new Set<string>();
   inFlight = 0;
@@ -31,11 +32,18 @@ export class PartitionState {
   /** Offset last committed (the next record to read). */
   committed = -1n;
   revoked = false;
+  /** Set when `take` found the partition waiting on a retry record that is not due yet: when it is. */
+  wakeAt: number | undefined;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
   ) {}
+
+  /** Records received and not yet handed out. */
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
 
   /** Adds a record; false if it was already received (a refetch after a rejoin). */
   receive(entry: Entry): boolean {
@@ -48,41 +56,53 @@ export class PartitionState {
 
   /**
    * The next entry that may start now: its key not in flight and not waiting behind an earlier
-   * entry of the same key. `wakeAt` is set when a retry record is not due yet (the partition waits).
+   * entry of the same key. Sets `wakeAt` when a retry record is not due yet (the partition waits).
    */
-  take(now: number): { entry?: Entry; wakeAt?: number } {
+  take(now: number): Entry | undefined {
+    this.wakeAt = undefined;
+    const { queue } = this;
     let blocked: Set<string> | undefined;
-    const limit = Math.min(this.queue.length, SCAN_LIMIT);
-    for (let i = 0; i < limit; i++) {
-      const entry = this.queue[i]!;
-      if (entry.notBefore !== undefined && entry.notBefore > now) return { wakeAt: entry.notBefore };
+    const limit = Math.min(queue.length, this.queueHead + SCAN_LIMIT);
+    for (let i = this.queueHead; i < limit; i++) {
+      const entry = queue[i]!;
+      if (entry.notBefore !== undefined && entry.notBefore > now) {
+        this.wakeAt = entry.notBefore;
+        return undefined;
+      }
       const key = entry.message.key;
       if (key !== undefined && (this.keysInFlight.has(key) || blocked?.has(key))) {
         blocked ??= new Set();
         blocked.add(key);
         continue;
       }
-      this.queue.splice(i, 1);
+      if (i === this.queueHead) this.dropFront();
+      else queue.splice(i, 1);
       if (key !== undefined) this.keysInFlight.add(key);
       this.inFlight++;
-      return { entry };
+      return entry;
     }
-    return {};
+    return undefined;
   }
 
   /** A handler finished with the entry without settling it (a settle failed): run it again. */
   putBack(entry: Entry, retryAt: number): void {
     this.release(entry);
     entry.notBefore = Math.max(entry.notBefore ?? 0, retryAt);
-    this.queue.unshift(entry);
+    if (this.queueHead > 0) this.queue[--this.queueHead] = entry;
+    else this.queue.unshift(entry);
   }
 
   settle(entry: Entry): void {
     entry.settled = true;
     this.release(entry);
-    while (this.windowHead < this.window.length && this.window[this.windowHead]!.settled) this.windowHead++;
-    if (this.windowHead > 1024 && this.windowHead * 2 > this.window.length) {
-      this.window.splice(0, this.windowHead);
+    const { window } = this;
+    while (this.windowHead < window.length && window[this.windowHead]!.settled) this.windowHead++;
+    if (this.windowHead === window.length) {
+      // Everything received is settled (the usual state between fetches): start the window afresh.
+      this.window = [];
+      this.windowHead = 0;
+    } else if (this.windowHead > 1024 && this.windowHead * 2 > window.length) {
+      window.splice(0, this.windowHead);
       this.windowHead = 0;
     }
   }
@@ -94,9 +114,21 @@ export class PartitionState {
 
   /** Drop what is queued (not handed out); returns how many entries were dropped. */
   dropQueued(): number {
-    const n = this.queue.length;
-    this.queue.length = 0;
+    const n = this.queued;
+    this.queue = [];
+    this.queueHead = 0;
     return n;
+  }
+
+  private dropFront(): void {
+    this.queueHead++;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
   }
 
   private release(entry: Entry): void {

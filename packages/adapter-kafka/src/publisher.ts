@@ -14,12 +14,6 @@ interface Pending {
 /** Keeps one produce request under the broker's default request and batch limits. */
 const MAX_REQUEST_BYTES = 900_000;
 
-function recordBytes(record: KafkaRecord): number {
-  let n = (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0) + 32;
-  for (const [k, v] of (record.headers as Map<Buffer, Buffer> | undefined) ?? []) n += k.byteLength + v.byteLength + 4;
-  return n;
-}
-
 /**
  * Sends through a few idempotent producers, each with one produce request at a time, coalescing
  * whatever publishes arrive meanwhile into the next request. One request in flight per producer
@@ -37,12 +31,21 @@ export class Publisher {
     this.lanes = Array.from({ length: lanes }, () => new Lane(create, this.queue));
   }
 
-  send(records: KafkaRecord[]): Promise<void> {
+  /** `bytes`: the records' share of a produce request (RecordWriter.requestBytes, summed). */
+  send(records: KafkaRecord[], bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
       this.queue.push({ records, bytes, resolve, reject });
       this.lanes.find((lane) => !lane.busy)?.start();
     });
+  }
+
+  /**
+   * Gets each producer its id before the first publish needs it, so connect() pays the broker's
+   * InitProducerId round trip instead of the first request a service answers. A failure here is
+   * left to the first send, which retries it and reports it.
+   */
+  async warm(): Promise<void> {
+    await Promise.allSettled(this.lanes.map((lane) => lane.warm()));
   }
 
   /** Waits for queued publishes, then closes the producers. */
@@ -68,6 +71,10 @@ class Lane {
 
   start(): void {
     this.sending ??= this.drain();
+  }
+
+  warm(): Promise<unknown> {
+    return this.producer.initIdempotentProducer({});
   }
 
   private async drain(): Promise<void> {

@@ -1,11 +1,10 @@
-import { attemptFromHeaders, type DeliveryHandler, EventbusHeaders, redact, type Subscription, TransportError } from '@org/eventbus';
-import type { Consumer, ConsumerGroupJoinPayload, Message, MessagesStream } from '@platformatic/kafka';
+import { type DeliveryHandler, redact, type Subscription, TransportError } from '@org/eventbus';
+import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
 import { Dispatcher } from './dispatcher.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import type { Entry, PartitionState } from './partition-state.js';
-import { errorMessage, RETRY_CHANNEL_HEADER } from './wire.js';
+import { errorMessage, type KafkaMessage, RecordReader } from './wire.js';
 
-type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
 export interface SubscriptionPlan {
@@ -27,31 +26,6 @@ function forceClose(consumer: KafkaConsumer): Promise<void> {
 
 const RESTART_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
-/** A received record as the bus sees it; internal retry headers are read here and left out. */
-function toEntry(record: KafkaMessage): Entry {
-  // Built without `delete`, which would slow every later property access on the object in the decoder.
-  const headers: Record<string, string> = {};
-  let retryChannel: string | undefined;
-  let notBefore: number | undefined;
-  for (const [name, value] of record.headers ?? []) {
-    if (name === undefined || name === null) continue;
-    const headerName = name.toString();
-    const text = value === undefined || value === null ? '' : value.toString();
-    if (headerName === RETRY_CHANNEL_HEADER) retryChannel = text;
-    else if (headerName === EventbusHeaders.notBefore) notBefore = Number(text);
-    else headers[headerName] = text;
-  }
-  const channel = retryChannel ?? headers[EventbusHeaders.deadLetterChannel] ?? record.topic;
-  const key = record.key === undefined || record.key === null ? undefined : record.key.toString();
-  return {
-    offset: record.offset,
-    message: { channel, headers, body: record.value ?? Buffer.alloc(0), ...(key === undefined ? {} : { key }) },
-    attempt: attemptFromHeaders(headers),
-    notBefore: notBefore !== undefined && Number.isFinite(notBefore) ? notBefore : undefined,
-    settled: false,
-  };
-}
-
 /**
  * One `subscribe()`: a consumer in the group feeding a Dispatcher, and offsets committed only up to
  * the first unsettled record of each partition. A broken stream (broker restart) is rebuilt from the
@@ -66,6 +40,10 @@ export class KafkaSubscription implements Subscription {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private readonly highWaterMark: number;
+  private readonly reader: RecordReader;
+  /** The partition of the last record taken, and the assignment it was checked against (records come in runs). */
+  private lastState: PartitionState | undefined;
+  private lastAssignments: KafkaConsumer['assignments'] = null;
 
   constructor(
     private readonly plan: SubscriptionPlan,
@@ -74,6 +52,7 @@ export class KafkaSubscription implements Subscription {
   ) {
     const maxBuffered = Math.max(256, plan.prefetch * 4);
     this.highWaterMark = Math.min(1024, maxBuffered);
+    this.reader = new RecordReader(options.topicPrefix);
     this.dispatcher = new Dispatcher({
       prefetch: plan.prefetch,
       partitionConcurrency: options.partitionConcurrency || plan.prefetch,
@@ -102,6 +81,7 @@ export class KafkaSubscription implements Subscription {
         fallbackMode: this.options.startFrom,
         autocommit: false,
         maxWaitTime: this.options.maxWaitTimeMs,
+        maxBytes: this.options.fetchMaxBytes,
         sessionTimeout: this.options.sessionTimeoutMs,
         heartbeatInterval: this.options.heartbeatIntervalMs,
         rebalanceTimeout: this.options.rebalanceTimeoutMs,
@@ -152,10 +132,20 @@ export class KafkaSubscription implements Subscription {
 
   private onMessage(consumer: KafkaConsumer, record: KafkaMessage): void {
     if (this.closing || consumer !== this.consumer) return;
-    // Records fetched before a rebalance may still be buffered in the stream: keep only what is ours now.
-    const assigned = consumer.assignments?.some((a) => a.topic === record.topic && a.partitions.includes(record.partition));
-    if (!assigned) return;
-    this.dispatcher.add(record.topic, record.partition, toEntry(record));
+    const { topic, partition } = record;
+    let state = this.lastState;
+    const assignments = consumer.assignments;
+    if (state === undefined || state.revoked || state.partition !== partition || state.topic !== topic || assignments !== this.lastAssignments) {
+      // Records fetched before a rebalance may still be buffered in the stream: keep only what is ours
+      // now. The client replaces the assignments array on every change, so one check holds for a run.
+      this.lastState = undefined;
+      if (!assignments?.some((a) => a.topic === topic && a.partitions.includes(partition))) return;
+      state = this.dispatcher.partitionState(topic, partition);
+      if (!state) return;
+      this.lastState = state;
+      this.lastAssignments = assignments;
+    }
+    this.dispatcher.add(state, this.reader.entry(record));
   }
 
   private commit(): Promise<void> {

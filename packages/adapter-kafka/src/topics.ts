@@ -1,7 +1,7 @@
 import { redact, TransportError } from '@org/eventbus';
-import { errorMessage } from './wire.js';
 import type { Admin } from '@platformatic/kafka';
 import type { ResolvedKafkaOptions } from './options.js';
+import { errorMessage } from './wire.js';
 
 /** True when an error (or any error it wraps) says the topic exists already. */
 function alreadyExists(error: unknown, depth = 0): boolean {

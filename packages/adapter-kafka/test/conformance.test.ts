@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
-import { brokersFrom, testTransport } from './helpers.js';
+import { brokersFrom, deleteCreated, testTransport } from './helpers.js';
 import { PrivateBroker } from './private-broker.js';
 
 describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers) => {
@@ -16,5 +16,6 @@ describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (bro
     },
     child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
     timeoutMs: 60_000,
+    cleanup: (created) => deleteCreated(brokers(), created),
   });
 });

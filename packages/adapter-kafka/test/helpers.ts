@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingMessage } from '@org/eventbus';
+import { Admin } from '@platformatic/kafka';
 import { KafkaTransport } from '../src/index.js';
 import type { KafkaTransportOptions } from '../src/options.js';
 
@@ -23,7 +24,21 @@ export function testTransport(brokers: string, options: Partial<KafkaTransportOp
   return new KafkaTransport({ brokers: brokersFrom(brokers), ...FAST_GROUP, ...options });
 }
 
-export const runId = () => randomBytes(4).toString('hex');
+/** Ids handed out in this file: `deleteRunTopics` removes every topic and group whose name carries one. */
+const issuedIds = new Set<string>();
+
+export const runId = () => {
+  const id = randomBytes(4).toString('hex');
+  issuedIds.add(id);
+  return id;
+};
+
+/** Delete the topics and groups this file's tests named with `runId()` (8 random hex digits, so no false match). */
+export async function deleteRunTopics(brokers: string): Promise<void> {
+  const ids = [...issuedIds];
+  issuedIds.clear();
+  if (ids.length > 0) await deleteMatching(brokers, (name) => ids.some((id) => name.includes(id)));
+}
 
 export function message(channel: string, n: number, extra: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return {
@@ -43,4 +58,26 @@ export function message(channel: string, n: number, extra: Partial<OutgoingMessa
 
 export function bodyOf(body: Uint8Array): { n: number } {
   return JSON.parse(Buffer.from(body).toString()) as { n: number };
+}
+
+/**
+ * Delete what a conformance scenario made on the shared broker: its channel topics, each group's
+ * retry and dead-letter topics, and the groups. Left behind, they pile up across CI runs.
+ */
+export function deleteCreated(brokers: string, { groups, channels }: { groups: string[]; channels: string[] }): Promise<void> {
+  const names = new Set([...channels, ...groups.flatMap((g) => [g, `${g}.retry`, `${g}.dlt`])]);
+  return deleteMatching(brokers, (name) => names.has(name));
+}
+
+/** Delete every consumer group and topic whose name `matches`. */
+async function deleteMatching(brokers: string, matches: (name: string) => boolean): Promise<void> {
+  const admin = new Admin({ clientId: 'test-cleanup', bootstrapBrokers: brokersFrom(brokers) });
+  try {
+    const groups = [...(await admin.listGroups()).keys()].filter(matches);
+    if (groups.length > 0) await admin.deleteGroups({ groups }).catch(() => {});
+    const topics = (await admin.listTopics()).filter(matches);
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.close();
+  }
 }

@@ -3,11 +3,11 @@ import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { Consumer } from '@platformatic/kafka';
 import { CloudEvent, Kafka } from 'cloudevents';
 import { Kafka as KafkaJs, logLevel } from 'kafkajs';
-import { afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { KafkaTransport } from '../src/index.js';
 import { headersFrom } from '../src/wire.js';
-import { brokersFrom, FAST_GROUP, runId, testTransport } from './helpers.js';
+import { brokersFrom, deleteRunTopics, FAST_GROUP, runId, testTransport } from './helpers.js';
 
 /** The SDK leaves absent attributes as undefined header values, which kafkajs cannot encode. */
 function definedHeaders(headers: Record<string, unknown>): Record<string, string> {
@@ -21,6 +21,7 @@ describeBroker('kafka interop', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
   });
+  afterAll(() => deleteRunTopics(brokers()), 60_000);
 
   async function bus(): Promise<{ bus: EventBus; transport: KafkaTransport }> {
     const transport = testTransport(brokers());

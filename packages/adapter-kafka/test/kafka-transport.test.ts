@@ -1,13 +1,15 @@
 import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fromUrl, KafkaTransport } from '../src/index.js';
-import { bodyOf, message, runId, testTransport } from './helpers.js';
+import { bodyOf, deleteRunTopics, message, runId, testTransport } from './helpers.js';
 
 describe('kafka options', () => {
   it('reads brokers and options from the URL and names a bad option', () => {
     expect(() => fromUrl('kafka://127.0.0.1:9092,127.0.0.1:9094?partitions=6&clientId=api')).not.toThrow();
     expect(() => fromUrl('kafka://127.0.0.1:9092?partitions=0')).toThrow(/`partitions`/);
+    expect(() => fromUrl('kafka://127.0.0.1:9092?fetchMaxBytes=1048576')).not.toThrow();
+    expect(() => fromUrl('kafka://127.0.0.1:9092?fetchMaxBytes=0')).toThrow(/`fetchMaxBytes`/);
     expect(() => fromUrl('kafka://')).toThrow(ConfigError);
     expect(() => fromUrl('kafka://user:secret@host:9092?mechanism=SCRAM-SHA-256')).not.toThrow();
     expect(() => fromUrl('kafka://user:secret@host?mechanism=PLAIN')).toThrow(/^(?!.*secret)/s);
@@ -39,6 +41,7 @@ describeBroker('kafka transport', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (broke
   afterEach(async () => {
     await Promise.all(open.splice(0).map((t) => t.close()));
   });
+  afterAll(() => deleteRunTopics(brokers()), 60_000);
 
   it('publishes and delivers with key, headers and body intact', async () => {
     const id = runId();
@@ -54,6 +57,22 @@ describeBroker('kafka transport', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (broke
     const first = calls.find((d) => bodyOf(d.message.body).n === 1)!;
     expect(first.message).toMatchObject({ channel, key: 'k1', headers: { ce_id: 'id-1', 'content-type': 'application/json' } });
     expect(first.attempt).toBe(1);
+  });
+
+  it('connects on first use: publish and subscribe work without connect(), as on the other adapters', async () => {
+    const id = runId();
+    const channel = `kt-${id}-lazy`;
+    const consumer = testTransport(brokers());
+    const producer = testTransport(brokers());
+    open.push(consumer, producer);
+    const spy = createSpy<Delivery>();
+    await consumer.subscribe({ group: `g-${id}`, channels: [channel], prefetch: 1 }, async (d) => {
+      spy.fn(d);
+      await d.ack();
+    });
+    await producer.publish([message(channel, 1)]);
+    const [d] = await spy.waitForCount(1, { timeoutMs: 20_000 });
+    expect(bodyOf(d!.message.body).n).toBe(1);
   });
 
   it('never commits past a delivery that is still unsettled while later ones were acked', async () => {
