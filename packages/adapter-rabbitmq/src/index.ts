@@ -1,9 +1,10 @@
-import { ConfigError, redact, type Transport } from '@org/eventbus';
+import { ConfigError, optionsFromQuery, redact, type Transport } from '@org/eventbus';
 import type { RabbitMqTransportOptions } from './options.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 export type { QueueType, RabbitMqTransportOptions } from './options.js';
 export { RabbitMqTransport } from './rabbitmq-transport.js';
+export { deleteTopology, type TeardownOptions } from './teardown.js';
 
 export function createRabbitMqTransport(options: RabbitMqTransportOptions): RabbitMqTransport {
   return new RabbitMqTransport(options);
@@ -20,13 +21,6 @@ const URL_OPTIONS = {
   maxMessageBytes: 'number',
 } as const;
 
-function fromQuery(name: string, kind: 'string' | 'number' | 'boolean', raw: string): unknown {
-  if (kind === 'string') return raw;
-  if (kind === 'number') return Number(raw);
-  if (raw === 'true' || raw === 'false') return raw === 'true';
-  throw new ConfigError(name, `must be true or false (got "${raw}")`);
-}
-
 /**
  * What `createTransport('amqp://…')` calls. Connection details come from the URL, eventbus options
  * from its query (`?exchange=orders&queueType=classic`) or from `options`; where both give one, the URL wins.
@@ -38,12 +32,6 @@ export function fromUrl(url: string, options: Record<string, unknown> = {}): Tra
   } catch {
     throw new ConfigError('url', `"${redact(url)}" is not a URL (expected amqp://user:pass@host:5672/vhost)`);
   }
-  const fromUrlQuery: Record<string, unknown> = {};
-  for (const [name, kind] of Object.entries(URL_OPTIONS)) {
-    const raw = parsed.searchParams.get(name);
-    if (raw === null) continue;
-    fromUrlQuery[name] = fromQuery(name, kind, raw);
-    parsed.searchParams.delete(name);
-  }
+  const fromUrlQuery = optionsFromQuery(parsed.searchParams, URL_OPTIONS);
   return new RabbitMqTransport({ ...(options as Partial<RabbitMqTransportOptions>), ...fromUrlQuery, url: parsed.toString() });
 }

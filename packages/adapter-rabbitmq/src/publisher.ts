@@ -4,6 +4,7 @@ import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { type ConnectionManager, transportError } from './connection.js';
 import type { TopologyNames } from './topology.js';
 import { closeQuietly } from './wire.js';
+import { ConfirmWait, ConfirmWaits } from './confirm-waits.js';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -18,12 +19,6 @@ export interface Envelope {
 /** The broker said no (nack, or returned as unroutable): publishing again cannot help. */
 class RefusedError extends TransportError {}
 
-interface Attempt {
-  confirmed: Promise<void>;
-  /** False when the socket buffer is full: wait for `drain` before writing more. */
-  writable: boolean;
-}
-
 /**
  * Publishes through one confirm channel shared by every caller. Each message gets its own confirm
  * callback, but the broker acknowledges many at once (`multiple`), so a batch costs about one
@@ -32,7 +27,10 @@ interface Attempt {
  */
 export class Publisher {
   private channel: Promise<ConfirmChannel> | undefined;
+  /** The open channel, once `channel` resolved: publishing on it needs no await. */
+  private current: ConfirmChannel | undefined;
   private readonly returned = new Set<string>();
+  private readonly waits = new ConfirmWaits(() => new TransportError('RabbitMQ did not confirm the publish in time'));
 
   constructor(
     private readonly connection: ConnectionManager,
@@ -73,86 +71,90 @@ export class Publisher {
     return ch;
   }
 
-  private current: ConfirmChannel | undefined;
-
   /** Resolves when the broker confirmed every envelope; rejects on a refusal, the deadline or the signal. */
   async publish(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.publishTimeoutMs;
-    let pending = [...envelopes];
+    let pending = envelopes;
     let lastError: unknown;
     while (pending.length > 0) {
       signal?.throwIfAborted();
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
+      if (deadline - Date.now() <= 0) {
         throw new TransportError(
           `${pending.length} message(s) not confirmed by RabbitMQ within ${this.publishTimeoutMs} ms${lastError ? ` (${String((lastError as Error).message ?? lastError)})` : ''}`,
           { cause: lastError },
         );
       }
-      let ch: ConfirmChannel;
-      try {
-        ch = await this.getChannel(deadline);
-      } catch (error) {
-        lastError = error;
-        if (this.connection.closed) throw transportError('publish failed', error);
-        // The connection is going down under us; give it a moment to be noticed and replaced.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
+      // The open channel without an await (a microtask hop per publish); else open one.
+      let ch = this.current;
+      if (ch === undefined) {
+        try {
+          ch = await this.getChannel(deadline);
+        } catch (error) {
+          lastError = error;
+          if (this.connection.closed) throw transportError('publish failed', error);
+          // The connection is going down under us; give it a moment to be noticed and replaced.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
       }
-      const attempts = await this.sendAll(ch, pending);
-      const outcomes = await withDeadline(
-        Promise.allSettled(attempts.map((a) => a.confirmed)),
-        deadline,
-        signal,
-      );
       const failed: Envelope[] = [];
-      for (const [i, outcome] of outcomes.entries()) {
-        if (outcome.status === 'fulfilled') continue;
-        if (outcome.reason instanceof RefusedError) throw outcome.reason;
-        lastError = outcome.reason;
-        failed.push(pending[i]!);
+      if (pending.length === 1) {
+        // The common case (one event per POST), without the arrays of a batch.
+        const sent = this.sendWait(ch, pending[0]!, deadline, signal);
+        const outcome = await (sent instanceof ConfirmWait ? sent.settled : sent.then((w) => w.settled));
+        if (outcome) {
+          if (outcome.final) throw outcome.error;
+          lastError = outcome.error;
+          failed.push(pending[0]!);
+        }
+      } else {
+        const waits: ConfirmWait[] = [];
+        for (const envelope of pending) {
+          // Await only a full socket buffer: an await per message would let amqplib flush each one in a write of its own.
+          const sent = this.sendWait(ch, envelope, deadline, signal);
+          waits.push(sent instanceof ConfirmWait ? sent : await sent);
+        }
+        const outcomes = await Promise.all(waits.map((w) => w.settled));
+        for (const [i, outcome] of outcomes.entries()) {
+          if (!outcome) continue;
+          if (outcome.final) throw outcome.error;
+          lastError = outcome.error;
+          failed.push(pending[i]!);
+        }
       }
       pending = failed;
       if (pending.length > 0 && this.connection.closed) throw transportError('publish failed', lastError);
     }
   }
 
-  private async sendAll(ch: ConfirmChannel, envelopes: readonly Envelope[]): Promise<Attempt[]> {
-    const attempts: Attempt[] = [];
-    for (const envelope of envelopes) {
-      const attempt = this.sendOne(ch, envelope);
-      attempts.push(attempt);
-      if (!attempt.writable) {
-        // Wait for the socket to drain (or the channel to die, which fails the remaining confirms).
-        await Promise.race([once(ch, 'drain'), once(ch, 'close')]).catch(() => {});
-      }
-    }
-    return attempts;
+  /** Writes one message; when the socket buffer is full, waits for `drain` (or the channel's death) first. */
+  private sendWait(ch: ConfirmChannel, envelope: Envelope, deadline: number, signal?: AbortSignal): ConfirmWait | Promise<ConfirmWait> {
+    const wait = this.waits.add(deadline, signal);
+    if (wait.done || this.sendOne(ch, envelope, wait)) return wait;
+    return untilDrainedOrClosed(ch).then(() => wait);
   }
 
-  private sendOne(ch: ConfirmChannel, envelope: Envelope): Attempt {
+  /** False when the socket buffer is full: wait for `drain` before writing more. */
+  private sendOne(ch: ConfirmChannel, envelope: Envelope, wait: ConfirmWait): boolean {
     const { exchange, routingKey, body, options } = envelope;
-    let writable = true;
-    const confirmed = new Promise<void>((resolve, reject) => {
-      try {
-        writable = ch.publish(exchange, routingKey, body, options, (error: unknown) => {
-          const id = options.messageId;
-          const wasReturned = options.mandatory === true && id !== undefined && this.returned.delete(id);
-          if (error) {
-            const message = error instanceof Error ? error.message : String(error);
-            if (message === 'message nacked') reject(new RefusedError(`RabbitMQ refused the message (nack) on ${routingKey}`));
-            else reject(error);
-          } else if (wasReturned) {
-            reject(new RefusedError(`no queue is bound to channel "${routingKey}" (returned as unroutable; mandatory is on)`));
-          } else resolve();
-        });
-      } catch (error) {
-        writable = true;
-        // A RangeError from encoding (headers over 64 KiB) will not get better by retrying.
-        reject(error instanceof RangeError ? new RefusedError(error.message, { cause: error }) : error);
-      }
-    });
-    return { confirmed, writable };
+    try {
+      return ch.publish(exchange, routingKey, body, options, (error: unknown) => {
+        const id = options.messageId;
+        const wasReturned = options.mandatory === true && id !== undefined && this.returned.delete(id);
+        if (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          if (message === 'message nacked') wait.finish({ error: new RefusedError(`RabbitMQ refused the message (nack) on ${routingKey}`), final: true });
+          else wait.finish({ error, final: false });
+        } else if (wasReturned) {
+          wait.finish({ error: new RefusedError(`no queue is bound to channel "${routingKey}" (returned as unroutable; mandatory is on)`), final: true });
+        } else wait.finish();
+      });
+    } catch (error) {
+      // A RangeError from encoding (headers over 64 KiB) will not get better by retrying.
+      if (error instanceof RangeError) wait.finish({ error: new RefusedError(error.message, { cause: error }), final: true });
+      else wait.finish({ error, final: false });
+      return true;
+    }
   }
 
   /** Waits for outstanding confirms on the open channel; a channel still waiting for a connection is abandoned. */
@@ -167,22 +169,18 @@ export class Publisher {
   }
 }
 
-function withDeadline<T>(work: Promise<T>, deadline: number, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => finish(() => reject(signal?.reason ?? new Error('aborted')));
-    const timer = setTimeout(
-      () => finish(() => reject(new TransportError('RabbitMQ did not confirm the publish in time'))),
-      Math.max(0, deadline - Date.now()),
-    );
-    function finish(then: () => void) {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      then();
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => finish(() => resolve(value)),
-      (error: unknown) => finish(() => reject(error)),
-    );
+/**
+ * Resolves on the channel's `drain` or `close`, removing both listeners either way (two `once()`
+ * promises in a race would leave the loser's listener on the channel for every wait).
+ */
+function untilDrainedOrClosed(ch: ConfirmChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      ch.off('drain', done);
+      ch.off('close', done);
+      resolve();
+    };
+    ch.on('drain', done);
+    ch.on('close', done);
   });
 }

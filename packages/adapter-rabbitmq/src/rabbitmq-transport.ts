@@ -2,6 +2,7 @@ import {
   checkSubscribeOptions,
   ConfigError,
   type DeliveryHandler,
+  fitsIn,
   messageSize,
   MessageTooLargeError,
   type OutgoingMessage,
@@ -22,6 +23,7 @@ import { toPublishOptions } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
 const MAX_HEADER_BYTES = 60 * 1024;
+const NO_BODY = new Uint8Array(0);
 
 /**
  * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
@@ -70,16 +72,21 @@ export class RabbitMqTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
-    const envelopes: Envelope[] = messages.map((message) => this.envelope(message));
+    const envelopes: Envelope[] = messages.length === 1 ? [this.envelope(messages[0]!)] : messages.map((message) => this.envelope(message));
     options.signal?.throwIfAborted();
     await this.publishing.track(this.publisher.publish(envelopes, options.signal));
   }
 
   private envelope(message: OutgoingMessage): Envelope {
-    const size = messageSize(message);
-    if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
-    const headerBytes = size - message.body.byteLength;
-    if (headerBytes > MAX_HEADER_BYTES) throw new MessageTooLargeError(headerBytes, MAX_HEADER_BYTES, 'header table');
+    // fitsIn bounds the size without counting UTF-8 bytes; the exact count runs only near a limit.
+    // A message within MAX_HEADER_BYTES as a whole (the usual event) passes both checks with one count.
+    const small = fitsIn(message, MAX_HEADER_BYTES);
+    if (!(small && this.options.maxMessageBytes >= MAX_HEADER_BYTES) && !fitsIn(message, this.options.maxMessageBytes)) {
+      throw new MessageTooLargeError(messageSize(message), this.options.maxMessageBytes);
+    }
+    if (!small && !fitsIn({ headers: message.headers, body: NO_BODY }, MAX_HEADER_BYTES)) {
+      throw new MessageTooLargeError(messageSize({ headers: message.headers, body: NO_BODY }), MAX_HEADER_BYTES, 'header table');
+    }
     const publishOptions = toPublishOptions(message);
     if (this.options.mandatory) publishOptions.mandatory = true;
     const body = Buffer.isBuffer(message.body)

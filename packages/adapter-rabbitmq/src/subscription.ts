@@ -2,11 +2,8 @@ import {
   attemptFromHeaders,
   type Delivery,
   type DeliveryHandler,
-  deadLetterHeaders,
   EventbusHeaders,
   type Logger,
-  type NackOptions,
-  nextAttemptHeaders,
   type SubscribeOptions,
   type Subscription,
 } from '@org/eventbus';
@@ -16,7 +13,8 @@ import type { QueueType } from './options.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { Publisher } from './publisher.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
-import { brokerRedeliveries, CHANNEL_HEADER, closeQuietly, errorMessage, fromConsumeMessage, toPublishOptions } from './wire.js';
+import { type DeliverySource, RabbitMqDelivery } from './delivery.js';
+import { brokerRedeliveries, closeQuietly, errorMessage, fromConsumeMessage } from './wire.js';
 
 export interface SubscriptionDeps {
   connection: ConnectionManager;
@@ -49,6 +47,8 @@ export class RabbitMqSubscription implements Subscription {
     void this.attach(model).catch((error: unknown) => this.report(transportError(`could not resubscribe to ${this.queue}`, error)));
   };
 
+  private readonly source: DeliverySource;
+
   constructor(
     private readonly deps: SubscriptionDeps,
     private readonly options: SubscribeOptions,
@@ -56,6 +56,18 @@ export class RabbitMqSubscription implements Subscription {
   ) {
     const { names } = deps;
     this.queue = options.deadLetters ? names.deadLetterQueue(options.group) : names.groupQueue(options.group);
+    this.source = {
+      group: options.group,
+      deadLetters: options.deadLetters === true,
+      queueType: deps.queueType,
+      names,
+      publisher: deps.publisher,
+      retryQueue: deps.retryQueue,
+      released: () => {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      },
+    };
   }
 
   async start(deadline: number): Promise<void> {
@@ -132,50 +144,7 @@ export class RabbitMqSubscription implements Subscription {
       if (reason !== undefined) message.headers[EventbusHeaders.deadLetterReason] = `rabbitmq: ${String(reason)}`;
     }
     const attempt = attemptFromHeaders(message.headers) + brokerRedeliveries(msg);
-    const id = msg.properties.messageId ?? message.headers.cloudEvents_id ?? '';
-    const { group } = this.options;
-    let settled = false;
-    const settle = async (action: () => Promise<void> | void): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      try {
-        await action();
-      } finally {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-      }
-    };
-    // Settling on a channel that died is pointless: the broker redelivers its messages anyway.
-    const ack = () => acks.ack(msg);
-    const republish = async (exchange: string, routingKey: string, headers: Record<string, string>, expiration?: number) => {
-      const outgoing = { channel: message.channel, id, headers, body: message.body, key: message.key };
-      const options = toPublishOptions(outgoing, { [CHANNEL_HEADER]: message.channel });
-      if (expiration !== undefined) options.expiration = String(Math.max(1, Math.round(expiration)));
-      await this.deps.publisher.publish([{ exchange, routingKey, body: msg.content, options }]);
-      ack();
-    };
-    const delivery: Delivery = {
-      message,
-      attempt,
-      ack: () => settle(ack),
-      nack: (options?: NackOptions) =>
-        settle(async () => {
-          const delayMs = options?.delayMs ?? 0;
-          // Quorum queues count a requeue in x-delivery-count; classic queues cannot, so we republish.
-          if (this.options.deadLetters || (delayMs <= 0 && this.deps.queueType === 'quorum')) {
-            acks.settled(msg);
-            safely(() => ch.nack(msg, false, true));
-            return;
-          }
-          const headers = nextAttemptHeaders(delivery);
-          if (delayMs <= 0) return republish('', this.deps.names.groupQueue(group), headers);
-          const queue = await this.deps.retryQueue(group, delayMs);
-          return republish('', queue, headers, delayMs);
-        }),
-      deadLetter: (reason: string) =>
-        settle(() => republish(this.deps.names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason))),
-    };
-    return delivery;
+    return new RabbitMqDelivery(this.source, ch, acks, msg, message, attempt);
   }
 
   private report(error: Error): void {

@@ -29,6 +29,13 @@ export class TopologyNames {
   retryQueue(group: string, delayMs: number): string {
     return `${this.exchange}.${group}.retry.${retryBucket(delayMs)}`;
   }
+
+  /** Every queue a group may own: its queue, its dead letters and a retry queue per possible bucket. */
+  queuesOf(group: string): string[] {
+    const queues = [this.groupQueue(group), this.deadLetterQueue(group)];
+    for (let bucket = MIN_BUCKET_MS; bucket <= 2 ** 31; bucket *= 2) queues.push(`${this.exchange}.${group}.retry.${bucket}`);
+    return queues;
+  }
 }
 
 export function retryBucket(delayMs: number): number {

@@ -13,9 +13,10 @@ const PARTITION_KEY_HEADER = 'cloudEvents_partitionkey';
 export function toPublishOptions(message: OutgoingMessage, extraHeaders: Record<string, string> = {}): Options.Publish {
   const headers: Record<string, string> = {};
   let contentType: string | undefined;
-  for (const [name, value] of Object.entries(message.headers)) {
+  for (const name in message.headers) {
     if (isBrokerHeader(name)) continue;
-    if (name.toLowerCase() === CONTENT_TYPE) contentType = value;
+    const value = message.headers[name]!;
+    if (isContentType(name)) contentType = value;
     else headers[name] = value;
   }
   if (message.key !== undefined && headers[PARTITION_KEY_HEADER] !== message.key) headers[KEY_HEADER] = message.key;
@@ -32,7 +33,13 @@ export function toPublishOptions(message: OutgoingMessage, extraHeaders: Record<
  */
 const BROKER_HEADERS = new Set(['x-death', 'x-delivery-count', 'x-received-from']);
 function isBrokerHeader(name: string): boolean {
+  // Every broker header starts "x-": most names are out after two character checks.
+  if (name.charCodeAt(0) !== 120 || name.charCodeAt(1) !== 45) return false;
   return BROKER_HEADERS.has(name) || name.startsWith('x-first-death-') || name.startsWith('x-last-death-');
+}
+
+function isContentType(name: string): boolean {
+  return name === CONTENT_TYPE || (name.length === CONTENT_TYPE.length && name.toLowerCase() === CONTENT_TYPE);
 }
 
 function headerString(value: unknown): string | undefined {
@@ -50,9 +57,11 @@ export function fromConsumeMessage(msg: ConsumeMessage): ReceivedMessage {
   const headers: Record<string, string> = {};
   let channel = msg.fields.routingKey;
   let key: string | undefined;
-  for (const [name, raw] of Object.entries(msg.properties.headers ?? {})) {
+  const wire: Record<string, unknown> = msg.properties.headers ?? {};
+  for (const name in wire) {
     if (isBrokerHeader(name)) continue;
-    const value = headerString(raw);
+    const raw = wire[name];
+    const value = typeof raw === 'string' ? raw : headerString(raw);
     if (value === undefined) continue;
     if (name === CHANNEL_HEADER) channel = value;
     else if (name === KEY_HEADER) key = value;

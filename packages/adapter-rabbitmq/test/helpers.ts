@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encodeBinary, createEnvelope, type OutgoingMessage } from '@org/eventbus';
-import amqp from 'amqplib';
-import { RabbitMqTransport, type RabbitMqTransportOptions } from '../src/index.js';
+import { deleteTopology as deleteExchangeTopology, RabbitMqTransport, type RabbitMqTransportOptions } from '../src/index.js';
 
 export const URL_VARIABLE = 'EVENTBUS_RABBITMQ_URL';
 
@@ -46,31 +45,8 @@ export class Fixture {
   }
 }
 
-/** Every retry bucket a group may have (16 ms … 2^31 ms). */
-const RETRY_BUCKETS = Array.from({ length: 28 }, (_, i) => 16 * 2 ** i);
-
-/**
- * Deletes what tests declared on the shared broker (group, dead-letter and retry queues, exchanges):
- * quorum queues left behind weigh on a small broker.
- */
+/** Delete what tests declared on the shared broker, for every exchange they used. */
 export async function deleteTopology(url: string, exchanges: readonly string[], groups: Iterable<string>): Promise<void> {
-  const conn = await amqp.connect(url);
-  let ch = await conn.createChannel();
-  const attempt = async (op: (c: typeof ch) => Promise<unknown>) => {
-    try {
-      await op(ch);
-    } catch {
-      ch = await conn.createChannel(); // a refused delete closes the channel
-    }
-  };
-  for (const exchange of exchanges) {
-    for (const group of groups) {
-      for (const suffix of ['', '.dead-letter', ...RETRY_BUCKETS.map((b) => `.retry.${b}`)]) {
-        await attempt((c) => c.deleteQueue(`${exchange}.${group}${suffix}`));
-      }
-    }
-    await attempt((c) => c.deleteExchange(exchange));
-    await attempt((c) => c.deleteExchange(`${exchange}.dead-letter`));
-  }
-  await conn.close();
+  const all = [...groups];
+  for (const exchange of exchanges) await deleteExchangeTopology(url, { exchange, groups: all });
 }
