@@ -4,6 +4,7 @@ import { type NatsTransportOptions, optionsFromUrl } from './options.js';
 
 export { NatsTransport } from './nats-transport.js';
 export type { NatsTransportOptions } from './options.js';
+export { deleteTopology } from './teardown.js';
 
 export function createNatsTransport(options: NatsTransportOptions): NatsTransport {
   return new NatsTransport(options);

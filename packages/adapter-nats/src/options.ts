@@ -1,4 +1,4 @@
-import { ConfigError, redact } from '@org/eventbus';
+import { ConfigError, optionsFromQuery, redact } from '@org/eventbus';
 
 export interface NatsTransportOptions {
   /** Server URLs (`nats://host:4222`, `tls://host:4222`). Credentials in a URL are used and never logged. */
@@ -135,16 +135,42 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
  * Options from a `nats://[user:pass@|token@]host:port[,host:port]` URL; everything else comes from
  * `options`. Credentials move from the URL into options so they never appear in a server list or log.
  */
+/** eventbus options a nats:// URL may carry in its query: `nats://host:4222?prefix=orders`. */
+const URL_OPTIONS = {
+  name: 'string',
+  prefix: 'string',
+  stream: 'string',
+  deadLetterPrefix: 'string',
+  ackWaitMs: 'number',
+  maxDeliver: 'number',
+  maxAckPending: 'number',
+  duplicateWindowMs: 'number',
+  maxAgeMs: 'number',
+  deliverPolicy: 'string',
+  publishTimeoutMs: 'number',
+  publishConcurrency: 'number',
+  maxMessageBytes: 'number',
+  drainTimeoutMs: 'number',
+} as const;
+
 export function optionsFromUrl(url: string, options: Record<string, unknown> = {}): NatsTransportOptions {
   const scheme = /^(nats|tls):\/\//.exec(url)?.[1];
   if (!scheme) throw new ConfigError('url', `"${redact(url)}" is not a nats:// or tls:// URL`);
-  const rest = url.slice(scheme.length + 3);
+  const queryAt = url.indexOf('?');
+  const rest = url.slice(scheme.length + 3, queryAt >= 0 ? queryAt : undefined);
+  const query = new URLSearchParams(queryAt >= 0 ? url.slice(queryAt + 1) : '');
+  const fromQuery = optionsFromQuery(query, URL_OPTIONS);
+  const unknown = [...query.keys()];
+  if (unknown.length > 0) {
+    throw new ConfigError('url', `unknown parameter(s) ${unknown.map((k) => `"${k}"`).join(', ')}; nats:// takes ${Object.keys(URL_OPTIONS).join(', ')}`);
+  }
   const at = rest.lastIndexOf('@');
   const auth = at >= 0 ? rest.slice(0, at) : '';
   const hosts = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/.*$/, '');
   if (hosts === '') throw new ConfigError('url', `"${redact(url)}" names no host`);
   const servers = hosts.split(',').map((h) => `${scheme}://${h.replace(/^(nats|tls):\/\//, '')}`);
-  const result: NatsTransportOptions = { ...(options as Partial<NatsTransportOptions>), servers };
+  // Where the URL and `options` both set one, the URL (deployment configuration) wins, as on every adapter.
+  const result: NatsTransportOptions = { ...(options as Partial<NatsTransportOptions>), ...fromQuery, servers };
   if (auth !== '') {
     const colon = auth.indexOf(':');
     if (colon >= 0) {

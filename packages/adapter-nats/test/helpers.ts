@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createEnvelope, encodeBinary, type OutgoingMessage } from '@org/eventbus';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { NatsTransport, type NatsTransportOptions } from '../src/index.js';
-import { streamNameFor } from '../src/options.js';
+import { deleteTopology, NatsTransport, type NatsTransportOptions } from '../src/index.js';
 
 export const URL_VARIABLE = 'EVENTBUS_NATS_URL';
 
@@ -23,15 +20,8 @@ export function json(body: Uint8Array): unknown {
 }
 
 /** Delete the channel and dead-letter streams of a prefix (test runs leave nothing behind). */
-export async function deleteStreams(url: string, prefix: string): Promise<void> {
-  const nc = await connect({ servers: url.replace(/^nats:\/\//, '') });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const stream = streamNameFor(prefix);
-    for (const name of [stream, `${stream}_DEAD_LETTERS`]) await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
+export function deleteStreams(url: string, prefix: string): Promise<void> {
+  return deleteTopology({ servers: url, prefix });
 }
 
 /** Transports made here share one run prefix; `cleanup()` closes them and deletes the streams. */

@@ -4,7 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromUrl, NatsTransport } from '../src/index.js';
-import { streamNameFor } from '../src/options.js';
+import { optionsFromUrl, streamNameFor } from '../src/options.js';
 import { groupDurable } from '../src/wire.js';
 import { cloudEventMessage, Fixture, json, URL_VARIABLE } from './helpers.js';
 
@@ -16,6 +16,16 @@ describe('NatsTransport options', () => {
     expect(() => new NatsTransport({ servers: 'nats://x', maxDeliver: 3, backoffMs: [1000, 2000, 3000] })).toThrow(/`backoffMs`/);
     expect(() => new NatsTransport({ servers: 'nats://x', prefix: 'p', deadLetterPrefix: 'p.dl' })).toThrow(/`deadLetterPrefix`/);
     expect(() => fromUrl('http://localhost')).toThrow(ConfigError);
+  });
+
+  it('reads eventbus options from the URL query, which wins over options given in code', async () => {
+    const transport = fromUrl('nats://user:pw@127.0.0.1:4222,127.0.0.2:4222?prefix=orders&ackWaitMs=3000', { prefix: 'code' });
+    expect(transport).toBeInstanceOf(NatsTransport);
+    const options = optionsFromUrl('nats://127.0.0.1:4222,127.0.0.2:4222?prefix=orders&ackWaitMs=3000', { prefix: 'code', maxDeliver: 4 });
+    expect(options).toMatchObject({ servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.2:4222'], prefix: 'orders', ackWaitMs: 3000, maxDeliver: 4 });
+    expect(() => optionsFromUrl('nats://127.0.0.1:4222?prefx=orders')).toThrow(/unknown parameter\(s\) "prefx"/);
+    expect(() => optionsFromUrl('nats://127.0.0.1:4222?ackWaitMs=soon')).toThrow(/`ackWaitMs`/);
+    await transport.close();
   });
 
   it('never shows the password of the URL in an error', async () => {

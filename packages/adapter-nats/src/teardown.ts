@@ -1,0 +1,26 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { type NatsTransportOptions, optionsFromUrl, resolveOptions } from './options.js';
+import { deadLetterStream } from './topology.js';
+
+/**
+ * Delete the JetStream streams a transport with these options uses — its channel stream and its
+ * dead-letter stream, with their messages and consumers. For test runs and short-lived environments
+ * on a shared server. `url` is a nats:// URL (its query may carry `prefix`) or the transport's options.
+ */
+export async function deleteTopology(target: string | NatsTransportOptions): Promise<void> {
+  const options = resolveOptions(typeof target === 'string' ? optionsFromUrl(target) : target);
+  const { servers, user, pass, token } = typeof target === 'string' ? optionsFromUrl(target) : target;
+  const nc = await connect({
+    servers: typeof servers === 'string' ? servers : [...(servers ?? [])],
+    ...(user === undefined ? {} : { user }),
+    ...(pass === undefined ? {} : { pass }),
+    ...(token === undefined ? {} : { token }),
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of [options.stream, deadLetterStream(options)]) await jsm.streams.delete(name).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
