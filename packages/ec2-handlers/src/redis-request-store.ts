@@ -49,16 +49,23 @@ export class RedisRequestStore implements RequestStore {
 
   async addStep(requestId: string, step: RequestStep, instanceIds?: string[]): Promise<void> {
     const steps = this.key(requestId, 'steps');
-    await this.redis.hsetnx(steps, stepKey(step), JSON.stringify({ ...step, ...(instanceIds ? { instanceIds } : {}) }));
-    await this.redis.expire(steps, this.ttl);
+    // Sent together, answered in order on the one connection: one round trip, not two.
+    await Promise.all([
+      this.redis.hsetnx(steps, stepKey(step), JSON.stringify({ ...step, ...(instanceIds ? { instanceIds } : {}) })),
+      this.redis.expire(steps, this.ttl),
+    ]);
   }
 
   async addNotification(n: Notification): Promise<void> {
-    await this.redis.set(this.key(n.requestId, 'notification'), JSON.stringify(n), 'EX', this.ttl);
     const list = `${this.prefix}:user:{${n.userId}}:notifications`;
-    await this.redis.lpush(list, JSON.stringify(n));
-    await this.redis.ltrim(list, 0, 99);
-    await this.redis.expire(list, this.ttl);
+    const text = JSON.stringify(n);
+    // One round trip: Redis runs one connection's commands in the order they were sent.
+    await Promise.all([
+      this.redis.set(this.key(n.requestId, 'notification'), text, 'EX', this.ttl),
+      this.redis.lpush(list, text),
+      this.redis.ltrim(list, 0, 99),
+      this.redis.expire(list, this.ttl),
+    ]);
   }
 
   async get(requestId: string): Promise<RequestRecord | undefined> {

@@ -79,10 +79,15 @@ export function sortChain(chain: RequestStep[]): RequestStep[] {
   return chain.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
+/**
+ * One request's state. Kept small: every accepted POST adds one, and at 1,000 requests/s the young
+ * generation's collector copies each into the old generation, so the objects per entry are pause time
+ * (the steps of a chain are a handful: an array scan finds a duplicate; created with the first step).
+ */
 interface Entry {
   request?: RequestSummary;
-  steps: Map<string, RequestStep>;
-  instanceIds: string[];
+  steps?: RequestStep[];
+  instanceIds?: string[];
   notification?: Notification;
 }
 
@@ -96,7 +101,7 @@ export class MemoryRequestStore implements RequestStore {
   private entry(requestId: string): Entry {
     let e = this.entries.get(requestId);
     if (!e) {
-      e = { steps: new Map(), instanceIds: [] };
+      e = {};
       this.entries.set(requestId, e);
       if (this.entries.size > this.maxRequests) this.entries.delete(this.entries.keys().next().value as string);
     }
@@ -113,8 +118,8 @@ export class MemoryRequestStore implements RequestStore {
 
   async addStep(requestId: string, step: RequestStep, instanceIds?: string[]): Promise<void> {
     const e = this.entry(requestId);
-    const key = stepKey(step);
-    if (!e.steps.has(key)) e.steps.set(key, step);
+    if (!e.steps) e.steps = [step];
+    else if (!e.steps.some((s) => s.type === step.type && s.eventId === step.eventId)) e.steps.push(step);
     if (instanceIds && instanceIds.length > 0) e.instanceIds = instanceIds;
   }
 
@@ -131,12 +136,12 @@ export class MemoryRequestStore implements RequestStore {
   async get(requestId: string): Promise<RequestRecord | undefined> {
     const e = this.entries.get(requestId);
     if (!e) return undefined;
-    const chain = sortChain([...e.steps.values()]);
+    const chain = sortChain(e.steps ? [...e.steps] : []);
     return {
       requestId,
       status: statusOf(chain),
       ...(e.request ? { request: e.request } : {}),
-      instanceIds: e.instanceIds,
+      instanceIds: e.instanceIds ?? [],
       chain,
       ...(e.notification ? { notification: e.notification } : {}),
     };

@@ -1,6 +1,6 @@
 import { createEventBus, createTransport, type MemoryTransport, type OutgoingMessage, silentLogger } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AwsLauncher,
   Ec2LaunchRequested,
@@ -18,6 +18,9 @@ const fastRetry = { backoff: { initialMs: 50, maxMs: 200 } };
 
 for (const broker of brokers) {
   describe(`EC2 reference service end to end on ${broker.name}`, () => {
+    beforeAll(() => {
+      if (broker.missing) throw new Error(broker.missing);
+    });
     let running: Running | undefined;
     afterEach(async () => {
       await running?.stop();

@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createSpy, describeBroker } from '@org/eventbus/testing';
-import { afterEach, expect, it } from 'vitest';
+import { createSpy } from '@org/eventbus/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../src/index.js';
-import { type Broker, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
+import { landedBrokers, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
@@ -34,45 +34,51 @@ function spawnWorker(config: { url: string; transportOptions: Record<string, unk
 }
 
 // Needs a broker shared by processes: on memory:// a killed worker takes its broker with it.
-describeBroker('EC2 worker killed mid-launch (RabbitMQ)', { variable: 'EVENTBUS_RABBITMQ_URL' }, (url) => {
-  const children: Worker[] = [];
-  let api: Running | undefined;
-  afterEach(async () => {
-    for (const c of children) if (c.process.exitCode === null) c.process.kill('SIGKILL');
-    await Promise.all(children.map((c) => c.exited));
-    children.length = 0;
-    await api?.stop();
-  });
+const brokers = (await landedBrokers()).filter((b) => b.name !== 'memory');
 
-  it('a new worker completes the request that a SIGKILLed worker had started', async () => {
-    const id = runId();
-    const broker: Broker = { name: 'rabbitmq', url: url(), options: (i) => ({ exchange: `ec2-test-${i}`, queueType: 'classic' }) };
-    const options = serviceOptions(broker, id, { role: 'api' });
-    api = await startWithStream(options);
-    const childConfig = { url: url(), transportOptions: broker.options(id), groupPrefix: options.groupPrefix ?? '' };
-
-    const first = spawnWorker({ ...childConfig, bootMs: 120_000 });
-    children.push(first);
-    await first.ready;
-    const posted = await postLaunch(api.base);
-    expect(posted.status).toBe(202);
-    const requestId = posted.body.requestId;
-    await first.launching.waitFor((ts) => ts.includes(requestId), { timeoutMs: 15_000, description: 'the first worker to start launching' });
-
-    first.process.kill('SIGKILL');
-    await first.exited;
-    const second = spawnWorker({ ...childConfig, bootMs: 200 });
-    children.push(second);
-    await second.ready;
-
-    await api.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), {
-      timeoutMs: 30_000,
-      description: 'the notification after the second worker took over',
+for (const broker of brokers) {
+  describe(`EC2 worker killed mid-launch (${broker.name})`, () => {
+    beforeAll(() => {
+      if (broker.missing) throw new Error(broker.missing);
     });
-    // The same event id reached the new worker, so EC2 would see the same ClientToken.
-    expect(second.launching.calls).toContain(requestId);
-    expect(api.notifications.calls.find((n) => n.requestId === requestId)?.level).toBe('success');
-    const record = (await (await fetch(new URL(posted.body.statusUrl, api.base))).json()) as RequestRecord;
-    expect(record.status).toBe('launched');
-  }, 60_000);
-});
+    const children: Worker[] = [];
+    let api: Running | undefined;
+    afterEach(async () => {
+      for (const c of children) if (c.process.exitCode === null) c.process.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+      children.length = 0;
+      await api?.stop();
+    });
+
+    it('a new worker completes the request that a SIGKILLed worker had started', async () => {
+      const id = runId();
+      const options = serviceOptions(broker, id, { role: 'api' });
+      api = await startWithStream(options);
+      const childConfig = { url: options.url ?? '', transportOptions: broker.options(id), groupPrefix: options.groupPrefix ?? '' };
+
+      const first = spawnWorker({ ...childConfig, bootMs: 120_000 });
+      children.push(first);
+      await first.ready;
+      const posted = await postLaunch(api.base);
+      expect(posted.status).toBe(202);
+      const requestId = posted.body.requestId;
+      await first.launching.waitFor((ts) => ts.includes(requestId), { timeoutMs: 15_000, description: 'the first worker to start launching' });
+
+      first.process.kill('SIGKILL');
+      await first.exited;
+      const second = spawnWorker({ ...childConfig, bootMs: 200 });
+      children.push(second);
+      await second.ready;
+
+      await api.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), {
+        timeoutMs: 30_000,
+        description: 'the notification after the second worker took over',
+      });
+      // The same event id reached the new worker, so EC2 would see the same ClientToken.
+      expect(second.launching.calls).toContain(requestId);
+      expect(api.notifications.calls.find((n) => n.requestId === requestId)?.level).toBe('success');
+      const record = (await (await fetch(new URL(posted.body.statusUrl, api.base))).json()) as RequestRecord;
+      expect(record.status).toBe('launched');
+    }, 60_000);
+  });
+}
