@@ -1,34 +1,49 @@
 // POST /v1/ec2/instances latency at a paced 1,000 requests/s (autocannon), on the memory transport
 // and on RabbitMQ with publisher confirms. The server runs in a child process so the load generator
 // does not share its event loop. Baselines in the same run: a bare node:http server answering the
-// same 202 without a broker (memory), and node:http + raw amqplib confirm-channel publish (RabbitMQ).
+// same 202 without a broker (memory), and node:http + raw amqplib confirm-channel publish (RabbitMQ):
+// once with no headers, once with the same CloudEvents AMQP binding headers ours must send (the fair
+// baseline: amqplib encodes a header table on every publish, and that is most of ours' extra cost).
+//
+// The load is paced by lib/paced.ts (autocannon's own rate limit sends each second's requests in one
+// burst; see there). Beside the latency the table shows where a tail can come from: the server's
+// longest GC pause and event-loop lag, and the load generator's own event-loop lag (a generator that
+// stalls reports its stall as the server's latency).
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
+import { pacedLoad } from './lib/paced.js';
 import { table, writeSection } from './lib/report.js';
-
-// autocannon ships no types: the slice of its API this bench uses.
-interface LoadResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; max: number };
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => Promise<LoadResult>;
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+// 50 lanes at 1,000/s: 20 requests every 20 ms, and 50 cold connections (0.5% of a 10 s run, below
+// the p99). Fewer lanes make bigger bursts; more put more cold connections into the tail and cost the
+// generator memory (autocannon keeps three histograms per instance, ~2 MB).
+const LANES = Number(process.env.BENCH_LANES ?? 50);
 const AMQP = process.env.EVENTBUS_RABBITMQ_URL;
 const BODY = JSON.stringify({ userId: 'bench', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' });
-type Mode = 'bare' | 'ours-memory' | 'raw-amqp' | 'ours-amqp';
+type Mode = 'bare' | 'ours-memory' | 'raw-amqp' | 'raw-amqp-ce' | 'ours-amqp';
+// One decimal, as text: the table prints other fractions with three, a precision these do not have.
+const round1 = (n: number) => n.toFixed(1);
+// monitorEventLoopDelay records the whole interval between its timer's runs: lag is what exceeds it.
+const LAG_RESOLUTION_MS = 5;
+const lagMs = (nanos: number) => Math.max(0, nanos / 1e6 - LAG_RESOLUTION_MS);
+
+/** What the child measured about itself between the parent's "start" and "stop". */
+interface ServerStats {
+  cpuMicros: number;
+  gcMaxMs: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
 
 // ---- child: one server per mode -------------------------------------------------------------
 async function serve(mode: Mode, exchange: string): Promise<string> {
@@ -44,16 +59,35 @@ async function serve(mode: Mode, exchange: string): Promise<string> {
     });
     return service.url ?? '';
   }
-  let publish: (body: Buffer) => Promise<void> = async () => {};
-  if (mode === 'raw-amqp') {
+  let publish: (body: Buffer, id: string) => Promise<void> = async () => {};
+  if (mode === 'raw-amqp' || mode === 'raw-amqp-ce') {
     const connection = await amqplib.connect(AMQP ?? '');
     const channel = await connection.createConfirmChannel();
     await channel.assertExchange(exchange, 'topic', { durable: true });
-    publish = (body) =>
+    // raw-amqp-ce: the message ours sends for the same POST (binding headers, content-type property):
+    // the eight `cloudEvents_` attributes core writes for this event (subject and correlation id are
+    // the request id), written by hand as a careful amqplib user would.
+    const options: (id: string) => amqplib.Options.Publish =
+      mode === 'raw-amqp'
+        ? (id) => ({ persistent: true, messageId: id })
+        : (id) => ({
+            persistent: true,
+            messageId: id,
+            contentType: 'application/json',
+            headers: {
+              cloudEvents_specversion: '1.0',
+              cloudEvents_id: id,
+              cloudEvents_source: '/services/ec2',
+              cloudEvents_type: 'ec2.launch.requested',
+              cloudEvents_time: new Date().toISOString(),
+              cloudEvents_dataschema: 'urn:eventbus:ec2.launch.requested:v1',
+              cloudEvents_subject: id,
+              cloudEvents_correlationid: id,
+            },
+          });
+    publish = (body, id) =>
       new Promise((resolve, reject) =>
-        channel.publish(exchange, 'ec2.launch.requested', body, { persistent: true, messageId: randomUUID() }, (err) =>
-          err ? reject(err) : resolve(),
-        ),
+        channel.publish(exchange, 'ec2.launch.requested', body, options(id), (err) => (err ? reject(err) : resolve())),
       );
   }
   const server = createServer((req, res) => {
@@ -62,7 +96,7 @@ async function serve(mode: Mode, exchange: string): Promise<string> {
     req.on('end', () => {
       const input = JSON.parse(Buffer.concat(chunks).toString()) as object;
       const requestId = randomUUID();
-      publish(Buffer.from(JSON.stringify({ ...input, requestId }))).then(
+      publish(Buffer.from(JSON.stringify({ ...input, requestId })), requestId).then(
         () => {
           const text = JSON.stringify({ requestId, statusUrl: `/v1/requests/${requestId}` });
           res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -82,10 +116,30 @@ async function serve(mode: Mode, exchange: string): Promise<string> {
 if (process.env.BENCH_HTTP_CHILD) {
   const { mode, exchange } = JSON.parse(process.env.BENCH_HTTP_CHILD) as { mode: Mode; exchange: string };
   const url = await serve(mode, exchange);
-  // CPU time is what a loaded machine distorts least: the parent asks before and after the run.
-  process.on('message', () => {
+  // CPU time is what a loaded machine distorts least; GC pauses and loop lag say whether a slow answer
+  // was this process's own doing. Counted from the parent's "start" to its "stop".
+  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+  }).observe({ entryTypes: ['gc'] });
+  let cpuAtStart = 0;
+  const cpuNow = () => {
     const { user, system } = process.cpuUsage();
-    process.send?.({ cpuMicros: user + system });
+    return user + system;
+  };
+  process.on('message', (m: { kind: 'start' | 'stop' }) => {
+    if (m.kind === 'start') {
+      cpuAtStart = cpuNow();
+      gcMaxMs = 0;
+      lag.reset();
+      lag.enable();
+      process.send?.({ started: true });
+      return;
+    }
+    lag.disable();
+    const stats: ServerStats = { cpuMicros: cpuNow() - cpuAtStart, gcMaxMs, lagP99Ms: lagMs(lag.percentile(99)), lagMaxMs: lagMs(lag.max) };
+    process.send?.(stats);
   });
   process.send?.({ url });
 } else {
@@ -93,10 +147,10 @@ if (process.env.BENCH_HTTP_CHILD) {
 }
 
 // ---- parent: start each server, load it, report --------------------------------------------
-function cpuOf(child: ChildProcess): Promise<number> {
+function ask<T>(child: ChildProcess, kind: 'start' | 'stop'): Promise<T> {
   return new Promise((resolve) => {
-    child.once('message', (m: { cpuMicros: number }) => resolve(m.cpuMicros));
-    child.send({ kind: 'cpu' });
+    child.once('message', (m: T) => resolve(m));
+    child.send({ kind });
   });
 }
 
@@ -114,24 +168,29 @@ function startChild(mode: Mode, exchange: string): Promise<{ url: string; child:
 }
 
 async function load(url: string, child: ChildProcess) {
-  const run = (duration: number) =>
-    autocannon({
+  const run = (seconds: number) =>
+    pacedLoad({
       url: `${url}v1/ec2/instances`,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: BODY,
-      connections: 50,
-      overallRate: RATE,
-      duration,
+      rate: RATE,
+      seconds,
+      lanes: LANES,
     });
-  await run(2); // warm-up: JIT, connections, broker channels
-  const before = await cpuOf(child);
-  const result = await run(DURATION);
-  const cpuMicros = (await cpuOf(child)) - before;
-  return { result, cpuMicrosPerRequest: cpuMicros / Math.max(1, result.requests.total) };
+  // Warm-up at the same paced rate: JIT, the broker channel, the request store's first growth.
+  await run(WARMUP);
+  await ask(child, 'start');
+  const generatorLag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  generatorLag.enable();
+  const { result, achievedRate } = await run(DURATION);
+  generatorLag.disable();
+  const server = await ask<ServerStats>(child, 'stop');
+  return { result, achievedRate, server, generatorLagMaxMs: lagMs(generatorLag.max) };
 }
 
 async function main(): Promise<void> {
+  const loadAverage = os.loadavg()[0] ?? 0;
   if (!existsSync(new URL('../packages/ec2-handlers/dist/index.js', import.meta.url))) {
     console.error('bench http: build the packages first (npx pnpm@10.34.8 build)');
     process.exit(1);
@@ -140,7 +199,13 @@ async function main(): Promise<void> {
     ['bare', 'node:http, 202 without a broker'],
     ['ours-memory', 'eventbus-ec2 API, memory://'],
   ];
-  if (AMQP) modes.push(['raw-amqp', 'node:http + amqplib confirm publish'], ['ours-amqp', 'eventbus-ec2 API, amqp:// (confirms)']);
+  if (AMQP) {
+    modes.push(
+      ['raw-amqp', 'node:http + amqplib confirm publish'],
+      ['raw-amqp-ce', 'node:http + amqplib confirm publish, CloudEvents headers'],
+      ['ours-amqp', 'eventbus-ec2 API, amqp:// (confirms)'],
+    );
+  }
   else console.log('[bench http] RabbitMQ rows skipped: set EVENTBUS_RABBITMQ_URL to include them');
   const exchange = `bench-http-${randomUUID().slice(0, 8)}`;
   let admin: amqplib.ChannelModel | undefined;
@@ -159,14 +224,21 @@ async function main(): Promise<void> {
   const cpu: Partial<Record<Mode, number>> = {};
   try {
     for (const [mode, what] of modes) {
+      // Each RabbitMQ mode starts on an empty sink, so none pays for the previous one's stored backlog.
+      if (admin) {
+        const ch = await admin.createChannel();
+        await ch.purgeQueue(sink);
+        await ch.close();
+      }
       const { url, child } = await startChild(mode, exchange);
       try {
-        const { result: r, cpuMicrosPerRequest } = await load(url, child);
+        const { result: r, achievedRate, server, generatorLagMaxMs } = await load(url, child);
+        const cpuMicrosPerRequest = server.cpuMicros / Math.max(1, r['2xx'] + r.non2xx);
         p99[mode] = r.latency.p99;
         cpu[mode] = cpuMicrosPerRequest;
         rows.push({
           server: what,
-          'requests/s': Math.round(r.requests.average),
+          'requests/s': Math.round(achievedRate),
           'p50 ms': r.latency.p50,
           'p99 ms': r.latency.p99,
           'max ms': r.latency.max,
@@ -174,6 +246,9 @@ async function main(): Promise<void> {
           'non-2xx': r.non2xx,
           errors: r.errors + r.timeouts,
           'server CPU µs/request': Math.round(cpuMicrosPerRequest),
+          'server GC max ms': round1(server.gcMaxMs),
+          'server loop lag p99 / max ms': `${round1(server.lagP99Ms)} / ${round1(server.lagMaxMs)}`,
+          'generator loop lag max ms': round1(generatorLagMaxMs),
         });
       } finally {
         child.kill('SIGKILL');
@@ -195,10 +270,11 @@ async function main(): Promise<void> {
   };
   ratio('memory ÷ bare node:http', 'ours-memory', 'bare');
   ratio('RabbitMQ ÷ raw amqplib', 'ours-amqp', 'raw-amqp');
+  ratio('RabbitMQ ÷ raw amqplib with the same headers', 'ours-amqp', 'raw-amqp-ce');
   const markdown = [
     '## http — POST /v1/ec2/instances latency at 1,000 requests/s',
     '',
-    `autocannon, ${RATE} requests/s paced over 50 connections for ${DURATION} s after a 2 s warm-up; the server in its own process, role \`api\` (publish confirmed, then 202). Target: p99 under 10 ms. Latency on a shared, loaded machine is mostly the machine (see the bare node:http row); server CPU per request is the steadier measure of our own cost. Load average at the start: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs.`,
+    `autocannon, ${RATE} requests/s for ${DURATION} s after a ${WARMUP} s warm-up at the same rate, paced over ${LANES} one-connection autocannon instances started ${(1000 / LANES).toFixed(0)} ms apart (${RATE / LANES} requests every ${(1000 / LANES).toFixed(0)} ms; autocannon's own \`overallRate\` sends each second's requests in one burst at the concurrency of its connection count, see bench/lib/paced.ts). Latency is autocannon's, with its coordinated-omission correction, in whole milliseconds rounded down (p99 9 is under 10 ms). The server runs in its own process, role \`api\` (publish confirmed, then 202). On RabbitMQ the events are persistent and routed to a durable classic queue, so the broker confirms each once it has stored it: that wait is most of every RabbitMQ row's latency (compare ours with the raw amqplib rows; the second raw row sends the same CloudEvents binding headers ours must send, which amqplib encodes into a field table on every publish). Target: p99 under 10 ms. The last three columns say where a tail comes from: the server's longest GC pause, its event-loop lag, and the load generator's own lag (which autocannon reports as latency). Server CPU per request is the steadier measure of our own cost on a shared machine (paced requests each wake the server on their own, so it is higher than under the former one-second bursts, which shared each wake-up among many requests). Load average at the start: ${loadAverage.toFixed(1)} on ${os.cpus().length} CPUs.`,
     '',
     table(rows),
     '',

@@ -22,11 +22,14 @@ import {
 import { createEventBus, defineEvent } from '@org/eventbus';
 import { SqsTransport } from '@org/eventbus-sqs';
 import { z } from 'zod';
+import { inLanes } from './lib/lanes.js';
 import { table, writeSection } from './lib/report.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 6000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const PUBLISH_IN_FLIGHT = 8;
+/** PUBLISH_IN_FLIGHT lanes, each publishing batches of 10 (the SQS/SNS batch limit). */
+const LANES = { lanes: PUBLISH_IN_FLIGHT, batch: 10 };
 const POLLERS = 4;
 const run = randomBytes(3).toString('hex');
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -131,30 +134,22 @@ async function raw(endpoint: string, round: number, metadata: boolean): Promise<
   };
   let finished: number | undefined;
   const deletes: Promise<unknown>[] = [];
-  let next = 0;
-  const publish = async () => {
-    while (next < EVENTS) {
-      const start = next;
-      next += 10;
-      await sns.send(
-        new PublishBatchCommand({
-          TopicArn,
-          PublishBatchRequestEntries: Array.from({ length: Math.min(10, EVENTS - start) }, (_, i) => ({
-            Id: String(i),
-            Message: cloudEvent(start + i),
-            MessageAttributes: {
-              'content-type': { DataType: 'String', StringValue: 'application/cloudevents+json' },
-              ...(metadata ? { 'eventbus-channel': { DataType: 'String', StringValue: 'bench.sqs.raw' } } : {}),
-            },
-          })),
-        }),
-      );
-    }
+  const publish = async (start: number, count: number) => {
+    await sns.send(
+      new PublishBatchCommand({
+        TopicArn,
+        PublishBatchRequestEntries: Array.from({ length: count }, (_, i) => ({
+          Id: String(i),
+          Message: cloudEvent(start + i),
+          MessageAttributes: {
+            'content-type': { DataType: 'String', StringValue: 'application/cloudevents+json' },
+            ...(metadata ? { 'eventbus-channel': { DataType: 'String', StringValue: 'bench.sqs.raw' } } : {}),
+          },
+        })),
+      }),
+    );
   };
-  await Promise.all([
-    ...Array.from({ length: PUBLISH_IN_FLIGHT }, publish),
-    ...Array.from({ length: POLLERS }, consume),
-  ]);
+  await Promise.all([inLanes(EVENTS, LANES, publish), ...Array.from({ length: POLLERS }, consume)]);
   await Promise.all(deletes);
   const seconds = ((finished ?? performance.now()) - started) / 1000;
   sns.destroy();
@@ -185,15 +180,7 @@ async function adapter(endpoint: string, round: number): Promise<number> {
   await new Promise((r) => setTimeout(r, 200));
   received = 0;
   const started = performance.now();
-  let next = 0;
-  const lane = async () => {
-    while (next < EVENTS) {
-      const start = next;
-      next += 10;
-      await publisher.publish(Array.from({ length: Math.min(10, EVENTS - start) }, (_, i) => message(start + i)));
-    }
-  };
-  await Promise.all(Array.from({ length: PUBLISH_IN_FLIGHT }, lane));
+  await inLanes(EVENTS, LANES, (start, count) => publisher.publish(Array.from({ length: count }, (_, i) => message(start + i))));
   await all;
   const seconds = (performance.now() - started) / 1000;
   await sub.close();
@@ -225,16 +212,9 @@ async function ours(endpoint: string, round: number): Promise<number> {
   await new Promise((r) => setTimeout(r, 200));
   received = 0;
   const started = performance.now();
-  let next = 0;
-  const lane = async () => {
-    while (next < EVENTS) {
-      const start = next;
-      next += 10;
-      const count = Math.min(10, EVENTS - start);
-      await publisher.publishBatch(Array.from({ length: count }, (_, i) => ({ contract, data: data(start + i) })));
-    }
-  };
-  await Promise.all(Array.from({ length: PUBLISH_IN_FLIGHT }, lane));
+  await inLanes(EVENTS, LANES, (start, count) =>
+    publisher.publishBatch(Array.from({ length: count }, (_, i) => ({ contract, data: data(start + i) }))).then(() => {}),
+  );
   await all;
   const seconds = (performance.now() - started) / 1000;
   await Promise.all([publisher.stop(), consumer.stop()]);
