@@ -18,6 +18,7 @@ import os from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
+import { type ConfirmFloor, confirmFloor } from './lib/confirm-floor.js';
 import { pacedLoad } from './lib/paced.js';
 import { table, writeSection } from './lib/report.js';
 
@@ -220,9 +221,14 @@ async function main(): Promise<void> {
     await ch.close();
   }
   const rows: Record<string, string | number>[] = [];
+  let floor: ConfirmFloor | undefined;
   const p99: Partial<Record<Mode, number>> = {};
   const cpu: Partial<Record<Mode, number>> = {};
   try {
+    if (admin && AMQP) {
+      floor = await confirmFloor(AMQP, exchange, 'ec2.launch.requested', RATE, DURATION);
+      console.log(`broker confirm floor: p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms`);
+    }
     for (const [mode, what] of modes) {
       // Each RabbitMQ mode starts on an empty sink, so none pays for the previous one's stored backlog.
       if (admin) {
@@ -279,6 +285,10 @@ async function main(): Promise<void> {
     table(rows),
     '',
     ratios.length ? `Ratios in this run: ${ratios.join('; ')}.` : '',
+    '',
+    floor
+      ? `The broker's floor in this run, before the servers: a bare amqplib confirm channel publishing the same persistent message at ${RATE}/s to the same durable queue, no HTTP, waited p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms, max ${floor.max.toFixed(1)} ms for its confirms. No server that answers after the confirm can have a p99 below that.`
+      : '',
   ].join('\n');
   console.log(ratios.join('\n'));
   writeSection('http', markdown);

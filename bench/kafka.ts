@@ -14,6 +14,7 @@ import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import { z } from 'zod';
 import { inLanes as lanesOf } from './lib/lanes.js';
 import { percentile, table, writeSection } from './lib/report.js';
+import { clock, rotatingRounds, type Sample, summary } from './lib/rounds.js';
 
 const BROKERS = (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(',');
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -62,22 +63,8 @@ async function createTopic(topic: string): Promise<void> {
   await admin.close();
 }
 
-/** The CPU time this process spent per event in the round `clock` last measured (µs). */
-let lastCpuPerEvent = Number.NaN;
-
-/** Starts a round's clock; the function it returns gives events/s and records CPU µs per event since. */
-function clock(total: number): () => number {
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  return () => {
-    const used = process.cpuUsage(cpu);
-    lastCpuPerEvent = (used.user + used.system) / total;
-    return total / ((performance.now() - started) / 1000);
-  };
-}
-
 /** Raw @platformatic/kafka: a group consumer parsing each value; a producer with acks=all in 4 lanes. */
-async function platformaticRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<number> {
+async function platformaticRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<Sample> {
   const topic = topicName('plt');
   await createTopic(topic);
   const consumer = new Consumer({ groupId: `g-${topic}`, clientId: 'bench', bootstrapBrokers: BROKERS, maxWaitTime: 100 });
@@ -102,15 +89,15 @@ async function platformaticRound(total: number, onEvent: (sentAt: number) => voi
   if (paced) await pace(total, paced, (seq) => producer.send({ messages: toRecords(seq, 1) }));
   else await inLanes(total, async (seq, n) => void (await producer.send({ messages: toRecords(seq, n) })));
   await done;
-  const rate = stop();
+  const sample = stop();
   await producer.close();
   await stream.close();
   await consumer.close(true);
-  return rate;
+  return sample;
 }
 
 /** Raw kafkajs doing the same work, as a second reference. */
-async function kafkajsRound(total: number): Promise<number> {
+async function kafkajsRound(total: number): Promise<Sample> {
   const topic = topicName('kjs');
   await createTopic(topic);
   const kafka = new KafkaJs({ clientId: 'bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
@@ -135,13 +122,13 @@ async function kafkajsRound(total: number): Promise<number> {
     await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, (_, i) => rawRecord(seq + i)) });
   });
   await done;
-  const rate = stop();
+  const sample = stop();
   await producer.disconnect();
   await consumer.disconnect();
-  return rate;
+  return sample;
 }
 
-async function busRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<number> {
+async function busRound(total: number, onEvent: (sentAt: number) => void = () => {}, paced?: number): Promise<Sample> {
   const channel = topicName('bus');
   const group = `g-${channel}`;
   topics.push(`${group}.retry`, `${group}.dlt`);
@@ -166,13 +153,13 @@ async function busRound(total: number, onEvent: (sentAt: number) => void = () =>
   if (paced) await pace(total, paced, (seq) => publisher.publish(contract, data(seq)));
   else await inLanes(total, async (seq, n) => void (await publisher.publishBatch(Array.from({ length: n }, (_, i) => ({ contract, data: data(seq + i) })))));
   await done;
-  const rate = stop();
+  const sample = stop();
   await Promise.all([publisher.stop(), consumer.stop()]);
-  return rate;
+  return sample;
 }
 
 /** The adapter alone (no bus pipeline): pre-encoded 1 KB events published and acked through KafkaTransport. */
-async function transportRound(total: number): Promise<number> {
+async function transportRound(total: number): Promise<Sample> {
   const channel = topicName('tr');
   const group = `g-${channel}`;
   topics.push(`${group}.retry`, `${group}.dlt`);
@@ -201,9 +188,9 @@ async function transportRound(total: number): Promise<number> {
     ),
   );
   await done;
-  const rate = stop();
+  const sample = stop();
   await Promise.all([publisher.close(), consumer.close()]);
-  return rate;
+  return sample;
 }
 
 /** Publish one event at a time at `rate` per second without waiting for each to be confirmed. */
@@ -225,37 +212,17 @@ async function latency(round: typeof busRound, total: number, rate: number) {
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
-const bus: number[] = [];
-const plt: number[] = [];
-const kjs: number[] = [];
-const tr: number[] = [];
-/** CPU µs per event of each path, by round. */
-const cpu = new Map<number[], number[]>([bus, plt, kjs, tr].map((xs) => [xs, []]));
 await platformaticRound(2000); // warm-up: JIT, connections, the broker's page cache
 await busRound(2000);
-const paths: [number[], (n: number) => Promise<number>][] = [
-  [plt, (n) => platformaticRound(n)],
-  [bus, (n) => busRound(n)],
-  [tr, transportRound],
-  [kjs, kafkajsRound],
-];
-for (let r = 0; r < ROUNDS; r++) {
-  // The order rotates every round, so no path always runs first (fresh heap, quiet broker) or last.
-  for (let i = 0; i < paths.length; i++) {
-    const [results, round] = paths[(r + i) % paths.length]!;
-    results[r] = await round(TOTAL);
-    cpu.get(results)![r] = lastCpuPerEvent;
-  }
-  const at = (xs: number[]) => `${xs[r]!.toFixed(0)}/s (${cpu.get(xs)![r]!.toFixed(1)} µs CPU/event)`;
-  console.log(`round ${r + 1}: bus ${at(bus)}, transport ${at(tr)}, @platformatic/kafka ${at(plt)}, kafkajs ${at(kjs)}`);
-}
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
-// Each round runs every path back to back, so a ratio within one round compares like with like; the
-// machine's noise between rounds is large, hence the median of the per-round ratios.
-const ratio = (xs: number[]) => median(xs.map((x, i) => x / plt[i]!));
+const results = await rotatingRounds(
+  [
+    { name: 'raw', run: () => platformaticRound(TOTAL) },
+    { name: 'bus', run: () => busRound(TOTAL) },
+    { name: 'transport', run: () => transportRound(TOTAL) },
+    { name: 'kafkajs', run: () => kafkajsRound(TOTAL) },
+  ],
+  ROUNDS,
+);
 const LAT_EVENTS = 3000;
 const LAT_RATE = 1000;
 const busLat = await latency(busRound, LAT_EVENTS, LAT_RATE);
@@ -265,18 +232,21 @@ const admin = new Admin({ clientId: 'bench', bootstrapBrokers: BROKERS });
 await admin.deleteTopics({ topics }).catch(() => {});
 await admin.close();
 
-const row = (path: string, xs: number[]) => ({
-  path,
-  'median events/s': Math.round(median(xs)),
-  'per round': xs.map((x) => Math.round(x)).join(' / '),
-  'ratio vs raw (median of rounds)': ratio(xs),
-  'CPU µs/event (median)': median(cpu.get(xs)!),
-});
+const row = (path: string, samples: Sample[]) => {
+  const s = summary(samples, results.raw);
+  return {
+    path,
+    'median events/s': Math.round(s.medianRate),
+    'per round': s.perRound,
+    'ratio vs raw (median of rounds)': s.ratio,
+    'CPU µs/event (median)': s.cpuPerEvent,
+  };
+};
 const rows = [
-  row('bus (KafkaTransport, idempotent, acks=all)', bus),
-  row('KafkaTransport alone, no bus pipeline', tr),
-  row('raw @platformatic/kafka (acks=all)', plt),
-  row('raw kafkajs (acks=all)', kjs),
+  row('bus (KafkaTransport, idempotent, acks=all)', results.bus),
+  row('KafkaTransport alone, no bus pipeline', results.transport),
+  row('raw @platformatic/kafka (acks=all)', results.raw),
+  row('raw kafkajs (acks=all)', results.kafkajs),
 ];
 const latRows = [
   { path: 'bus', 'p50 ms': busLat.p50, 'p99 ms': busLat.p99 },
@@ -299,5 +269,6 @@ in flight):
 ${table(latRows)}
 `;
 writeSection('kafka', markdown);
-console.log(`ratio bus/raw = ${ratio(bus).toFixed(3)}, transport/raw = ${ratio(tr).toFixed(3)}, kafkajs/raw = ${ratio(kjs).toFixed(3)}`);
+const ratio = (samples: Sample[]) => summary(samples, results.raw).ratio.toFixed(3);
+console.log(`ratio bus/raw = ${ratio(results.bus)}, transport/raw = ${ratio(results.transport)}, kafkajs/raw = ${ratio(results.kafkajs)}`);
 process.exit(0);

@@ -11,10 +11,11 @@ import amqp, { type ConfirmChannel } from 'amqplib';
 import { z } from 'zod';
 import { percentile, table, writeSection } from './lib/report.js';
 import { inLanes as lanesOf } from './lib/lanes.js';
+import { clock, rotatingRounds, type Sample, summary } from './lib/rounds.js';
 
 const URL = process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const TOTAL = Number(process.env.BENCH_EVENTS ?? 15_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 30_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCH = 500;
 const LANES = 4;
 const PREFETCH = 500;
@@ -46,7 +47,7 @@ function publishRaw(ch: ConfirmChannel, routingKey: string, seq: number, n: numb
   return Promise.all(confirms).then(() => {});
 }
 
-async function rawRound(total: number, consume: boolean): Promise<number> {
+async function rawRound(total: number, consume: boolean): Promise<Sample> {
   // Two connections, as the bus side has (a publishing service and a consuming one).
   const conn = await amqp.connect(URL);
   const subConn = await amqp.connect(URL);
@@ -72,16 +73,16 @@ async function rawRound(total: number, consume: boolean): Promise<number> {
       if (++received === total) markDone();
     });
   }
-  const started = performance.now();
+  const stop = clock(total);
   await inLanes(total, (seq, n) => publishRaw(pub, 'bench', seq, n));
   if (consume) await done;
-  const seconds = (performance.now() - started) / 1000;
+  const sample = stop();
   await Promise.all([conn.close(), subConn.close()]);
-  return total / seconds;
+  return sample;
 }
 
 /** The adapter alone (no bus): publish the same encoded messages, JSON-parse and ack on receive. */
-async function transportRound(total: number): Promise<number> {
+async function transportRound(total: number): Promise<Sample> {
   const group = `tr-${randomUUID().slice(0, 8)}`;
   queues.push(`${EXCHANGE}.${group}`, `${EXCHANGE}.${group}.dead-letter`);
   const consumer = new RabbitMqTransport({ url: URL, exchange: EXCHANGE });
@@ -97,7 +98,7 @@ async function transportRound(total: number): Promise<number> {
     await d.ack();
     if (++received === total) markDone();
   });
-  const started = performance.now();
+  const stop = clock(total);
   await inLanes(total, async (seq, n) => {
     const messages = Array.from({ length: n }, (_, i) => {
       const event = createEnvelope(Measured.type, 1, '/bench', { seq: seq + i, sentAt: performance.now(), payload });
@@ -106,9 +107,9 @@ async function transportRound(total: number): Promise<number> {
     await publisher.publish(messages);
   });
   await done;
-  const seconds = (performance.now() - started) / 1000;
+  const sample = stop();
   await Promise.all([publisher.close(), consumer.close()]);
-  return total / seconds;
+  return sample;
 }
 
 async function busSetup(expected: number, onEvent: (sentAt: number) => void) {
@@ -133,17 +134,17 @@ async function busSetup(expected: number, onEvent: (sentAt: number) => void) {
 const batch = (seq: number, n: number) =>
   Array.from({ length: n }, (_, i) => ({ contract: Measured, data: { seq: seq + i, sentAt: performance.now(), payload } }));
 
-async function busRound(total: number, consume: boolean): Promise<number> {
+async function busRound(total: number, consume: boolean): Promise<Sample> {
   const { consumer, publisher, done } = await busSetup(total, () => {});
   if (!consume) await consumer.stop();
-  const started = performance.now();
+  const stop = clock(total);
   await inLanes(total, async (seq, n) => {
     await publisher.publishBatch(batch(seq, n));
   });
   if (consume) await done;
-  const seconds = (performance.now() - started) / 1000;
+  const sample = stop();
   await Promise.all([publisher.stop(), consume ? consumer.stop() : undefined]);
-  return total / seconds;
+  return sample;
 }
 
 async function latency(total: number, ratePerSecond: number): Promise<{ p50: number; p99: number }> {
@@ -176,46 +177,58 @@ async function cleanup(exchanges = true): Promise<void> {
   await conn.close();
 }
 
-const step = async (label: string, run: () => Promise<number>) => {
-  const value = await run();
-  console.log(`${label}: ${Math.round(value)} events/s`);
-  // A publish-only round leaves its events queued: drop them before the next round.
-  await cleanup(false);
-  return value;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const e2e = { raw: [] as number[], bus: [] as number[], transport: [] as number[] };
-const pubOnly = { raw: [] as number[], bus: [] as number[] };
+const dropQueues = () => cleanup(false);
 try {
   await rawRound(2_000, true); // warm-up: connections, JIT, quorum queue creation
   await busRound(2_000, true);
-  for (let round = 0; round < ROUNDS; round++) {
-    e2e.raw.push(await step('raw end to end', () => rawRound(TOTAL, true)));
-    e2e.bus.push(await step('bus end to end', () => busRound(TOTAL, true)));
-    e2e.transport.push(await step('adapter end to end', () => transportRound(TOTAL)));
-    pubOnly.raw.push(await step('raw publish', () => rawRound(TOTAL, false)));
-    pubOnly.bus.push(await step('bus publish', () => busRound(TOTAL, false)));
-  }
+  await dropQueues();
+  const e2e = await rotatingRounds(
+    [
+      { name: 'raw', run: () => rawRound(TOTAL, true), after: dropQueues },
+      { name: 'bus', run: () => busRound(TOTAL, true), after: dropQueues },
+      { name: 'adapter', run: () => transportRound(TOTAL), after: dropQueues },
+    ],
+    ROUNDS,
+  );
+  // A publish-only round leaves its events queued: each is dropped before the next round.
+  const pubOnly = await rotatingRounds(
+    [
+      { name: 'raw publish', run: () => rawRound(TOTAL, false), after: dropQueues },
+      { name: 'bus publish', run: () => busRound(TOTAL, false), after: dropQueues },
+    ],
+    ROUNDS,
+  );
   const lat = await latency(3_000, 500);
+  const row = (measure: string, path: Sample[], baseline: Sample[]) => {
+    const s = summary(path, baseline);
+    const raw = summary(baseline, baseline);
+    return {
+      measure,
+      'raw amqplib events/s': Math.round(raw.medianRate),
+      'bus events/s': Math.round(s.medianRate),
+      'bus ÷ raw (median of rounds)': s.ratio,
+      'CPU µs/event raw / bus': `${raw.cpuPerEvent.toFixed(1)} / ${s.cpuPerEvent.toFixed(1)}`,
+    };
+  };
   const rows = [
-    { measure: 'end to end (publish → handler → ack), events/s', 'raw amqplib': Math.round(median(e2e.raw)), bus: Math.round(median(e2e.bus)), 'bus ÷ raw': median(e2e.bus) / median(e2e.raw) },
-    { measure: 'end to end, the adapter alone (no bus), events/s', 'raw amqplib': Math.round(median(e2e.raw)), bus: Math.round(median(e2e.transport)), 'bus ÷ raw': median(e2e.transport) / median(e2e.raw) },
-    { measure: 'publish with confirms (group queue bound), events/s', 'raw amqplib': Math.round(median(pubOnly.raw)), bus: Math.round(median(pubOnly.bus)), 'bus ÷ raw': median(pubOnly.bus) / median(pubOnly.raw) },
+    row('end to end (publish → handler → ack)', e2e.bus, e2e.raw),
+    row('end to end, the adapter alone (no bus)', e2e.adapter, e2e.raw),
+    row('publish with confirms (group queue bound)', pubOnly['bus publish'], pubOnly['raw publish']),
   ];
   const md = table(rows);
   const latencyRow = table([{ 'paced rate': '500 events/s', events: 3_000, 'p50 ms': lat.p50, 'p99 ms': lat.p99 }]);
-  console.log(`rounds: e2e raw ${e2e.raw.map(Math.round)} bus ${e2e.bus.map(Math.round)} transport ${e2e.transport.map(Math.round)}; publish raw ${pubOnly.raw.map(Math.round)} bus ${pubOnly.bus.map(Math.round)}`);
+  const perRound = (xs: Sample[]) => summary(xs, xs).perRound;
   writeSection(
     'rabbitmq',
     `## RabbitMQ (amqplib 2, quorum queues, confirms on)
 
-1 KB events, ${TOTAL.toLocaleString('en-US')} per run, ${LANES} publishing lanes of batches of ${BATCH}, prefetch ${PREFETCH}, median of ${ROUNDS} alternating rounds. The bus side is \`bus.publishBatch\` → confirm channel → quorum queue → decode → zod validation → handler → ack; the raw side is amqplib publishing the same 1 KB body and CloudEvents headers on a confirm channel into a quorum queue, JSON-parsing and acking each message. Latency is the publish call → handler start, paced. Targets: bus ÷ raw ≥ 0.9 end to end, ≥ 10,000 events/s published with confirms. Reproduce: \`EVENTBUS_RABBITMQ_URL=amqp://… pnpm bench rabbitmq\`.
+1 KB events, ${TOTAL.toLocaleString('en-US')} per run, ${LANES} publishing lanes of batches of ${BATCH}, prefetch ${PREFETCH}, ${ROUNDS} rounds, each running every path back to back in an order that rotates; a ratio is taken within a round and the table gives the median of the per-round ratios (the noise between rounds, mostly the broker's fsyncs, is larger than the difference measured). CPU is this process's, publisher and consumer together (the broker's is not counted): the steadier measure of what the bus adds. The bus side is \`bus.publishBatch\` → confirm channel → quorum queue → decode → zod validation → handler → ack; the raw side is amqplib publishing the same 1 KB body and CloudEvents headers on a confirm channel into a quorum queue, JSON-parsing and acking each message. Latency is the publish call → handler start, paced. Targets: bus ÷ raw ≥ 0.9 end to end, ≥ 10,000 events/s published with confirms. Reproduce: \`EVENTBUS_RABBITMQ_URL=amqp://… pnpm bench rabbitmq\`.
 
 ${md}
 
 ${latencyRow}
 
-Every round (events/s), to show the noise of a shared 2-core machine: end to end raw ${e2e.raw.map(Math.round).join(' / ')}, bus ${e2e.bus.map(Math.round).join(' / ')}, adapter alone ${e2e.transport.map(Math.round).join(' / ')}; publish raw ${pubOnly.raw.map(Math.round).join(' / ')}, bus ${pubOnly.bus.map(Math.round).join(' / ')}. Broker: ${process.env.BENCH_BROKER_NOTE ?? redact(URL)}.`,
+Every round (events/s), to show the noise of a shared 2-core machine: end to end raw ${perRound(e2e.raw)}, bus ${perRound(e2e.bus)}, adapter alone ${perRound(e2e.adapter)}; publish raw ${perRound(pubOnly['raw publish'])}, bus ${perRound(pubOnly['bus publish'])}. Broker: ${process.env.BENCH_BROKER_NOTE ?? redact(URL)}.`,
   );
 } finally {
   await cleanup().catch((e: unknown) => console.error('cleanup failed', e));

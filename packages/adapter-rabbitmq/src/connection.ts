@@ -34,7 +34,11 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
   private readonly stop = new AbortController();
   private everConnected = false;
 
-  constructor(private readonly options: ResolvedOptions) {
+  /** `name` shows in the broker's management UI (connection_name), so each connection says what it is for. */
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly name: string,
+  ) {
     super();
   }
 
@@ -101,7 +105,7 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
         const model = await amqp.connect(this.options.url, {
           ...this.options.socketOptions,
           timeout: 10_000,
-          clientProperties: { connection_name: 'eventbus' },
+          clientProperties: { connection_name: this.name },
         });
         if (this.closed) {
           await model.close().catch(() => {});

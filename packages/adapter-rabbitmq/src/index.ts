@@ -15,6 +15,7 @@ const URL_OPTIONS = {
   exchange: 'string',
   queueType: 'string',
   mandatory: 'boolean',
+  publishers: 'number',
   publishTimeoutMs: 'number',
   connectTimeoutMs: 'number',
   drainTimeoutMs: 'number',

@@ -17,6 +17,13 @@ export interface RabbitMqTransportOptions {
    * Default false, so events may be published before any group subscribes (they are then dropped).
    */
   mandatory?: boolean;
+  /**
+   * Connections that publish, each with one confirm channel, besides the one consumers use. Default 2:
+   * the broker handles each connection serially, so a second one lets a publisher use a second broker
+   * core. Concurrent publish calls may then reach a queue in a different order than they were made
+   * (one call, and calls whose first event has the same key, keep theirs); 1 keeps call order.
+   */
+  publishers?: number;
   /** How long a publish may wait for the broker (reconnection included) before it rejects. Default 30 s. */
   publishTimeoutMs?: number;
   /** How long `connect()` keeps trying before it rejects. Default 15 s. */
@@ -40,6 +47,7 @@ export interface ResolvedOptions {
   exchange: string;
   queueType: QueueType;
   mandatory: boolean;
+  publishers: number;
   publishTimeoutMs: number;
   connectTimeoutMs: number;
   drainTimeoutMs: number;
@@ -98,6 +106,10 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
   if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) {
     throw new ConfigError('tls', 'must be an object of TLS options');
   }
+  const publishers = options.publishers ?? 2;
+  if (!Number.isInteger(publishers) || publishers < 1 || publishers > 16) {
+    throw new ConfigError('publishers', `must be a whole number from 1 to 16 (got ${String(options.publishers)})`);
+  }
   const heartbeatSeconds = positive('heartbeatSeconds', options.heartbeatSeconds, 10);
   const initial = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
   return {
@@ -105,6 +117,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     exchange,
     queueType,
     mandatory: options.mandatory ?? false,
+    publishers,
     publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 15_000),
     drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, 30_000),

@@ -9,8 +9,9 @@ describeBroker('RabbitMQ publish: abort signals', { variable: URL_VARIABLE }, (u
   afterAll(() => fixture.cleanup());
 
   it('rejects with the reason every publish waiting on a signal shared with others, and only those', async () => {
-    const transport = fixture.transport();
-    await transport.publish([cloudEventMessage('signals', 0)]); // the channel is open: the next publishes wait for confirms
+    // One publishing connection, whose channel the first publish opens: the next ones wait for confirms.
+    const transport = fixture.transport({ publishers: 1 });
+    await transport.publish([cloudEventMessage('signals', 0)]);
     const shared = new AbortController();
     const reason = new Error('gave up');
     const waiting = [1, 2, 3].map((i) => transport.publish([cloudEventMessage('signals', i)], { signal: shared.signal }));
@@ -18,7 +19,7 @@ describeBroker('RabbitMQ publish: abort signals', { variable: URL_VARIABLE }, (u
     const other = transport.publish([cloudEventMessage('signals', 6)], { signal: new AbortController().signal });
     // Synchronously after the writes: no confirm can have been read yet.
     shared.abort(reason);
-    for (const p of [...waiting, batch]) await expect(p).rejects.toBe(reason);
+    await Promise.all([...waiting, batch].map((p) => expect(p).rejects.toBe(reason)));
     await expect(other).resolves.toBeUndefined();
     // An aborted signal refuses at once; the transport goes on publishing.
     await expect(transport.publish([cloudEventMessage('signals', 7)], { signal: shared.signal })).rejects.toBe(reason);

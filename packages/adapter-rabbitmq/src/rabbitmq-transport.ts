@@ -16,7 +16,8 @@ import {
 } from '@org/eventbus';
 import { ConnectionManager, transportError } from './connection.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type Envelope, Publisher } from './publisher.js';
+import type { Envelope } from './publisher.js';
+import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
 import { assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
 import { toPublishOptions } from './wire.js';
@@ -35,8 +36,9 @@ export class RabbitMqTransport implements Transport {
   readonly capabilities: TransportCapabilities;
   private readonly options: ResolvedOptions;
   private readonly names: TopologyNames;
+  /** The consumers' connection; publishing has its own (PublisherPool). */
   private readonly connection: ConnectionManager;
-  private readonly publisher: Publisher;
+  private readonly publishers: PublisherPool;
   private readonly subscriptions = new Set<RabbitMqSubscription>();
   private readonly retryQueues = new Map<string, Promise<string>>();
   private closing: Promise<void> | undefined;
@@ -46,10 +48,12 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqTransportOptions) {
     this.options = resolveOptions(options);
     this.names = new TopologyNames(this.options.exchange);
-    this.connection = new ConnectionManager(this.options);
-    this.publisher = new Publisher(this.connection, this.names, this.options.publishTimeoutMs);
+    this.connection = new ConnectionManager(this.options, 'eventbus consume');
+    this.publishers = new PublisherPool(this.options, this.names);
     // Retry queues were declared on the broker; a new connection may face a broker that lost them.
-    this.connection.on('connected', () => this.retryQueues.clear());
+    const forgetRetryQueues = () => this.retryQueues.clear();
+    this.connection.on('connected', forgetRetryQueues);
+    this.publishers.onConnected(forgetRetryQueues);
     this.capabilities = {
       encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
       orderingPerKey: false,
@@ -63,7 +67,7 @@ export class RabbitMqTransport implements Transport {
   async connect(): Promise<void> {
     this.assertOpen();
     try {
-      await this.connection.start();
+      await this.publishers.start();
     } catch (error) {
       throw error instanceof TransportError ? error : transportError(`could not connect to ${this.options.safeUrl}`, error);
     }
@@ -74,7 +78,7 @@ export class RabbitMqTransport implements Transport {
     if (messages.length === 0) return;
     const envelopes: Envelope[] = messages.length === 1 ? [this.envelope(messages[0]!)] : messages.map((message) => this.envelope(message));
     options.signal?.throwIfAborted();
-    await this.publishing.track(this.publisher.publish(envelopes, options.signal));
+    await this.publishing.track(this.publishers.publish(envelopes, messages[0]!.key, options.signal));
   }
 
   private envelope(message: OutgoingMessage): Envelope {
@@ -103,7 +107,7 @@ export class RabbitMqTransport implements Transport {
     const subscription = new RabbitMqSubscription(
       {
         connection: this.connection,
-        publisher: this.publisher,
+        publisher: this.publishers.primary,
         names: this.names,
         queueType: this.options.queueType,
         drainTimeoutMs: this.options.drainTimeoutMs,
@@ -128,7 +132,7 @@ export class RabbitMqTransport implements Transport {
     const key = `${group}\u0000${retryBucket(delayMs)}`;
     let declared = this.retryQueues.get(key);
     if (!declared) {
-      declared = this.publisher
+      declared = this.publishers.primary
         .getChannel(Date.now() + this.options.publishTimeoutMs)
         .then((ch) => assertRetryQueue(ch, this.names, this.options.queueType, group, delayMs));
       declared.catch(() => this.retryQueues.delete(key));
@@ -141,8 +145,7 @@ export class RabbitMqTransport implements Transport {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.close()));
       await this.publishing.settled();
-      await this.publisher.close();
-      await this.connection.close();
+      await Promise.all([this.publishers.close(), this.connection.close()]);
     })();
     return this.closing;
   }

@@ -10,6 +10,10 @@ describe('RabbitMqTransport options', () => {
     expect(() => new RabbitMqTransport({ url: 'amqp://localhost', queueType: 'stream' as never })).toThrow(ConfigError);
     expect(() => new RabbitMqTransport({ url: 'amqp://localhost', exchange: 'amq.topic' })).toThrow(/`exchange`/);
     expect(() => new RabbitMqTransport({ url: 'amqp://localhost', publishTimeoutMs: -1 })).toThrow(/`publishTimeoutMs`/);
+    for (const publishers of [0, 1.5, 17]) {
+      expect(() => new RabbitMqTransport({ url: 'amqp://localhost', publishers })).toThrow(/`publishers`/);
+    }
+    expect(() => fromUrl('amqp://localhost/?publishers=many')).toThrow(/`publishers`/);
   });
 
   it('never shows the password of the URL in an error', async () => {
@@ -130,6 +134,23 @@ describeBroker('RabbitMqTransport', { variable: URL_VARIABLE }, (url) => {
     await expect(strict.publish([cloudEventMessage('nobody-listens', 1)])).rejects.toThrow(/no queue is bound/);
     const lenient = fixture.transport();
     await expect(lenient.publish([cloudEventMessage('nobody-listens', 1)])).resolves.toBeUndefined();
+  });
+
+  it('spreads keyless publishes over its publishing connections; one key keeps its order across them', async () => {
+    const transport = fixture.transport({ publishers: 3 });
+    const group = fixture.group('pool');
+    const seen = createSpy<Delivery>();
+    await transport.subscribe({ group, channels: ['pool'], prefetch: 50 }, async (d) => {
+      seen.fn(d);
+      await d.ack();
+    });
+    // Calls made at once, not one after another: only the key can keep them in order.
+    const keyed = Array.from({ length: 150 }, (_, i) => transport.publish([{ ...cloudEventMessage('pool', { i }), key: 'one-key' }]));
+    const keyless = Array.from({ length: 60 }, (_, i) => transport.publish([cloudEventMessage('pool', { free: i })]));
+    await Promise.all([...keyed, ...keyless]);
+    const all = await seen.waitForCount(210);
+    const order = all.filter((d) => d.message.key === 'one-key').map((d) => (json(d.message.body) as { i: number }).i);
+    expect(order).toEqual(Array.from({ length: 150 }, (_, i) => i));
   });
 
   it('refuses a message over maxMessageBytes before sending it', async () => {
