@@ -58,6 +58,7 @@ export class KafkaTransport implements Transport {
       nativeDelay: false,
       maxDelayMs: MAX_DELAY_MS,
       nativeDeadLetter: true,
+      unroutedPublish: 'kept',
       maxMessageBytes: this.options.maxMessageBytes,
     };
   }

@@ -57,6 +57,7 @@ export class NatsTransport implements Transport {
       nativeDelay: true,
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,
+      unroutedPublish: 'kept',
       maxMessageBytes: this.options.maxMessageBytes,
     };
   }

@@ -60,6 +60,7 @@ export class RabbitMqTransport implements Transport {
       nativeDelay: true,
       maxDelayMs: MAX_DELAY_MS,
       nativeDeadLetter: true,
+      unroutedPublish: 'rejected',
       maxMessageBytes: this.options.maxMessageBytes,
     };
   }

@@ -67,6 +67,7 @@ export class SqsTransport implements Transport {
       // One visibility change holds up to 12 h; longer delays are chained through re-sent copies.
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,
+      unroutedPublish: 'rejected',
       maxMessageBytes: SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE,
     };
     this.publisher = new Publisher(this.sqs, this.sns, this.topology, this.options, this.capabilities.maxMessageBytes);

@@ -82,7 +82,21 @@ export class HandlerTimeoutError extends EventBusError {
 
 /** The transport could not do what was asked (not connected, closed, broker refused). */
 export class TransportError extends EventBusError {
-  override readonly name = 'TransportError';
+  override readonly name: string = 'TransportError';
+}
+
+/**
+ * A publish that no group would ever receive: nobody has subscribed to the channel or provisioned a
+ * group for it (`bus.provision()`), and the transport can tell at publish time. Nothing was kept.
+ */
+export class UnroutableError extends TransportError {
+  override readonly name = 'UnroutableError';
+  constructor(readonly channel: string) {
+    super(
+      `No group receives channel "${channel}": nothing has subscribed to it or been provisioned for it. ` +
+        'Run bus.provision() (or `eventbus provision`) before publishing, or start a consumer first.',
+    );
+  }
 }
 
 /** A message that a subscriber waiting on a coordination store (lock, rate limit) could not get in time. */

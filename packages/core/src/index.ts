@@ -37,6 +37,7 @@ export {
   PoisonMessageError,
   type PoisonReason,
   TransportError,
+  UnroutableError,
   ValidationError,
   type ValidationIssue,
 } from './errors.js';
@@ -44,6 +45,13 @@ export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, Handle
 export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { MemoryTransport, type MemoryTransportOptions, resetMemoryBrokers } from './memory/memory-transport.js';
+export {
+  DeliveryTracker,
+  type DeliveryTrackerOptions,
+  HANDLER_FAILURE_DELAY_MS,
+  type SettleActions,
+  type TrackedDelivery,
+} from './delivery-tracker.js';
 export { deadLetter } from './middleware/dead-letter.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
@@ -53,6 +61,7 @@ export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionK
 export type {
   Delivery,
   DeliveryHandler,
+  GroupTopology,
   NackOptions,
   OutgoingMessage,
   PublishOptions,

@@ -34,6 +34,13 @@ export interface TransportCapabilities {
    * transport created with `serialize: false` does; a broker adapter never sets it.
    */
   carriesEvents?: boolean;
+  /**
+   * What a publish to a channel that no group has subscribed to or been provisioned for does
+   * (docs/edges.md): `rejected` — the publish rejects with an `UnroutableError` naming the channel
+   * (the broker or transport can tell at publish time); `kept` — the broker keeps the event and the
+   * first group that subscribes receives it (NATS stream, Kafka topic). Never a silent loss.
+   */
+  unroutedPublish: 'rejected' | 'kept';
 }
 
 /** A message handed to `publish`: already encoded by core. */
@@ -103,6 +110,14 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** One group's topology, as `provision` declares it: what `subscribe` would create, without consuming. */
+export interface GroupTopology {
+  group: string;
+  channels: readonly string[];
+  /** As `SubscribeOptions.types`: given when the group's channels also carry types it does not handle. */
+  types?: readonly string[];
+}
+
 export interface PublishOptions {
   signal?: AbortSignal;
 }
@@ -119,6 +134,12 @@ export interface Transport {
   /** Resolves only when the broker has confirmed every message; rejects if any was refused. */
   publish(messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void>;
   subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription>;
+  /**
+   * Declare these groups' topology (queues, bindings, durable consumers, subscriptions) without
+   * consuming, so events published before the first worker starts are kept for each group. What
+   * `subscribe` would declare, idempotent; `bus.provision()` and `eventbus provision` call it.
+   */
+  provision(groups: readonly GroupTopology[]): Promise<void>;
   /** Close every subscription (draining), flush publishes, release the connection. Idempotent. */
   close(): Promise<void>;
 }

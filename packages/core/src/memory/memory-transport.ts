@@ -106,6 +106,7 @@ export class MemoryTransport implements Transport {
       nativeDelay: true,
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,
+      unroutedPublish: 'rejected',
       maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
     };
     if (options.serialize !== undefined && typeof options.serialize !== 'boolean') {

@@ -1,3 +1,4 @@
+import type { Logger } from '../../logger.js';
 import type { Transport } from '../../transport.js';
 
 export interface Endpoint {
@@ -65,4 +66,24 @@ export interface ConformanceOptions {
    * so repeated runs do not pile up resources. Failures here are ignored.
    */
   cleanup?: (created: { groups: string[]; channels: string[] }) => Promise<void>;
+  /**
+   * Break, on the broker, the path one settle of `group` takes, so that settle fails the way a
+   * broker refuses it: `dead-letter` — the group's dead-letter destination refuses the copy;
+   * `delayed-nack` — the delayed redelivery cannot be arranged (retry queue or topic refused).
+   * Resolves to a function that repairs it. Called after the group subscribed. Without this hook the
+   * settle-failure scenarios skip with the reason given in `skip`.
+   */
+  breakSettle?: (what: 'dead-letter' | 'delayed-nack', group: string) => Promise<() => Promise<void>>;
+  /**
+   * A transport whose broker credentials carry `password` (user `eventbus-conformance` where the
+   * URL needs one) and which logs to `logger`. The secrets scenario checks that the password
+   * appears in no log line, error, `util.inspect` or `JSON.stringify` output.
+   */
+  withCredentials?: (password: string, logger: Logger) => Transport | Promise<Transport>;
+  /**
+   * The broker checks credentials (and `withCredentials`' password is wrong): connecting must fail
+   * fast with an error saying authentication failed. False where the broker accepts any (the
+   * machine's NATS, the SQS emulator): the auth-failure scenario skips with that reason.
+   */
+  checksCredentials?: boolean;
 }
