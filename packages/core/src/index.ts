@@ -56,7 +56,7 @@ export { deadLetter } from './middleware/dead-letter.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
 export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
-export { redact, redactError } from './redact.js';
+export { hideSecrets, redact, redactError } from './redact.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
   Delivery,

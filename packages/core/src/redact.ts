@@ -24,3 +24,26 @@ export function redactError<E>(error: E): E {
   }
   return error;
 }
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+type InspectFn = (value: unknown, options: object) => string;
+
+/**
+ * Make `target` (a transport, a client wrapper) show only `summary()` in `util.inspect`, `console.log`
+ * and `JSON.stringify`: its own fields hold connection options and client objects that carry
+ * credentials. Every string in the summary is passed through `redact` as well.
+ */
+export function hideSecrets(target: object, summary: () => Record<string, unknown>): void {
+  const safe = () => {
+    const view: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(summary())) view[key] = typeof value === 'string' ? redact(value) : value;
+    return view;
+  };
+  const label = target.constructor?.name ?? 'Object';
+  Object.defineProperty(target, INSPECT, {
+    value: (_depth: number, options: object, inspect: InspectFn) => `${label} ${inspect(safe(), options)}`,
+    enumerable: false,
+  });
+  Object.defineProperty(target, 'toJSON', { value: safe, enumerable: false });
+}
