@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus, type EventBus } from './bus.js';
 import { defineEvent } from './contract.js';
-import { ConfigError, NonRetryableError, ValidationError } from './errors.js';
+import { ConfigError, NonRetryableError, UnroutableError, ValidationError } from './errors.js';
 import { EventbusHeaders } from './headers.js';
 import { MemoryTransport } from './memory/memory-transport.js';
 import { createSpy } from './testing/spy.js';
@@ -70,9 +70,75 @@ describe('publish', () => {
   });
 
   it('returns the envelope it sent, starting a chain when none is given', async () => {
-    const { bus } = setup();
+    const { bus, transport } = setup();
+    await transport.provision([{ group: 'orders-audit', channels: [Placed.channel] }]);
     const event = await bus.publish(Placed, { orderId: 'o1', total: 3 }, { subject: 'o1' });
     expect(event).toMatchObject({ specversion: '1.0', type: 'order.placed', source: '/test', subject: 'o1', correlationid: event.id });
+  });
+});
+
+describe('provision', () => {
+  it('a publish nobody receives rejects naming the channel; after provision() it is kept until the group starts', async () => {
+    const { bus: api } = setup();
+    await expect(api.publish(Placed, { orderId: 'o1', total: 3 })).rejects.toThrow(UnroutableError);
+    await expect(api.publish(Placed, { orderId: 'o1', total: 3 })).rejects.toThrow(/channel "orders"/);
+    // The worker is another service on the same broker (the memory broker is shared by name).
+    const worker = createEventBus({ transport: new MemoryTransport({ broker: `bus-test-${process.pid}-${n}` }), source: '/worker' });
+    buses.push(worker);
+    const got = createSpy<string>();
+    worker.handle(Placed, { group: 'billing' }, (e) => got.fn(e.data.orderId));
+    await worker.provision();
+    await worker.provision();
+    await api.publish(Placed, { orderId: 'kept', total: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got.count, 'provision consumes nothing').toBe(0);
+    await worker.start();
+    await got.waitFor((ids) => ids.includes('kept'));
+  });
+
+  it('declares the same topology start() subscribes with, types only for a shared channel', async () => {
+    const { bus, transport } = setup();
+    const declared: unknown[] = [];
+    const subscribed: unknown[] = [];
+    const provision = transport.provision.bind(transport);
+    const subscribe = transport.subscribe.bind(transport);
+    transport.provision = async (groups) => {
+      declared.push(...groups);
+      await provision(groups);
+    };
+    transport.subscribe = async (options, handler) => {
+      subscribed.push({ group: options.group, channels: options.channels, ...(options.types ? { types: options.types } : {}) });
+      return subscribe(options, handler);
+    };
+    bus.handle(Placed, { group: 'a' }, () => {});
+    bus.handle(Shipped, { group: 'a' }, () => {});
+    bus.handle(Shipped, { group: 'b' }, () => {});
+    await bus.provision();
+    expect(declared).toEqual([
+      { group: 'a', channels: ['orders', 'order.shipped'] },
+      { group: 'b', channels: ['order.shipped'] },
+    ]);
+    // Once the bus knows a second contract on "orders", group a names the types it handles.
+    const withShared = setup({ contracts: [Cancelled] }).bus;
+    withShared.handle(Placed, { group: 'a' }, () => {});
+    const shared: unknown[] = [];
+    const sharedTransport = withShared.transport;
+    const sharedProvision = sharedTransport.provision.bind(sharedTransport);
+    sharedTransport.provision = async (groups) => {
+      shared.push(...groups);
+      await sharedProvision(groups);
+    };
+    await withShared.provision();
+    expect(shared).toEqual([{ group: 'a', channels: ['orders'], types: ['order.placed'] }]);
+    await bus.start();
+    expect(subscribed).toEqual(declared);
+  });
+
+  it('a bus without handlers provisions nothing; a stopped bus refuses', async () => {
+    const { bus } = setup();
+    await bus.provision();
+    await bus.stop();
+    await expect(bus.provision()).rejects.toThrow(/stopped/);
   });
 });
 

@@ -14,7 +14,8 @@ import { timeout } from './middleware/timeout.js';
 import { compose, type MessageContext, type Middleware } from './middleware/types.js';
 import { createReceiver, type Emitter, type Route } from './pipeline.js';
 import type { Instrumentation, SendScope } from './tracing/hooks.js';
-import type { OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
+import { groupTopologies } from './topology.js';
+import type { GroupTopology, OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
 
 export interface EventBusOptions {
   transport: Transport;
@@ -64,6 +65,12 @@ export interface EventBus {
   readonly registrations: readonly HandlerRegistration[];
   /** Every contract the bus knows. */
   readonly contracts: ReadonlyMap<string, EventContract>;
+  /**
+   * Declare on the broker every group this bus has handlers for (queues, bindings, durable
+   * consumers, subscriptions: what `start()` would create), without consuming, so events published
+   * before the first worker starts are kept. Idempotent; run it at deploy time (`eventbus provision`).
+   */
+  provision(): Promise<void>;
   start(): Promise<void>;
   /** Stop taking deliveries, let in-flight handlers finish and settle, then close the transport. */
   stop(): Promise<void>;
@@ -172,14 +179,9 @@ export function createEventBus(options: EventBusOptions): EventBus {
     return built.event;
   }
 
-  /**
-   * When one of the group's channels carries other contracts too, tell the transport which types the
-   * group handles (SQS turns it into an SNS filter policy). Otherwise say nothing, so an unknown type
-   * on the channel still reaches the pipeline and is dead-lettered as poison.
-   */
-  function sharedChannelTypes(channels: readonly string[], routes: ReadonlyMap<string, Route>): { types?: string[] } {
-    const shared = [...contracts.values()].some((c) => channels.includes(c.channel) && !routes.has(c.type));
-    return shared ? { types: [...routes.keys()] } : {};
+  /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
+  function topology(): GroupTopology[] {
+    return groupTopologies(registrations, contracts.values());
   }
 
   function assertCanPublish() {
@@ -256,12 +258,22 @@ export function createEventBus(options: EventBusOptions): EventBus {
       return registration;
     },
 
+    async provision() {
+      if (state === 'stopping' || state === 'stopped') throw new EventBusError(`provision() called on a bus that is ${state}`);
+      const groupsToDeclare = topology();
+      if (groupsToDeclare.length === 0) return;
+      await transport.connect();
+      await transport.provision(groupsToDeclare);
+      logger.info({ groups: groupsToDeclare.map((g) => g.group), transport: transport.name }, 'provisioned');
+    },
+
     async start() {
       if (state !== 'idle') throw new EventBusError(`start() called on a bus that is ${state}`);
       state = 'started';
       await transport.connect();
-      for (const [group, routes] of groups) {
-        const channels = [...new Set([...routes.values()].map((r) => r.registration.contract.channel))];
+      for (const { group, channels, types } of topology()) {
+        const routes = groups.get(group);
+        if (!routes) continue;
         const prefetch = [...routes.values()].reduce((sum, r) => sum + r.registration.concurrency, 0);
         const receive = createReceiver({
           group,
@@ -273,7 +285,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
           onError,
         });
         const subscription = await transport.subscribe(
-          { group, channels, ...sharedChannelTypes(channels, routes), prefetch, onError: (error) => onError(error, { group }) },
+          { group, channels, ...(types ? { types } : {}), prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),
         );
         subscriptions.push(subscription);

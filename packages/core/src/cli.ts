@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { generateDocs, staleDocs, writeDocs } from './docs/generate.js';
 import { count, findingLine } from './docs/markdown.js';
 import { registryFromModule } from './graph/describe-app.js';
+import { run as provision } from './provision-command.js';
 
 const USAGE = `Usage: eventbus docs --entry <module> [--export <name>] [--out docs/events] [--check] [--title <text>] [--fail-on error|warning|none]
 
@@ -85,6 +86,7 @@ async function docs(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'docs') return docs(rest);
+  if (command === 'provision') return provision(rest);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return command === undefined ? 2 : 0;

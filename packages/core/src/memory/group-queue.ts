@@ -1,22 +1,26 @@
 import { encodeEvent } from '../codec.js';
+import type { DeliveryTracker, SettleActions, TrackedDelivery } from '../delivery-tracker.js';
 import type { CloudEvent } from '../envelope.js';
 import { deadLetterHeaders } from '../headers.js';
-import type { Delivery, DeliveryHandler, NackOptions, ReceivedMessage } from '../transport.js';
+import type { ReceivedMessage } from '../transport.js';
 import { Deque } from './deque.js';
 
-interface Entry {
+export interface Entry {
   message: ReceivedMessage;
   attempt: number;
 }
 
+/** What the memory transport's tracker carries per delivery: the queue it came from and its entry. */
+export interface MemoryRaw {
+  queue: GroupQueue;
+  entry: Entry;
+}
+
 export interface Consumer {
   readonly prefetch: number;
-  inFlight: number;
   closed: boolean;
-  readonly onDelivery: DeliveryHandler;
-  readonly onError: ((error: Error) => void) | undefined;
-  /** Resolvers waiting for inFlight to reach 0 (graceful close). */
-  idle: (() => void)[];
+  /** Hands deliveries to the pipeline and counts them until settled (`size` is the in-flight count). */
+  readonly tracker: DeliveryTracker<MemoryRaw>;
 }
 
 /**
@@ -95,7 +99,7 @@ export class GroupQueue {
     this.ready.push(entry);
   }
 
-  private releaseKey(key: string | undefined): void {
+  releaseKey(key: string | undefined): void {
     if (key === undefined) return;
     this.keysInFlight.delete(key);
     const blocked = this.blockedByKey.get(key);
@@ -110,7 +114,7 @@ export class GroupQueue {
     const n = this.consumers.length;
     for (let i = 0; i < n; i++) {
       const consumer = this.consumers[(this.nextConsumer + i) % n]!;
-      if (!consumer.closed && consumer.inFlight < consumer.prefetch) {
+      if (!consumer.closed && consumer.tracker.size < consumer.prefetch) {
         this.nextConsumer = (this.nextConsumer + i + 1) % n;
         return consumer;
       }
@@ -133,31 +137,20 @@ export class GroupQueue {
           }
           this.keysInFlight.add(entry.message.key);
         }
-        consumer.inFlight++;
-        this.deliver(consumer, entry);
+        consumer.tracker.dispatch({ queue: this, entry }, entry.message, entry.attempt);
       }
     } finally {
       this.dispatching = false;
     }
   }
 
-  private deliver(consumer: Consumer, entry: Entry): void {
-    const delivery = new MemoryDelivery(this, consumer, entry);
-    try {
-      const result = consumer.onDelivery(delivery);
-      if (result && typeof result.then === 'function') {
-        result.then(undefined, (error: unknown) => this.reportHandlerFailure(consumer, delivery, error));
-      }
-    } catch (error) {
-      this.reportHandlerFailure(consumer, delivery, error);
-    }
-  }
-
-  /** Bookkeeping when a delivery is settled, whichever way. */
-  release(consumer: Consumer, entry: Entry): void {
-    consumer.inFlight--;
+  /**
+   * A delivery of this queue was settled, whichever way: its key may go again (an entry put back
+   * meanwhile waited behind it, so per-key order holds) and its consumer has credit again.
+   */
+  settled(entry: Entry): void {
     this.releaseKey(entry.message.key);
-    if (consumer.inFlight === 0 && consumer.idle.length > 0) for (const resolve of consumer.idle.splice(0)) resolve();
+    this.dispatch();
   }
 
   /** The message left the queue for good (acked or dead-lettered). */
@@ -169,12 +162,6 @@ export class GroupQueue {
 
   deadLetter(message: ReceivedMessage, headers: Record<string, string>): void {
     this.deadLetters?.enqueue({ ...message, headers });
-  }
-
-  /** A delivery handler must settle; if it threw instead, requeue so nothing is lost. */
-  private reportHandlerFailure(consumer: Consumer, delivery: Delivery, error: unknown): void {
-    consumer.onError?.(error instanceof Error ? error : new Error(String(error)));
-    void delivery.nack({ delayMs: 100 });
   }
 
   /** Put a message back: at once, or after a delay. Returned unacked messages keep their attempt. */
@@ -198,47 +185,32 @@ export class GroupQueue {
   }
 }
 
-/** One delivery from a memory group queue; a class rather than closures, as it is made per message. */
-class MemoryDelivery implements Delivery {
-  private settled = false;
-
-  constructor(
-    private readonly queue: GroupQueue,
-    private readonly consumer: Consumer,
-    private readonly entry: Entry,
-  ) {}
-
-  get message(): ReceivedMessage {
-    return this.entry.message;
-  }
-
-  get attempt(): number {
-    return this.entry.attempt;
-  }
-
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.queue.release(this.consumer, this.entry);
-    return true;
-  }
-
-  async ack(): Promise<void> {
-    if (this.settle()) this.queue.finish();
-  }
-
-  async nack(options?: NackOptions): Promise<void> {
-    if (!this.settle()) return;
-    this.queue.redeliver({ message: this.entry.message, attempt: this.entry.attempt + 1 }, options?.delayMs ?? 0);
-  }
-
-  async deadLetter(reason: string): Promise<void> {
-    if (!this.settle()) return;
+/**
+ * The memory broker's settle calls. Each runs synchronously and cannot fail: what the tracker adds
+ * here is the exactly-once bookkeeping and the one handler-failure policy every transport shares.
+ */
+export const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
+  ack({ raw }) {
+    raw.queue.finish();
+  },
+  nack({ raw }, delayMs) {
+    raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, delayMs);
+  },
+  deadLetter({ raw }, reason) {
+    const { entry, queue } = raw;
     // A dead letter is kept as bytes even when events travel as objects, so anything can read it later.
-    const message = this.entry.message.event ? encodedCopy(this.entry.message, this.entry.message.event) : this.entry.message;
-    this.queue.deadLetter(message, deadLetterHeaders({ message, attempt: this.entry.attempt }, this.queue.group, reason));
-    this.queue.finish();
-  }
+    const message = entry.message.event ? encodedCopy(entry.message, entry.message.event) : entry.message;
+    queue.deadLetter(message, deadLetterHeaders({ message, attempt: entry.attempt }, queue.group, reason));
+    queue.finish();
+  },
+  redeliver({ raw }) {
+    raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, 0);
+  },
+};
+
+/** After the tracker settled a delivery (any way): release its key and pull more. */
+export function memorySettled(delivery: TrackedDelivery<MemoryRaw>): void {
+  delivery.raw.queue.settled(delivery.raw.entry);
 }
 
 /** The wire layout of the memory transport: the CloudEvents binary mode with `ce-` headers. */

@@ -1,8 +1,10 @@
-import { ConfigError, MessageTooLargeError, TransportError } from '../errors.js';
+import { DeliveryTracker } from '../delivery-tracker.js';
+import { ConfigError, MessageTooLargeError, TransportError, UnroutableError } from '../errors.js';
 import { fitsIn, messageSize } from '../headers.js';
 import { checkSubscribeOptions } from '../transport-support.js';
 import type {
   DeliveryHandler,
+  GroupTopology,
   OutgoingMessage,
   PublishOptions,
   ReceivedMessage,
@@ -11,7 +13,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../transport.js';
-import { type Consumer, GroupQueue, MEMORY_ENCODING } from './group-queue.js';
+import { type Consumer, GroupQueue, MEMORY_ENCODING, MEMORY_SETTLE, memorySettled } from './group-queue.js';
 
 export interface MemoryTransportOptions {
   /** Transports created with one broker name share channels and groups (one process only). */
@@ -67,6 +69,11 @@ class MemoryBroker {
   route(channel: string): Iterable<GroupQueue> {
     return this.bindings.get(channel) ?? [];
   }
+
+  /** Some group is bound to the channel (subscribed now or before, or provisioned). */
+  routable(channel: string): boolean {
+    return (this.bindings.get(channel)?.size ?? 0) > 0;
+  }
 }
 
 const brokers = new Map<string, MemoryBroker>();
@@ -119,12 +126,17 @@ export class MemoryTransport implements Transport {
     this.assertOpen();
   }
 
+  /**
+   * Every message is checked before any is sent: a batch with one oversized message or one channel
+   * that no group receives rejects whole, and nothing of it is delivered.
+   */
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     this.assertOpen();
     for (const message of messages) {
       if (message.event === undefined && !fitsIn(message, this.capabilities.maxMessageBytes)) {
         throw new MessageTooLargeError(messageSize(message), this.capabilities.maxMessageBytes);
       }
+      if (!this.broker.routable(message.channel)) throw new UnroutableError(message.channel);
     }
     for (const message of messages) {
       options.signal?.throwIfAborted();
@@ -145,29 +157,25 @@ export class MemoryTransport implements Transport {
     const queue = options.deadLetters
       ? this.broker.deadLetterQueue(options.group)
       : this.broker.group(options.group, options.channels);
-    const consumer: Consumer = {
-      prefetch: options.prefetch,
-      inFlight: 0,
-      closed: false,
-      onDelivery,
-      onError: options.onError,
-      idle: [],
-    };
+    const onError = options.onError ?? (() => {});
+    const tracker = new DeliveryTracker({
+      actions: MEMORY_SETTLE,
+      handler: onDelivery,
+      onError,
+      drainTimeoutMs: this.drainTimeoutMs,
+      onSettled: memorySettled,
+    });
+    const consumer: Consumer = { prefetch: options.prefetch, closed: false, tracker };
     queue.addConsumer(consumer);
     let closing: Promise<void> | undefined;
     const subscription: Subscription = {
       close: () => {
         closing ??= (async () => {
           queue.removeConsumer(consumer);
-          if (consumer.inFlight > 0) {
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([
-              new Promise<void>((resolve) => consumer.idle.push(resolve)),
-              new Promise<void>((resolve) => {
-                timer = setTimeout(resolve, this.drainTimeoutMs);
-              }),
-            ]);
-            clearTimeout(timer);
+          if (!(await tracker.drain())) {
+            // What is still unsettled goes back to the queue, as a broker requeues a closed channel's
+            // unacked messages; a handler settling it later is a no-op.
+            for (const delivery of [...tracker.deliveries()]) void delivery.nack();
           }
           this.subscriptions.delete(subscription);
         })();
@@ -176,6 +184,15 @@ export class MemoryTransport implements Transport {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** Create each group's queue and bind it to its channels, so what is published before it subscribes is kept. */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    for (const { group, channels } of groups) {
+      if (typeof group !== 'string' || group === '') throw new ConfigError('group', 'must be a non-empty string');
+      this.broker.group(group, channels);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { loadEntry } from './cli-entry.js';
+import { createTransport } from './create-transport.js';
+import { errorMessage } from './errors.js';
+import { registryFromModule } from './graph/describe-app.js';
+import { isContract } from './graph/registry.js';
+import { redact } from './redact.js';
+import { groupTopologies } from './topology.js';
+import type { Transport } from './transport.js';
+
+export const PROVISION_USAGE = `Usage: eventbus provision --entry <module> [--export <name>] [--url <broker url>]
+
+Declares on the broker every consumer group the module's handlers belong to (queues, bindings, durable
+consumers, subscriptions: what starting the app would create), without consuming anything, so events
+published before the first worker starts are kept for each group. Idempotent: run it on every deploy,
+before the publishers start. The module is loaded as for \`eventbus docs\` (its export --export, else
+\`registry\`, \`bus\` or default); nothing in it is started.
+
+  --url   the broker (default: $EVENTBUS_URL), e.g. amqp://user:pass@host:5672`;
+
+/** Where the command reads its environment and writes its lines (the process's, or a test's). */
+export interface CommandIo {
+  env: Readonly<Record<string, string | undefined>>;
+  out(line: string): void;
+  err(line: string): void;
+  cwd?: string;
+  /** How a URL becomes a transport (default `createTransport`). */
+  transportFor?: (url: string) => Promise<Transport>;
+}
+
+export const processIo: CommandIo = {
+  env: process.env,
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/** `eventbus provision`: exit code 0 when every group is declared, 1 when the broker refused, 2 on bad usage. */
+export async function run(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  let values: { entry?: string | undefined; export?: string | undefined; url?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        entry: { type: 'string' },
+        export: { type: 'string' },
+        url: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    io.err(`eventbus provision: ${errorMessage(error)}\n\n${PROVISION_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(PROVISION_USAGE);
+    return 0;
+  }
+  const url = values.url ?? io.env.EVENTBUS_URL;
+  if (!values.entry || !url) {
+    io.err(`eventbus provision: ${values.entry ? 'no broker: pass --url or set EVENTBUS_URL' : '--entry is required'}\n\n${PROVISION_USAGE}`);
+    return 2;
+  }
+  const registry = await registryFromModule(await loadEntry(values.entry, io.cwd), {}, values.export);
+  const handlers = registry.handlers.flatMap((h) => (isContract(h.on) ? [{ group: h.group, contract: h.on }] : []));
+  for (const h of registry.handlers) {
+    if (!isContract(h.on)) io.err(`eventbus provision: handler "${h.name}" is on "${h.on}", which has no contract: its channel is unknown, skipped`);
+  }
+  const groups = groupTopologies(handlers, registry.contracts);
+  if (groups.length === 0) {
+    io.out(`eventbus provision: ${values.entry} declares no handlers; nothing to provision.`);
+    return 0;
+  }
+  const transport = await (io.transportFor ?? createTransport)(url);
+  try {
+    await transport.connect();
+    await transport.provision(groups);
+  } catch (error) {
+    io.err(`eventbus provision: ${transport.name} refused the topology at ${redact(url)}: ${redact(errorMessage(error))}`);
+    return 1;
+  } finally {
+    await transport.close().catch(() => {});
+  }
+  for (const g of groups) {
+    io.out(`provisioned group "${g.group}" on ${g.channels.join(', ')}${g.types ? ` (types ${g.types.join(', ')})` : ''}`);
+  }
+  io.out(`eventbus provision: ${groups.length} group(s) declared on ${transport.name} at ${redact(url)}.`);
+  return 0;
+}
