@@ -7,7 +7,7 @@ import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } fro
 import type { Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 import { fitsIn, messageSize } from './headers.js';
 import { Limiter } from './limiter.js';
-import { type Logger, safeLogger, silentLogger } from './logger.js';
+import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { deadLetter } from './middleware/dead-letter.js';
 import { retry } from './middleware/retry.js';
 import { timeout } from './middleware/timeout.js';
@@ -27,9 +27,14 @@ export interface EventBusOptions {
   contracts?: readonly EventContract[];
   /** Middleware around every handler, outermost first (inside retry and dead-letter). */
   middleware?: readonly Middleware[];
+  /**
+   * Where the bus logs (a pino logger fits). Default `consoleLogger('warn')`: one redacted line on
+   * stderr per dead letter, given-up retry and subscription error (lost connection, failed settle);
+   * info and debug stay silent. Pass `silentLogger` for none.
+   */
   logger?: Logger;
   /** Subscription and settle errors; they never become unhandled rejections. */
-  onError?: (error: Error, context: { group: string; eventId?: string }) => void;
+  onError?: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
   /** Largest message accepted on either side; defaults to the transport's limit. */
   maxMessageBytes?: number;
   defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
@@ -94,9 +99,9 @@ export function createEventBus(options: EventBusOptions): EventBus {
   if (!options?.transport) throw new ConfigError('transport', 'is required (createTransport(url) makes one)');
   if (typeof options.source !== 'string' || options.source === '') throw new ConfigError('source', 'is required, e.g. "/services/orders"');
   const { transport, source } = options;
-  const logger = safeLogger(options.logger ?? silentLogger);
-  const onError = (error: Error, context: { group: string; eventId?: string }) => {
-    logger.error({ err: error, ...context }, 'eventbus error');
+  const logger = safeLogger(options.logger ?? consoleLogger('warn'));
+  const onError = (error: Error, context: { group: string; eventId?: string; settle?: string }) => {
+    logger.error({ ...context, transport: transport.name, err: error }, 'eventbus error');
     options.onError?.(error, context);
   };
   const defaults = {

@@ -85,13 +85,19 @@ export class DeliveryTracker<Raw> {
   async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     if (this.inFlight.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
+    let waiter: (() => void) | undefined;
     const idle = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        waiter = () => resolve(true);
+        this.idleWaiters.push(waiter);
+      }),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       }),
     ]);
     clearTimeout(timer);
+    // A drain that timed out leaves no waiter behind (close() may be retried many times).
+    if (!idle) this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
     return idle;
   }
 

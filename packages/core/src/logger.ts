@@ -1,4 +1,4 @@
-import { redact, redactError } from './redact.js';
+import { redact, redactValue } from './redact.js';
 
 /** The shape of pino's logger methods, so a pino (or console-like) logger can be passed as is. */
 export interface Logger {
@@ -12,16 +12,6 @@ export interface Logger {
 const noop = () => {};
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
 
-function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (value instanceof Error) return redactError(value);
-  if (depth > 3 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
-  return out;
-}
-
 /**
  * Wraps a user logger so that every line passes through `redact` — a broker URL with a password
  * can never reach the log, whoever wrote the line — and carries fixed bindings (group, correlation id).
@@ -32,7 +22,7 @@ export function safeLogger(inner: Logger, bindings: object = {}): Logger {
     (level: keyof Omit<Logger, 'child'>) =>
     (obj: object, msg?: string): void => {
       const merged = hasBindings ? { ...bindings, ...obj } : obj;
-      inner[level](scrub(merged) as object, msg === undefined ? undefined : redact(msg));
+      inner[level](redactValue(merged) as object, msg === undefined ? undefined : redact(msg));
     };
   return {
     debug: line('debug'),
@@ -43,16 +33,90 @@ export function safeLogger(inner: Logger, bindings: object = {}): Logger {
   };
 }
 
-/** A logger that prints JSON lines to the console; handy for examples. */
-export function consoleLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info'): Logger {
-  const order = ['debug', 'info', 'warn', 'error'];
-  const min = order.indexOf(level);
-  const line = (lvl: string) => (obj: object, msg?: string) => {
-    if (order.indexOf(lvl) < min) return;
-    const text = JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...obj }, (_k, v: unknown) =>
-      v instanceof Error ? { name: v.name, message: v.message } : v,
-    );
-    (lvl === 'error' || lvl === 'warn' ? console.error : console.log)(text);
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
+export interface ConsoleLoggerOptions {
+  /** Where lines go (default: process.stderr). */
+  write?: (line: string) => void;
+  /** The clock in each line (tests pass a fixed one). */
+  now?: () => Date;
+}
+
+/**
+ * A logger that prints one line per record at or above `level`, redacted:
+ * `2026-01-01T00:00:00.000Z WARN dead-lettered an event group=billing type=order.placed eventId=… reason="…"`.
+ * An error prints as `err="TransportError: … (cause: …)"` on the same line; its stack follows only
+ * at `debug`. The bus's default logger is `consoleLogger('warn')`: dead-letters, given-up retries and
+ * connection loss speak up, info and debug stay silent. Adapters may default to it too.
+ */
+export function consoleLogger(level: Level = 'info', options: ConsoleLoggerOptions = {}): Logger {
+  const min = LEVELS.indexOf(level);
+  if (min < 0) throw new TypeError(`consoleLogger: level must be one of ${LEVELS.join(', ')} (got ${String(level)})`);
+  const write = options.write ?? ((text: string) => process.stderr.write(`${text}\n`));
+  const now = options.now ?? (() => new Date());
+  const withStacks = level === 'debug';
+  const make =
+    (bindings: object) =>
+    (lvl: Level) =>
+    (obj: object, msg?: string): void => {
+      if (LEVELS.indexOf(lvl) < min) return;
+      const record = redactValue({ ...bindings, ...obj }) as Record<string, unknown>;
+      write(formatLine(now(), lvl, msg === undefined ? undefined : redact(msg), record, withStacks));
+    };
+  const build = (bindings: object): Logger => {
+    const line = make(bindings);
+    return {
+      debug: line('debug'),
+      info: line('info'),
+      warn: line('warn'),
+      error: line('error'),
+      child: (more: object) => build({ ...bindings, ...more }),
+    };
   };
-  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  return build({});
+}
+
+function formatLine(at: Date, level: Level, msg: string | undefined, record: Record<string, unknown>, withStacks: boolean): string {
+  const parts = [at.toISOString(), level.toUpperCase()];
+  if (msg !== undefined && msg !== '') parts.push(oneLine(msg));
+  const stacks: string[] = [];
+  for (const [key, value] of Object.entries(record)) {
+    if (value === undefined) continue;
+    if (value instanceof Error) {
+      parts.push(`${key}=${quoted(errorSummary(value))}`);
+      if (withStacks && value.stack) stacks.push(value.stack);
+      continue;
+    }
+    parts.push(`${key}=${quoted(typeof value === 'string' ? value : stringify(value))}`);
+  }
+  return stacks.length > 0 ? `${parts.join(' ')}\n${stacks.join('\n')}` : parts.join(' ');
+}
+
+/** `Name: message (cause: Name: message)`, following the cause chain a few levels. */
+function errorSummary(error: Error): string {
+  let text = `${error.name}: ${error.message}`;
+  let cause: unknown = (error as { cause?: unknown }).cause;
+  for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+    text += ` (cause: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)})`;
+    cause = cause instanceof Error ? (cause as { cause?: unknown }).cause : undefined;
+  }
+  return text;
+}
+
+function stringify(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error ? errorSummary(v) : typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Bare when it is one plain word, JSON-quoted otherwise: a value never breaks the line or the key=value form. */
+function quoted(text: string): string {
+  return /^[^\s"=\\]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+function oneLine(text: string): string {
+  return /[\r\n]/.test(text) ? JSON.stringify(text) : text;
 }

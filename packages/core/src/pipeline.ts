@@ -29,7 +29,7 @@ export interface ReceiverOptions {
   /** Types this group handles; a known type without a route here shares a channel and is acked. */
   routes: ReadonlyMap<string, Route>;
   logger: Logger;
-  onError: (error: Error, context: { group: string; eventId?: string }) => void;
+  onError: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
 }
 
 /**
@@ -40,8 +40,9 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
   const { group, logger } = options;
 
   const reportSettleFailure: SettleFailure = (what, eventId, error) => {
-    options.onError(error instanceof Error ? error : new Error(String(error)), { group, ...(eventId ? { eventId } : {}) });
-    logger.error({ err: error, group, eventId }, `could not ${what} the delivery`);
+    // onError logs it (the bus's one line per error); logging here too would print it twice.
+    const reported = error instanceof Error ? error : new Error(String(error));
+    options.onError(reported, { group, ...(eventId ? { eventId } : {}), settle: what });
   };
   const settleSafely = (what: string, eventId: string | undefined, settle: () => Promise<void>) =>
     guarded(settle, (error) => reportSettleFailure(what, eventId, error));

@@ -16,12 +16,81 @@ export function redact(text: string): string {
     .replace(AWS_SECRET_LIKE, '$1$2***');
 }
 
-/** An Error whose message and stack carry no credentials, keeping its class and cause chain readable. */
-export function redactError<E>(error: E): E {
-  if (error instanceof Error) {
-    error.message = redact(error.message);
-    if (error.stack) error.stack = redact(error.stack);
+/** Property names whose value is a secret whatever it looks like: replaced whole, never inspected. */
+const SECRET_KEY = /^(?:password|passwd|pwd|pass|secret|token|auth_?token|api_?key|access_?key(?:_?id)?|secret_?access_?key|session_?token|credentials?|sasl|authorization)$/i;
+/** Commands that carry a credential in their arguments (ioredis puts `{ name: 'auth', args: [pw] }` on its errors). */
+const SECRET_COMMAND = /^(?:auth|hello|migrate|config)$/i;
+const MAX_DEPTH = 8;
+
+/**
+ * A copy of `value` that carries no credentials: strings pass through `redact`, properties with a
+ * secret's name (password, token, secretAccessKey, …) become `***`, the arguments of an AUTH-like
+ * command become `***`, recursively through arrays and plain objects. Errors are redacted in place
+ * (`redactError`), keeping their class. Other objects (class instances, buffers) are kept as they are:
+ * copying them would lose their type, and what they print is theirs to hide (`hideSecrets`).
+ */
+export function redactValue(value: unknown): unknown {
+  return scrubValue(value, new WeakMap(), 0);
+}
+
+function scrubValue(value: unknown, seen: WeakMap<object, unknown>, depth: number): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return seen.get(value);
+  if (value instanceof Error) return scrubError(value, seen, depth);
+  if (depth >= MAX_DEPTH) return '[…]';
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    seen.set(value, copy);
+    for (const item of value) copy.push(scrubValue(item, seen, depth + 1));
+    return copy;
   }
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const copy: Record<string, unknown> = {};
+  seen.set(value, copy);
+  const record = value as Record<string, unknown>;
+  const secretArgs = typeof record.name === 'string' && SECRET_COMMAND.test(record.name);
+  for (const [key, item] of Object.entries(record)) {
+    copy[key] = secretKeyValue(key, item, secretArgs) ?? scrubValue(item, seen, depth + 1);
+  }
+  return copy;
+}
+
+/** `***` in place of a secret property's value (an AUTH command's args keep their count). */
+function secretKeyValue(key: string, value: unknown, secretArgs: boolean): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (secretArgs && key === 'args') return Array.isArray(value) ? value.map(() => '***') : '***';
+  if (SECRET_KEY.test(key)) return '***';
+  return undefined;
+}
+
+function scrubError(error: Error, seen: WeakMap<object, unknown>, depth: number): Error {
+  seen.set(error, error);
+  const record = error as unknown as Record<string, unknown>;
+  const secretArgs = typeof record.name === 'string' && SECRET_COMMAND.test(record.name);
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const descriptor = Object.getOwnPropertyDescriptor(error, key);
+    if (!descriptor || !('value' in descriptor)) continue;
+    const original: unknown = descriptor.value;
+    const clean = secretKeyValue(key, original, secretArgs) ?? scrubValue(original, seen, depth + 1);
+    if (clean === original) continue;
+    try {
+      Object.defineProperty(error, key, { ...descriptor, value: clean, writable: true });
+    } catch {
+      // A frozen error cannot be cleaned in place; its own properties then stay unreadable to us.
+    }
+  }
+  return error;
+}
+
+/**
+ * An Error that carries no credentials, in place, keeping its class: its message and stack, and every
+ * own property — `cause`, nested errors (`AggregateError.errors`), objects and arrays such as
+ * ioredis's `command: { name: 'auth', args: [password] }` — recursively.
+ */
+export function redactError<E>(error: E): E {
+  if (error instanceof Error) scrubError(error, new WeakMap(), 0);
   return error;
 }
 

@@ -9,6 +9,10 @@ runTransportConformance('memory (serialize: false)', () => new MemoryTransport({
     'connection-cut': 'the memory transport has no connection to cut',
     'broker-restart': 'the memory broker lives and dies with its process',
     sigkill: 'a process-local broker cannot be shared with a child process',
+    'settle-failure-dead-letter': 'the memory broker has no dead-letter path that could refuse a settle (its settles cannot fail)',
+    'settle-failure-delayed-nack': 'the memory broker has no retry path that could refuse a delayed nack (its settles cannot fail)',
+    'no-secrets-in-output': 'the memory transport takes no credentials',
+    'auth-failure': 'the memory transport takes no credentials',
     'max-size': 'with serialize: false events travel as objects: there is no wire size to limit',
   },
 });

@@ -11,6 +11,10 @@ runTransportConformance('memory', () => new MemoryTransport({ broker, maxMessage
     'connection-cut': 'the memory transport has no connection to cut',
     'broker-restart': 'the memory broker lives and dies with its process',
     sigkill: 'a process-local broker cannot be shared with a child process',
+    'settle-failure-dead-letter': 'the memory broker has no dead-letter path that could refuse a settle (its settles cannot fail)',
+    'settle-failure-delayed-nack': 'the memory broker has no retry path that could refuse a delayed nack (its settles cannot fail)',
+    'no-secrets-in-output': 'the memory transport takes no credentials',
+    'auth-failure': 'the memory transport takes no credentials',
   },
   cleanup: async ({ groups, channels }) => {
     for (const g of groups) cleaned.groups.add(g);

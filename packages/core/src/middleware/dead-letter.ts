@@ -15,7 +15,8 @@ export function deadLetter(): Middleware {
         return;
       }
       const reason = errorMessage(error);
-      ctx.logger.error({ err: error, attempt: ctx.attempt }, 'dead-lettering event');
+      // One warning line per dead letter (the default logger prints it): the child logger adds group, type and id.
+      ctx.logger.warn({ reason, attempt: ctx.attempt }, 'dead-lettered an event');
       await ctx.deadLetter(reason);
     }
   };

@@ -43,7 +43,8 @@ export function retry(options: RetryOptions): Middleware {
         throw new RetriesExhaustedError(ctx.attempt, error);
       }
       const delayMs = Math.min(maxDelayMs, backoffDelay(ctx.attempt, backoff));
-      ctx.logger.warn({ err: error, attempt: ctx.attempt, delayMs }, 'handler failed; will retry');
+      // A retry still to come is not a warning (the default logger stays quiet); giving up is, in dead-letter.
+      ctx.logger.info({ err: error, attempt: ctx.attempt, delayMs }, 'handler failed; will retry');
       await ctx.nack({ delayMs });
     }
   };

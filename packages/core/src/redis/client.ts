@@ -33,23 +33,57 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     retryStrategy: (times) => Math.min(50 * times, 1_000),
     ...redisOptions,
   });
+  const where = redact(url);
+  const user = redisUser(url, redisOptions.username);
   let down = false;
-  client.on('error', (error: Error) => {
+  let authFailure: CoordinationUnavailableError | undefined;
+  client.on('error', (raw: Error) => {
+    // ioredis puts the AUTH command, password included, on its errors: only a clean one is logged.
+    const error = describeRedisError(raw, where, user);
+    if (isAuthFailure(raw)) {
+      authFailure ??= error;
+      // Retrying with the same password cannot help: stop at once instead of reconnecting forever.
+      client.disconnect();
+    }
     if (down) return;
     down = true;
-    logger.error({ err: error, url: redact(url) }, 'Redis unreachable; coordinated deliveries are nacked until it returns');
+    logger.error({ err: error, url: where }, 'Redis unreachable; coordinated deliveries are nacked until it returns');
   });
   client.on('ready', () => {
-    if (down) logger.info({ url: redact(url) }, 'Redis reachable again');
+    if (down) logger.info({ url: where }, 'Redis reachable again');
     down = false;
   });
   try {
     await client.connect();
   } catch (error) {
     client.disconnect();
-    throw new CoordinationUnavailableError(`Could not connect to Redis at ${redact(url)}: ${redact(errorMessage(error))}`);
+    throw authFailure ?? new CoordinationUnavailableError(`Could not connect to Redis at ${where}: ${redact(errorMessage(error))}`);
   }
   return client;
+}
+
+/** The user a Redis URL authenticates as (`default` when it names none). */
+function redisUser(url: string, username: string | undefined): string {
+  if (username) return username;
+  try {
+    return decodeURIComponent(new URL(url).username) || 'default';
+  } catch {
+    return 'default';
+  }
+}
+
+function isAuthFailure(error: Error): boolean {
+  return /^(?:WRONGPASS|NOAUTH)\b|invalid password|AUTH <password> called without any password/i.test(error.message);
+}
+
+/** What an ioredis error means, as an error that carries neither the password nor the raw command. */
+function describeRedisError(error: Error, where: string, user: string): CoordinationUnavailableError {
+  if (isAuthFailure(error)) {
+    return new CoordinationUnavailableError(
+      `Redis authentication failed for user "${user}" at ${where}: ${redact(error.message)} Check the user and password in the Redis URL.`,
+    );
+  }
+  return new CoordinationUnavailableError(`Redis at ${where}: ${redact(errorMessage(error))}`);
 }
 
 /** Run a Redis call with a deadline; any failure becomes a CoordinationUnavailableError naming what was asked. */

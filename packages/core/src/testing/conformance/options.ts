@@ -31,6 +31,14 @@ export const SCENARIOS = [
   'close-idempotent',
   'prefetch-bound',
   'sigkill',
+  'settle-failure-dead-letter',
+  'settle-failure-delayed-nack',
+  'oversized-dead-letter',
+  'publish-no-group',
+  'provision-before-publish',
+  'rebalance-drain',
+  'no-secrets-in-output',
+  'auth-failure',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];

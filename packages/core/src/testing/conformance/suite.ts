@@ -3,15 +3,19 @@ import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
+import { edgeScenarios } from './scenarios-edges.js';
 import { failureScenarios } from './scenarios-failure.js';
 import { faultScenarios } from './scenarios-faults.js';
 import { lifecycleScenarios } from './scenarios-lifecycle.js';
+import { memberScenarios } from './scenarios-members.js';
 
 export const ALL_SCENARIOS: readonly Scenario[] = [
   ...deliveryScenarios,
   ...lifecycleScenarios,
   ...failureScenarios,
   ...faultScenarios,
+  ...edgeScenarios,
+  ...memberScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
