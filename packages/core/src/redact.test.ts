@@ -1,6 +1,7 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { safeLogger } from './logger.js';
-import { redact, redactError } from './redact.js';
+import { redact, redactError, redactValue } from './redact.js';
 
 describe('redact', () => {
   it.each([
@@ -30,5 +31,34 @@ describe('redact', () => {
     logger.child?.({ broker: 'redis://:topsecret@h' }).info({}, 'child line');
     expect(lines).toHaveLength(2);
     for (const line of lines) expect(line).not.toContain('topsecret');
+  });
+
+  it('cleans every own property of an error, recursively: cause, nested objects and arrays, an AUTH command', () => {
+    const options = { host: 'h', password: 'topsecret' };
+    const inner = Object.assign(new Error('inner at amqp://u:topsecret@h'), { options });
+    const error = Object.assign(new Error('WRONGPASS invalid username-password pair', { cause: inner }), {
+      command: { name: 'auth', args: ['bob', 'topsecret'] },
+      attempts: [{ url: 'nats://x:topsecret@h' }],
+      sasl: { mechanism: 'plain', username: 'u', password: 'topsecret' },
+      secretAccessKey: 'topsecret',
+    });
+    const aggregate = new AggregateError([error], 'all failed');
+    expect(redactError(aggregate)).toBe(aggregate);
+    for (const text of [inspect(aggregate, { depth: 20, showHidden: true }), JSON.stringify(error, Object.getOwnPropertyNames(error))]) {
+      expect(text).not.toContain('topsecret');
+    }
+    expect((error as unknown as { command: unknown }).command).toEqual({ name: 'auth', args: ['***', '***'] });
+    expect(error).toBeInstanceOf(Error);
+    // The objects the error pointed at are replaced by clean copies, never changed in place (a live client's options).
+    expect(options.password).toBe('topsecret');
+  });
+
+  it('redactValue copies plain data without secrets and survives cycles', () => {
+    const data: Record<string, unknown> = { token: 'abc', list: ['amqp://u:pw1@h', { apiKey: 'k' }], ok: 1 };
+    data.self = data;
+    const clean = redactValue(data) as Record<string, unknown>;
+    expect(clean).toMatchObject({ token: '***', list: ['amqp://u:***@h', { apiKey: '***' }], ok: 1 });
+    expect(clean.self).toBe(clean);
+    expect(data.token).toBe('abc');
   });
 });
