@@ -19,11 +19,11 @@ describe('consoleLogger', () => {
     const { logger, lines } = capture('warn');
     logger.debug({ a: 1 }, 'debug');
     logger.info({ a: 1 }, 'info');
-    logger.warn({ group: 'billing', type: 'order.placed', eventId: 'e-1', reason: 'failed after 5 attempt(s): boom' }, 'dead-lettered an event');
+    logger.warn({ group: 'billing', type: 'order.placed', eventId: 'e-1', reason: 'failed after 5 attempt(s): boom' }, 'dead-lettering event');
     const cause = new Error('ECONNREFUSED amqp://app:hunter2@mq:5672');
     logger.error({ group: 'billing', err: new TransportError('connection lost\nreconnecting', { cause }) }, 'eventbus error');
     expect(lines.calls).toEqual([
-      '2026-01-02T03:04:05.678Z WARN dead-lettered an event group=billing type=order.placed eventId=e-1 reason="failed after 5 attempt(s): boom"',
+      '2026-01-02T03:04:05.678Z WARN dead-lettering event group=billing type=order.placed eventId=e-1 reason="failed after 5 attempt(s): boom"',
       '2026-01-02T03:04:05.678Z ERROR eventbus error group=billing err="TransportError: connection lost\\nreconnecting (cause: Error: ECONNREFUSED amqp://app:***@mq:5672)"',
     ]);
   });
@@ -40,7 +40,7 @@ describe('consoleLogger', () => {
 });
 
 describe("the bus's default logger", () => {
-  it('speaks on stderr: one warning line for a dead letter, naming group, type, id and reason', async () => {
+  it('speaks on stderr: one error line for a dead letter, naming group, type, id and reason', async () => {
     const Placed = defineEvent({ type: 'order.placed', description: 'Placed.', schema: z.object({ n: z.number() }) });
     const written = createSpy<string>();
     const write = process.stderr.write.bind(process.stderr);
@@ -55,10 +55,10 @@ describe("the bus's default logger", () => {
       });
       await bus.start();
       const event = await bus.publish(Placed, { n: 1 });
-      const [line] = await written.waitFor((c) => c.some((l) => l.includes('dead-lettered an event')));
-      const deadLettered = written.calls.filter((l) => l.includes('dead-lettered an event'));
+      const [line] = await written.waitFor((c) => c.some((l) => l.includes('dead-lettering event')));
+      const deadLettered = written.calls.filter((l) => l.includes('dead-lettering event'));
       expect(deadLettered).toHaveLength(1);
-      expect(deadLettered[0]).toMatch(/ WARN dead-lettered an event /);
+      expect(deadLettered[0]).toMatch(/ ERROR dead-lettering event /);
       for (const part of ['group=billing', 'type=order.placed', `eventId=${event.id}`, 'reason="failed after 2 attempt(s): the external API said no"']) {
         expect(deadLettered[0]).toContain(part);
       }

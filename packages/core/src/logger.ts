@@ -45,7 +45,7 @@ export interface ConsoleLoggerOptions {
 
 /**
  * A logger that prints one line per record at or above `level`, redacted:
- * `2026-01-01T00:00:00.000Z WARN dead-lettered an event group=billing type=order.placed eventId=… reason="…"`.
+ * `2026-01-01T00:00:00.000Z ERROR dead-lettering event group=billing type=order.placed eventId=… reason="…"`.
  * An error prints as `err="TransportError: … (cause: …)"` on the same line; its stack follows only
  * at `debug`. The bus's default logger is `consoleLogger('warn')`: dead-letters, given-up retries and
  * connection loss speak up, info and debug stay silent. Adapters may default to it too.

@@ -15,8 +15,8 @@ export function deadLetter(): Middleware {
         return;
       }
       const reason = errorMessage(error);
-      // One warning line per dead letter (the default logger prints it): the child logger adds group, type and id.
-      ctx.logger.warn({ reason, attempt: ctx.attempt }, 'dead-lettered an event');
+      // One error line per dead letter (the default logger prints it): the child logger adds group, type and id.
+      ctx.logger.error({ reason, attempt: ctx.attempt }, 'dead-lettering event');
       await ctx.deadLetter(reason);
     }
   };
