@@ -43,7 +43,7 @@ export {
 } from './errors.js';
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
-export { consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
+export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { MemoryTransport, type MemoryTransportOptions, resetMemoryBrokers } from './memory/memory-transport.js';
 export {
   DeliveryTracker,
@@ -56,7 +56,8 @@ export { deadLetter } from './middleware/dead-letter.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
 export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
-export { hideSecrets, redact, redactError } from './redact.js';
+export { hideSecrets, redact, redactError, redactValue } from './redact.js';
+export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
   Delivery,
