@@ -44,7 +44,7 @@ export {
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
-export { MemoryTransport, type MemoryTransportOptions, resetMemoryBrokers } from './memory/memory-transport.js';
+export { MemoryTransport, type MemoryTransportOptions, refuseSettles, resetMemoryBrokers } from './memory/memory-transport.js';
 export {
   DeliveryTracker,
   type DeliveryTrackerOptions,

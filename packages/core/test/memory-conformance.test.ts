@@ -1,4 +1,4 @@
-import { MemoryTransport } from '@org/eventbus';
+import { MemoryTransport, refuseSettles } from '@org/eventbus';
 import { runTransportConformance } from '@org/eventbus/testing';
 import { afterAll, expect } from 'vitest';
 
@@ -7,12 +7,15 @@ const broker = `conformance-${process.pid}`;
 const cleaned = { groups: new Set<string>(), channels: new Set<string>() };
 
 runTransportConformance('memory', () => new MemoryTransport({ broker, maxMessageBytes: 2 * 1024 * 1024 }), {
+  // The memory broker refuses the dead-letter copy or the delayed redelivery on demand, as a broker can.
+  breakSettle: async (what, group) => {
+    const repair = refuseSettles(broker, group, what);
+    return async () => repair();
+  },
   skip: {
     'connection-cut': 'the memory transport has no connection to cut',
     'broker-restart': 'the memory broker lives and dies with its process',
     sigkill: 'a process-local broker cannot be shared with a child process',
-    'settle-failure-dead-letter': 'the memory broker has no dead-letter path that could refuse a settle (its settles cannot fail)',
-    'settle-failure-delayed-nack': 'the memory broker has no retry path that could refuse a delayed nack (its settles cannot fail)',
     'no-secrets-in-output': 'the memory transport takes no credentials',
     'auth-failure': 'the memory transport takes no credentials',
   },

@@ -1,6 +1,7 @@
 import { encodeEvent } from '../codec.js';
 import type { DeliveryTracker, SettleActions, TrackedDelivery } from '../delivery-tracker.js';
 import type { CloudEvent } from '../envelope.js';
+import { TransportError } from '../errors.js';
 import { deadLetterHeaders } from '../headers.js';
 import type { ReceivedMessage } from '../transport.js';
 import { Deque } from './deque.js';
@@ -38,6 +39,8 @@ export class GroupQueue {
   private readonly spaceWaiters: (() => void)[] = [];
   private dispatching = false;
   private pendingCount = 0;
+  /** Settle paths a test has made this queue refuse (`refuseSettles`), as a broker refuses a dead-letter copy. */
+  readonly refusing = new Set<'dead-letter' | 'delayed-nack'>();
 
   constructor(
     readonly group: string,
@@ -194,10 +197,12 @@ export const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
     raw.queue.finish();
   },
   nack({ raw }, delayMs) {
+    if (delayMs > 0 && raw.queue.refusing.has('delayed-nack')) throw refused(raw.queue, 'a delayed redelivery');
     raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, delayMs);
   },
   deadLetter({ raw }, reason) {
     const { entry, queue } = raw;
+    if (queue.refusing.has('dead-letter')) throw refused(queue, 'the dead-letter copy');
     // A dead letter is kept as bytes even when events travel as objects, so anything can read it later.
     const message = entry.message.event ? encodedCopy(entry.message, entry.message.event) : entry.message;
     queue.deadLetter(message, deadLetterHeaders({ message, attempt: entry.attempt }, queue.group, reason));
@@ -207,6 +212,10 @@ export const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
     raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, 0);
   },
 };
+
+function refused(queue: GroupQueue, what: string): TransportError {
+  return new TransportError(`the memory broker refused ${what} for group "${queue.group}" (a fault a test injected)`);
+}
 
 /** After the tracker settled a delivery (any way): release its key and pull more. */
 export function memorySettled(delivery: TrackedDelivery<MemoryRaw>): void {

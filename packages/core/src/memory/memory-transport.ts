@@ -206,6 +206,20 @@ export class MemoryTransport implements Transport {
   }
 }
 
+/**
+ * For tests of the settle-failure edge: make the memory broker `broker` refuse, for `group`, the
+ * dead-letter copy or a delayed redelivery, as a real broker can (a refused publish, a retry queue
+ * that cannot be declared). Returns the repair. The conformance suite's `breakSettle` hook uses it.
+ */
+export function refuseSettles(broker: string, group: string, what: 'dead-letter' | 'delayed-nack'): () => void {
+  const queue = brokers.get(broker)?.groups.get(group);
+  if (!queue) throw new ConfigError('group', `no group "${group}" on memory broker "${broker}"`);
+  queue.refusing.add(what);
+  return () => {
+    queue.refusing.delete(what);
+  };
+}
+
 /** Forget every memory broker (between tests). */
 export function resetMemoryBrokers(): void {
   for (const broker of brokers.values()) for (const q of broker.groups.values()) q.dispose();
