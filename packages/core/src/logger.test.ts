@@ -69,4 +69,23 @@ describe("the bus's default logger", () => {
       process.stderr.write = write;
     }
   });
+
+  it('speaks for connection loss reported through onError: one redacted error line, no stack', async () => {
+    const lines = createSpy<string>();
+    const transport = new MemoryTransport({ broker: `logger-loss-${process.pid}` });
+    const subscribe = transport.subscribe.bind(transport);
+    transport.subscribe = async (options, handler) => {
+      const subscription = await subscribe(options, handler);
+      options.onError?.(new TransportError('connection lost to amqp://app:hunter2@mq:5672; reconnecting'));
+      return subscription;
+    };
+    const Placed = defineEvent({ type: 'order.placed', description: 'Placed.', schema: z.object({ n: z.number() }) });
+    const bus = createEventBus({ transport, source: '/t', logger: consoleLogger('warn', { write: lines.fn, now: at }) });
+    bus.handle(Placed, { group: 'billing' }, () => {});
+    await bus.start();
+    expect(lines.calls).toEqual([
+      '2026-01-02T03:04:05.678Z ERROR eventbus error group=billing transport=memory err="TransportError: connection lost to amqp://app:***@mq:5672; reconnecting"',
+    ]);
+    await bus.stop();
+  });
 });
