@@ -38,6 +38,11 @@ export class PublisherPool {
     return this.members[0]!.publisher;
   }
 
+  /** The primary's connection (for declaring topology on a channel of its own). */
+  get primaryConnection(): ConnectionManager {
+    return this.members[0]!.connection;
+  }
+
   /** Calls `listener` whenever one of the publishing connections (re)connects. */
   onConnected(listener: () => void): void {
     for (const { connection } of this.members) connection.on('connected', listener);
