@@ -57,6 +57,29 @@ export function refusal(error: unknown, options: Pick<ResolvedOptions, 'user' | 
   return undefined;
 }
 
+type OutageKind = 'lost' | 'refused' | 'timeout';
+
+/**
+ * The warnings of one transport's connections (one consuming, one or more publishing): each kind of
+ * trouble is logged once per outage, however many connections meet it, and again after a recovery.
+ */
+export class OutageLog {
+  private readonly warned = new Set<OutageKind>();
+
+  constructor(private readonly logger: ResolvedOptions['logger']) {}
+
+  warn(kind: OutageKind, connection: string, message: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    const text = kind === 'lost' ? 'rabbitmq connection lost; reconnecting' : 'rabbitmq: no connection';
+    this.logger.warn({ connection, err: message }, text);
+  }
+
+  recovered(): void {
+    this.warned.clear();
+  }
+}
+
 /**
  * One AMQP connection that comes back after it is lost (exponential backoff with jitter). Channels
  * die with their connection, so users listen for `connected` and rebuild theirs (topology, consumers).
@@ -74,13 +97,12 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
   private readonly stop = new AbortController();
   private everConnected = false;
   private lastError: unknown;
-  /** What this outage has already warned about (one line each), cleared on the next connection. */
-  private readonly warned = new Set<'lost' | 'refused' | 'timeout'>();
 
   /** `name` shows in the broker's management UI (connection_name), so each connection says what it is for. */
   constructor(
     private readonly options: ResolvedOptions,
     private readonly name: string,
+    private readonly outage: OutageLog,
   ) {
     super();
   }
@@ -176,17 +198,14 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
     }
   }
 
-  private warnOnce(kind: 'lost' | 'refused' | 'timeout', message: string): void {
-    if (this.warned.has(kind)) return;
-    this.warned.add(kind);
-    const text = kind === 'lost' ? 'rabbitmq connection lost; reconnecting' : 'rabbitmq: no connection';
-    this.options.logger.warn({ connection: this.name, err: message }, text);
+  private warnOnce(kind: OutageKind, message: string): void {
+    this.outage.warn(kind, this.name, message);
   }
 
   private adopt(model: ChannelModel): void {
     this.current = model;
     this.lastError = undefined;
-    this.warned.clear();
+    this.outage.recovered();
     model.on('error', (error: Error) => {
       this.lastError = error;
     });

@@ -17,7 +17,7 @@ import {
   TransportError,
 } from '@org/eventbus';
 import type { Channel } from 'amqplib';
-import { ConnectionManager, transportError, type Wait, waitFor } from './connection.js';
+import { ConnectionManager, OutageLog, transportError, type Wait, waitFor } from './connection.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
@@ -52,8 +52,9 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqTransportOptions) {
     this.options = resolveOptions(options);
     this.names = new TopologyNames(this.options.exchange);
-    this.connection = new ConnectionManager(this.options, 'eventbus consume');
-    this.publishers = new PublisherPool(this.options, this.names);
+    const outage = new OutageLog(this.options.logger);
+    this.connection = new ConnectionManager(this.options, 'eventbus consume', outage);
+    this.publishers = new PublisherPool(this.options, this.names, outage);
     // Retry queues were declared on the broker; a new connection may face a broker that lost them.
     const forgetRetryQueues = () => this.retryQueues.clear();
     this.connection.on('connected', forgetRetryQueues);
