@@ -41,11 +41,6 @@ export class AckBatcher {
     }
   }
 
-  /** Settled some other way (republished, then acked later): no longer holds back a multiple ack. */
-  settled(msg: ConsumeMessage): void {
-    this.unsettled.delete(msg.fields.deliveryTag);
-  }
-
   /** `basic.nack` with requeue: the plain redelivery the broker can always do. */
   requeue(msg: ConsumeMessage): void {
     if (this.dead || !this.unsettled.delete(msg.fields.deliveryTag)) return;

@@ -108,13 +108,6 @@ export function brokerRedeliveries(msg: ConsumeMessage): number {
   return msg.fields.redelivered ? 1 : 0;
 }
 
-/** The message as an OutgoingMessage again (for republishing to a retry or dead-letter queue). */
-export function toOutgoing(message: ReceivedMessage, headers: Record<string, string>, id: string): OutgoingMessage {
-  const out: OutgoingMessage = { channel: message.channel, id, headers, body: message.body };
-  if (message.key !== undefined) out.key = message.key;
-  return out;
-}
-
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
