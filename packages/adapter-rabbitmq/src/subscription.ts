@@ -135,9 +135,10 @@ export class RabbitMqSubscription implements Subscription {
     this.tracker.dispatch({ msg, acks }, message, attempt);
   }
 
+  /** To the subscriber's onError (the bus logs it there); one warning line when nobody listens. */
   private report(error: Error): void {
-    this.deps.logger.warn({ err: errorMessage(error), queue: this.queue }, 'rabbitmq subscription error');
-    this.options.onError?.(error);
+    if (this.options.onError) this.options.onError(error);
+    else this.deps.logger.warn({ err: errorMessage(error), queue: this.queue }, 'rabbitmq subscription error');
   }
 
   close(): Promise<void> {
