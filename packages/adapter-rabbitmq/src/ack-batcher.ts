@@ -1,9 +1,11 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 
 /**
- * Coalesces the acks of one channel made within one turn of the event loop. Tags below the lowest
- * delivery still unsettled go as one `basic.ack(multiple)` frame, the rest one by one: the broker
- * (a quorum queue's Raft log in particular) does one settle instead of hundreds.
+ * Settles the deliveries of one consumer channel. Coalesces the acks made within one turn of the
+ * event loop: tags below the lowest delivery still unsettled go as one `basic.ack(multiple)` frame,
+ * the rest one by one, so the broker (a quorum queue's Raft log in particular) does one settle
+ * instead of hundreds. Once the channel is closed every settle is a no-op: the broker has already
+ * put its unsettled messages back in the queue.
  */
 export class AckBatcher {
   /** Delivered and not yet settled, in delivery-tag order (tags only grow on a channel). */
@@ -21,6 +23,11 @@ export class AckBatcher {
     });
   }
 
+  /** The channel closed: its deliveries are back in the queue, settling them means nothing. */
+  get closed(): boolean {
+    return this.dead;
+  }
+
   delivered(msg: ConsumeMessage): void {
     this.unsettled.set(msg.fields.deliveryTag, msg);
   }
@@ -34,9 +41,14 @@ export class AckBatcher {
     }
   }
 
-  /** Settled some other way (nack, reject): no longer holds back a multiple ack. */
-  settled(msg: ConsumeMessage): void {
-    this.unsettled.delete(msg.fields.deliveryTag);
+  /** `basic.nack` with requeue: the plain redelivery the broker can always do. */
+  requeue(msg: ConsumeMessage): void {
+    if (this.dead || !this.unsettled.delete(msg.fields.deliveryTag)) return;
+    try {
+      this.ch.nack(msg, false, true);
+    } catch {
+      // The channel closed under us: the broker requeues the message itself.
+    }
   }
 
   flush(): void {

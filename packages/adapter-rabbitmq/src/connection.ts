@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { redact, TransportError } from '@org/eventbus';
 import amqp, { type ChannelModel } from 'amqplib';
-import { closeQuietly, errorMessage } from './wire.js';
 import type { ResolvedOptions } from './options.js';
+import { closeQuietly, errorMessage } from './wire.js';
 
 /** Sleep that a close can cut short. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -21,11 +21,74 @@ export function transportError(what: string, error: unknown): TransportError {
   return new TransportError(redact(`${what}: ${errorMessage(error)}`), { cause: error });
 }
 
+/** How long a caller waits for a connection, and the option that sets it (named in the error). */
+export interface Wait {
+  deadline: number;
+  timeoutMs: number;
+  option: string;
+}
+
+export function waitFor(timeoutMs: number, option: string): Wait {
+  return { deadline: Date.now() + timeoutMs, timeoutMs, option };
+}
+
+/** The broker refused the login or the vhost: the same URL will not do better on a retry. */
+export class LoginRefusedError extends TransportError {}
+
+/**
+ * The broker refused this login or vhost: retrying with the same URL cannot help, so callers fail at
+ * once (undefined: a failure that may pass, such as a refused or lost TCP connection).
+ */
+export function refusal(error: unknown, options: Pick<ResolvedOptions, 'user' | 'vhost' | 'safeUrl'>): LoginRefusedError | undefined {
+  const message = errorMessage(error);
+  if (/ACCESS.REFUSED/.test(message)) {
+    return new LoginRefusedError(
+      `authentication failed for user "${options.user}" at ${options.safeUrl}: RabbitMQ refused the login (403 ACCESS_REFUSED); check the user and password in the URL`,
+      { cause: error },
+    );
+  }
+  // amqplib's words for a connection.close in answer to connection.open: the vhost is missing or not the user's.
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    return new LoginRefusedError(
+      `RabbitMQ refused to open virtual host "${options.vhost}" for user "${options.user}" at ${options.safeUrl}: it does not exist or the user has no permission on it`,
+      { cause: error },
+    );
+  }
+  return undefined;
+}
+
+type OutageKind = 'lost' | 'refused' | 'timeout';
+
+/**
+ * The warnings of one transport's connections (one consuming, one or more publishing): each kind of
+ * trouble is logged once per outage, however many connections meet it, and again after a recovery.
+ */
+export class OutageLog {
+  private readonly warned = new Set<OutageKind>();
+
+  constructor(private readonly logger: ResolvedOptions['logger']) {}
+
+  warn(kind: OutageKind, connection: string, message: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    const text = kind === 'lost' ? 'rabbitmq connection lost; reconnecting' : 'rabbitmq: no connection';
+    this.logger.warn({ connection, err: message }, text);
+  }
+
+  recovered(): void {
+    this.warned.clear();
+  }
+}
+
 /**
  * One AMQP connection that comes back after it is lost (exponential backoff with jitter). Channels
  * die with their connection, so users listen for `connected` and rebuild theirs (topology, consumers).
  * We reconnect ourselves rather than with amqplib's `recovery` option, because every channel and
  * consumer must be rebuilt in order on the new connection anyway.
+ *
+ * A refused login (or vhost) fails every waiting caller at once with that cause. Before the first
+ * connection the loop then stops (the next call tries once more); after it, the loop keeps trying at
+ * the longest backoff, so a running service comes back once the credentials are fixed.
  */
 export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel]; disconnected: [Error] }> {
   private current: ChannelModel | undefined;
@@ -33,11 +96,13 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
   private connecting: Promise<void> | undefined;
   private readonly stop = new AbortController();
   private everConnected = false;
+  private lastError: unknown;
 
   /** `name` shows in the broker's management UI (connection_name), so each connection says what it is for. */
   constructor(
     private readonly options: ResolvedOptions,
     private readonly name: string,
+    private readonly outage: OutageLog,
   ) {
     super();
   }
@@ -52,11 +117,11 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
 
   /** First connection: keeps trying until `connectTimeoutMs`, then rejects with the last error. */
   async start(): Promise<void> {
-    await this.waitForConnection(Date.now() + this.options.connectTimeoutMs);
+    await this.waitForConnection(waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs'));
   }
 
-  /** The open connection, or the next one (reconnecting if needed), or a rejection at `deadline`. */
-  waitForConnection(deadline: number): Promise<ChannelModel> {
+  /** The open connection, or the next one (reconnecting if needed), or a rejection at the wait's deadline. */
+  waitForConnection(wait: Wait): Promise<ChannelModel> {
     if (this.closed) return Promise.reject(new TransportError('rabbitmq transport is closed'));
     if (this.current) return Promise.resolve(this.current);
     this.ensureConnecting();
@@ -74,21 +139,23 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
       const timer = setTimeout(
         () => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(
-            new TransportError(
-              `no connection to RabbitMQ at ${this.options.safeUrl} within ${Math.max(0, deadline - Date.now() + 1)} ms${
-                this.lastError ? ` (last error: ${redact(errorMessage(this.lastError))})` : ''
-              }`,
-            ),
-          );
+          const error = this.timedOut(wait);
+          this.warnOnce('timeout', error.message);
+          reject(error);
         },
-        Math.max(0, deadline - Date.now()),
+        Math.max(0, wait.deadline - Date.now()),
       );
       this.waiters.push(waiter);
     });
   }
 
-  private lastError: unknown;
+  private timedOut({ timeoutMs, option }: Wait): TransportError {
+    const cause = this.lastError === undefined ? 'no answer from the broker yet' : redact(errorMessage(this.lastError));
+    return new TransportError(
+      `could not connect to RabbitMQ at ${this.options.safeUrl} within ${timeoutMs} ms (${option}): ${cause}`,
+      this.lastError === undefined ? {} : { cause: this.lastError },
+    );
+  }
 
   private ensureConnecting(): void {
     if (this.connecting || this.closed) return;
@@ -99,7 +166,7 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
 
   private async connectLoop(): Promise<void> {
     let attempt = 0;
-    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max } = this.options;
+    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max, logger } = this.options;
     while (!this.closed) {
       try {
         const model = await amqp.connect(this.options.url, {
@@ -114,17 +181,31 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
         this.adopt(model);
         return;
       } catch (error) {
-        this.lastError = error;
         attempt++;
+        const refused = refusal(error, this.options);
+        this.lastError = refused ?? error;
+        if (refused) {
+          this.warnOnce('refused', refused.message);
+          for (const waiter of this.waiters.splice(0)) waiter.reject(refused);
+          if (!this.everConnected) return;
+          await delay(max * (0.8 + Math.random() * 0.4), this.stop.signal);
+          continue;
+        }
+        logger.debug({ err: redact(errorMessage(error)), attempt, connection: this.name }, 'rabbitmq connection attempt failed; retrying');
         const base = Math.min(max, initial * 2 ** (attempt - 1));
-        this.options.logger?.warn({ err: redact(errorMessage(error)), attempt }, 'rabbitmq connection failed; retrying');
         await delay(base * (0.8 + Math.random() * 0.4), this.stop.signal);
       }
     }
   }
 
+  private warnOnce(kind: OutageKind, message: string): void {
+    this.outage.warn(kind, this.name, message);
+  }
+
   private adopt(model: ChannelModel): void {
     this.current = model;
+    this.lastError = undefined;
+    this.outage.recovered();
     model.on('error', (error: Error) => {
       this.lastError = error;
     });
@@ -132,12 +213,12 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
       if (this.current !== model) return;
       this.current = undefined;
       if (this.closed) return;
-      const reason = transportError('rabbitmq connection lost', error ?? 'closed');
-      this.options.logger?.warn({ err: reason.message }, 'rabbitmq connection lost; reconnecting');
+      const reason = transportError(`rabbitmq connection lost (${this.name})`, error ?? 'closed by the broker');
+      this.warnOnce('lost', reason.message);
       this.emit('disconnected', reason);
       this.ensureConnecting();
     });
-    if (this.everConnected) this.options.logger?.info({ url: this.options.safeUrl }, 'rabbitmq reconnected');
+    if (this.everConnected) this.options.logger.info({ url: this.options.safeUrl, connection: this.name }, 'rabbitmq reconnected');
     this.everConnected = true;
     for (const waiter of this.waiters.splice(0)) waiter.resolve(model);
     this.emit('connected', model);

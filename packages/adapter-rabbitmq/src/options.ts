@@ -1,5 +1,4 @@
-import { ConfigError, redact } from '@org/eventbus';
-import type { Logger } from '@org/eventbus';
+import { ConfigError, consoleLogger, type Logger, redact, safeLogger } from '@org/eventbus';
 
 export type QueueType = 'quorum' | 'classic';
 
@@ -13,10 +12,12 @@ export interface RabbitMqTransportOptions {
   /** Queue type of group, dead-letter and retry queues. Default "quorum" (replicated, counts redeliveries). */
   queueType?: QueueType;
   /**
-   * Publish with the mandatory flag: a message no queue is bound for is returned and `publish` rejects.
-   * Default false, so events may be published before any group subscribes (they are then dropped).
+   * Always on: every publish carries the mandatory flag, so a message no group's queue is bound for
+   * is returned by RabbitMQ and `publish` rejects with `UnroutableError` (provision groups first with
+   * `bus.provision()`). Accepted for compatibility; `false` is refused, since it would drop such
+   * messages silently.
    */
-  mandatory?: boolean;
+  mandatory?: true;
   /**
    * Connections that publish, each with one confirm channel, besides the one consumers use. Default 2:
    * the broker handles each connection serially, so a second one lets a publisher use a second broker
@@ -38,6 +39,10 @@ export interface RabbitMqTransportOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** TLS options for amqps:// (ca, cert, key, passphrase, servername, rejectUnauthorized…), passed to tls.connect. */
   tls?: Record<string, unknown>;
+  /**
+   * Where connection loss, refused logins and subscription errors are reported, one warning line
+   * each. Default: core's `consoleLogger('warn')`. Every line passes through `redact`.
+   */
   logger?: Logger;
 }
 
@@ -46,7 +51,6 @@ export interface ResolvedOptions {
   safeUrl: string;
   exchange: string;
   queueType: QueueType;
-  mandatory: boolean;
   publishers: number;
   publishTimeoutMs: number;
   connectTimeoutMs: number;
@@ -55,7 +59,10 @@ export interface ResolvedOptions {
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   socketOptions: Record<string, unknown>;
-  logger: Logger | undefined;
+  logger: Logger;
+  /** The user the URL logs in as (amqplib's default when it names none), for error messages. */
+  user: string;
+  vhost: string;
 }
 
 function positive(option: string, value: unknown, fallback: number): number {
@@ -70,7 +77,7 @@ function parseUrl(
   url: string,
   endpoint: RabbitMqTransportOptions['endpoint'],
   heartbeatSeconds: number,
-): { url: string; safeUrl: string } {
+): { url: string; safeUrl: string; user: string; vhost: string } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -87,7 +94,10 @@ function parseUrl(
   // A dead peer behind a silent network is only noticed by heartbeats; the URL may set its own.
   if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(heartbeatSeconds));
   const text = parsed.toString();
-  return { url: text, safeUrl: redact(text) };
+  // amqplib: no user in the URL logs in as guest; the path (minus its slash) is the vhost, "/" when empty.
+  const user = parsed.username ? decodeURIComponent(parsed.username) : 'guest';
+  const vhost = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/';
+  return { url: text, safeUrl: redact(text), user, vhost };
 }
 
 export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
@@ -100,8 +110,12 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
   if (queueType !== 'quorum' && queueType !== 'classic') {
     throw new ConfigError('queueType', `must be "quorum" or "classic" (got ${JSON.stringify(queueType)})`);
   }
-  if (options.mandatory !== undefined && typeof options.mandatory !== 'boolean') {
-    throw new ConfigError('mandatory', `must be a boolean (got ${JSON.stringify(options.mandatory)})`);
+  const mandatory: unknown = options.mandatory;
+  if (mandatory !== undefined && mandatory !== true) {
+    throw new ConfigError(
+      'mandatory',
+      `is always on and can only be true (got ${JSON.stringify(mandatory)}): a publish no group receives rejects with UnroutableError instead of vanishing; provision groups with bus.provision() before publishing`,
+    );
   }
   if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) {
     throw new ConfigError('tls', 'must be an object of TLS options');
@@ -116,7 +130,6 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     ...parseUrl(options.url, options.endpoint, heartbeatSeconds),
     exchange,
     queueType,
-    mandatory: options.mandatory ?? false,
     publishers,
     publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 15_000),
@@ -125,6 +138,6 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     reconnectInitialDelayMs: initial,
     reconnectMaxDelayMs: Math.max(initial, positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
     socketOptions: { noDelay: true, ...(options.tls ?? {}) },
-    logger: options.logger,
+    logger: safeLogger(options.logger ?? consoleLogger('warn')),
   };
 }

@@ -1,4 +1,4 @@
-import { ConnectionManager } from './connection.js';
+import { ConnectionManager, type OutageLog } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import { type Envelope, Publisher } from './publisher.js';
 import type { TopologyNames } from './topology.js';
@@ -22,10 +22,10 @@ export class PublisherPool {
   private readonly members: Member[];
   private turn = 0;
 
-  constructor(options: ResolvedOptions, names: TopologyNames) {
+  constructor(options: ResolvedOptions, names: TopologyNames, outage: OutageLog) {
     const size = options.publishers;
     this.members = Array.from({ length: size }, (_, i) => {
-      const connection = new ConnectionManager(options, size === 1 ? 'eventbus publish' : `eventbus publish ${i + 1}/${size}`);
+      const connection = new ConnectionManager(options, size === 1 ? 'eventbus publish' : `eventbus publish ${i + 1}/${size}`, outage);
       return { connection, publisher: new Publisher(connection, names, options.publishTimeoutMs) };
     });
   }
@@ -36,6 +36,11 @@ export class PublisherPool {
    */
   get primary(): Publisher {
     return this.members[0]!.publisher;
+  }
+
+  /** The primary's connection (for declaring topology on a channel of its own). */
+  get primaryConnection(): ConnectionManager {
+    return this.members[0]!.connection;
   }
 
   /** Calls `listener` whenever one of the publishing connections (re)connects. */

@@ -11,6 +11,8 @@ describeBroker('RabbitMQ publish: abort signals', { variable: URL_VARIABLE }, (u
   it('rejects with the reason every publish waiting on a signal shared with others, and only those', async () => {
     // One publishing connection, whose channel the first publish opens: the next ones wait for confirms.
     const transport = fixture.transport({ publishers: 1 });
+    // A group bound to the channel: a publish nobody receives would be returned and rejected.
+    await transport.provision([{ group: fixture.group('signals'), channels: ['signals'] }]);
     await transport.publish([cloudEventMessage('signals', 0)]);
     const shared = new AbortController();
     const reason = new Error('gave up');

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import { TransportError } from '@org/eventbus';
+import { TransportError, UnroutableError } from '@org/eventbus';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
-import { type ConnectionManager, transportError } from './connection.js';
+import { type ConnectionManager, LoginRefusedError, transportError, type Wait, waitFor } from './connection.js';
 import type { TopologyNames } from './topology.js';
 import { closeQuietly } from './wire.js';
 import { ConfirmWait, ConfirmWaits } from './confirm-waits.js';
@@ -29,19 +29,25 @@ export class Publisher {
   private channel: Promise<ConfirmChannel> | undefined;
   /** The open channel, once `channel` resolved: publishing on it needs no await. */
   private current: ConfirmChannel | undefined;
-  private readonly returned = new Set<string>();
-  private readonly waits = new ConfirmWaits(() => new TransportError('RabbitMQ did not confirm the publish in time'));
+  /**
+   * Messages the open channel's broker returned as unroutable (mandatory), by destination and id,
+   * until their confirm: RabbitMQ sends a message's basic.return before its basic.ack.
+   */
+  private returned = new Map<string, number>();
+  private readonly waits: ConfirmWaits;
 
   constructor(
     private readonly connection: ConnectionManager,
     private readonly names: TopologyNames,
     private readonly publishTimeoutMs: number,
-  ) {}
+  ) {
+    this.waits = new ConfirmWaits(() => new TransportError(`RabbitMQ did not confirm the publish within ${publishTimeoutMs} ms (publishTimeoutMs)`));
+  }
 
   /** A confirm channel on the current connection, for publishing and for declaring retry queues. */
-  getChannel(deadline: number): Promise<ConfirmChannel> {
+  getChannel(wait: Wait): Promise<ConfirmChannel> {
     if (this.channel) return this.channel;
-    const opening = this.open(deadline);
+    const opening = this.open(wait);
     this.channel = opening;
     opening.catch(() => {
       if (this.channel === opening) this.channel = undefined;
@@ -49,8 +55,8 @@ export class Publisher {
     return opening;
   }
 
-  private async open(deadline: number): Promise<ConfirmChannel> {
-    const model = await this.connection.waitForConnection(deadline);
+  private async open(wait: Wait): Promise<ConfirmChannel> {
+    const model = await this.connection.waitForConnection(wait);
     const ch = await model.createConfirmChannel();
     ch.on('error', () => {
       // Channel errors also arrive as 'close' and as failed confirms; nothing more to do here.
@@ -61,26 +67,29 @@ export class Publisher {
         this.channel = undefined;
       }
     });
-    ch.on('return', (message: Message) => {
-      const id = message.properties.messageId;
-      if (typeof id === 'string') this.returned.add(id);
+    const returned = new Map<string, number>();
+    ch.on('return', ({ fields, properties }: Message) => {
+      const key = returnKey(fields.exchange, fields.routingKey, properties.messageId);
+      returned.set(key, (returned.get(key) ?? 0) + 1);
     });
     await ch.assertExchange(this.names.exchange, 'topic', { durable: true });
     await ch.assertExchange(this.names.deadLetterExchange, 'direct', { durable: true });
+    this.returned = returned;
     this.current = ch;
     return ch;
   }
 
   /** Resolves when the broker confirmed every envelope; rejects on a refusal, the deadline or the signal. */
   async publish(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.publishTimeoutMs;
+    const wait = waitFor(this.publishTimeoutMs, 'publishTimeoutMs');
+    const { deadline } = wait;
     let pending = envelopes;
     let lastError: unknown;
     while (pending.length > 0) {
       signal?.throwIfAborted();
       if (deadline - Date.now() <= 0) {
         throw new TransportError(
-          `${pending.length} message(s) not confirmed by RabbitMQ within ${this.publishTimeoutMs} ms${lastError ? ` (${String((lastError as Error).message ?? lastError)})` : ''}`,
+          `${pending.length} message(s) not confirmed by RabbitMQ within ${this.publishTimeoutMs} ms (publishTimeoutMs)${lastError ? ` (${String((lastError as Error).message ?? lastError)})` : ''}`,
           { cause: lastError },
         );
       }
@@ -88,10 +97,12 @@ export class Publisher {
       let ch = this.current;
       if (ch === undefined) {
         try {
-          ch = await this.getChannel(deadline);
+          ch = await this.getChannel(wait);
         } catch (error) {
           lastError = error;
           if (this.connection.closed) throw transportError('publish failed', error);
+          // A refused login, or no connection until the deadline: the error names the cause and the option.
+          if (error instanceof LoginRefusedError || deadline - Date.now() <= 0) throw error;
           // The connection is going down under us; give it a moment to be noticed and replaced.
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
@@ -137,16 +148,15 @@ export class Publisher {
   /** False when the socket buffer is full: wait for `drain` before writing more. */
   private sendOne(ch: ConfirmChannel, envelope: Envelope, wait: ConfirmWait): boolean {
     const { exchange, routingKey, body, options } = envelope;
+    const returned = this.returned;
     try {
       return ch.publish(exchange, routingKey, body, options, (error: unknown) => {
-        const id = options.messageId;
-        const wasReturned = options.mandatory === true && id !== undefined && this.returned.delete(id);
         if (error) {
           const message = error instanceof Error ? error.message : String(error);
           if (message === 'message nacked') wait.finish({ error: new RefusedError(`RabbitMQ refused the message (nack) on ${routingKey}`), final: true });
           else wait.finish({ error, final: false });
-        } else if (wasReturned) {
-          wait.finish({ error: new RefusedError(`no queue is bound to channel "${routingKey}" (returned as unroutable; mandatory is on)`), final: true });
+        } else if (returned.size > 0 && takeReturn(returned, returnKey(exchange, routingKey, options.messageId))) {
+          wait.finish({ error: this.unroutable(exchange, routingKey), final: true });
         } else wait.finish();
       });
     } catch (error) {
@@ -155,6 +165,13 @@ export class Publisher {
       else wait.finish({ error, final: false });
       return true;
     }
+  }
+
+  /** What a returned message says: nobody receives the channel, or a retry or dead-letter destination is missing. */
+  private unroutable(exchange: string, routingKey: string): TransportError {
+    if (exchange === this.names.exchange) return new UnroutableError(routingKey);
+    const where = exchange === '' ? `queue "${routingKey}" does not exist` : `nothing is bound to exchange "${exchange}" with routing key "${routingKey}"`;
+    return new RefusedError(`RabbitMQ returned the message as unroutable: ${where}`);
   }
 
   /** Waits for outstanding confirms on the open channel; a channel still waiting for a connection is abandoned. */
@@ -167,6 +184,18 @@ export class Publisher {
     await Promise.race([ch.waitForConfirms().catch(() => {}), once(ch, 'close'), delay(this.publishTimeoutMs)]);
     await closeQuietly(ch);
   }
+}
+
+function returnKey(exchange: string, routingKey: string, messageId: unknown): string {
+  return `${exchange}\u0000${routingKey}\u0000${typeof messageId === 'string' ? messageId : ''}`;
+}
+
+function takeReturn(returned: Map<string, number>, key: string): boolean {
+  const count = returned.get(key);
+  if (count === undefined) return false;
+  if (count <= 1) returned.delete(key);
+  else returned.set(key, count - 1);
+  return true;
 }
 
 /**

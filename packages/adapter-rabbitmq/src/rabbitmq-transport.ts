@@ -3,6 +3,8 @@ import {
   ConfigError,
   type DeliveryHandler,
   fitsIn,
+  type GroupTopology,
+  hideSecrets,
   messageSize,
   MessageTooLargeError,
   type OutgoingMessage,
@@ -14,13 +16,14 @@ import {
   type TransportCapabilities,
   TransportError,
 } from '@org/eventbus';
-import { ConnectionManager, transportError } from './connection.js';
+import type { Channel } from 'amqplib';
+import { ConnectionManager, OutageLog, transportError, type Wait, waitFor } from './connection.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
-import { assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
-import { toPublishOptions } from './wire.js';
+import { assertGroup, assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
+import { closeQuietly, toPublishOptions } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
 const MAX_HEADER_BYTES = 60 * 1024;
@@ -29,7 +32,8 @@ const NO_BODY = new Uint8Array(0);
 /**
  * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
  * dead-letter queue and delay-bucketed retry queues, publisher confirms, manual ack with prefetch,
- * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property).
+ * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property). Every publish
+ * is mandatory: one that no group's queue is bound for rejects with `UnroutableError`.
  */
 export class RabbitMqTransport implements Transport {
   readonly name = 'rabbitmq';
@@ -48,8 +52,9 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqTransportOptions) {
     this.options = resolveOptions(options);
     this.names = new TopologyNames(this.options.exchange);
-    this.connection = new ConnectionManager(this.options, 'eventbus consume');
-    this.publishers = new PublisherPool(this.options, this.names);
+    const outage = new OutageLog(this.options.logger);
+    this.connection = new ConnectionManager(this.options, 'eventbus consume', outage);
+    this.publishers = new PublisherPool(this.options, this.names, outage);
     // Retry queues were declared on the broker; a new connection may face a broker that lost them.
     const forgetRetryQueues = () => this.retryQueues.clear();
     this.connection.on('connected', forgetRetryQueues);
@@ -63,6 +68,8 @@ export class RabbitMqTransport implements Transport {
       unroutedPublish: 'rejected',
       maxMessageBytes: this.options.maxMessageBytes,
     };
+    const { safeUrl, exchange, queueType, publishers } = this.options;
+    hideSecrets(this, () => ({ url: safeUrl, exchange, queueType, publishers }));
   }
 
   async connect(): Promise<void> {
@@ -93,7 +100,8 @@ export class RabbitMqTransport implements Transport {
       throw new MessageTooLargeError(messageSize({ headers: message.headers, body: NO_BODY }), MAX_HEADER_BYTES, 'header table');
     }
     const publishOptions = toPublishOptions(message);
-    if (this.options.mandatory) publishOptions.mandatory = true;
+    // RabbitMQ returns what no queue is bound for, and the publish rejects instead of the event vanishing.
+    publishOptions.mandatory = true;
     const body = Buffer.isBuffer(message.body)
       ? message.body
       : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
@@ -113,6 +121,7 @@ export class RabbitMqTransport implements Transport {
         queueType: this.options.queueType,
         drainTimeoutMs: this.options.drainTimeoutMs,
         retryQueue: (group, delayMs) => this.retryQueue(group, delayMs),
+        forgetRetryQueue: (group, delayMs) => this.retryQueues.delete(retryKey(group, delayMs)),
         logger: this.options.logger,
         onClosed: (s) => this.subscriptions.delete(s),
       },
@@ -120,7 +129,7 @@ export class RabbitMqTransport implements Transport {
       onDelivery,
     );
     try {
-      await subscription.start(Date.now() + this.options.connectTimeoutMs);
+      await subscription.start(waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs'));
     } catch (error) {
       await subscription.close();
       throw transportError(`could not subscribe group "${options.group}"`, error);
@@ -129,13 +138,44 @@ export class RabbitMqTransport implements Transport {
     return subscription;
   }
 
+  /**
+   * Declare each group's queue, its bindings and its dead-letter queue, as `subscribe` does, without
+   * consuming: events published from now on are kept for the group. On a channel of its own, so a
+   * refused redeclare (other arguments) closes nothing else.
+   */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    if (groups.length === 0) return;
+    await this.declaring(waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs'), async (ch) => {
+      for (const { group, channels } of groups) {
+        await assertGroup(ch, this.names, this.options.queueType, group, channels).catch((error: unknown) => {
+          throw transportError(`could not provision group "${group}"`, error);
+        });
+      }
+    });
+  }
+
+  /** Declares on a short-lived channel of the primary publishing connection: a refused declare closes only it. */
+  private async declaring<T>(wait: Wait, declare: (ch: Channel) => Promise<T>): Promise<T> {
+    const model = await this.publishers.primaryConnection.waitForConnection(wait);
+    const ch = await model.createChannel();
+    ch.on('error', () => {
+      // A refused declare also rejects its call, which the caller reports.
+    });
+    try {
+      return await declare(ch);
+    } finally {
+      await closeQuietly(ch);
+    }
+  }
+
   private retryQueue(group: string, delayMs: number): Promise<string> {
-    const key = `${group}\u0000${retryBucket(delayMs)}`;
+    const key = retryKey(group, delayMs);
     let declared = this.retryQueues.get(key);
     if (!declared) {
-      declared = this.publishers.primary
-        .getChannel(Date.now() + this.options.publishTimeoutMs)
-        .then((ch) => assertRetryQueue(ch, this.names, this.options.queueType, group, delayMs));
+      declared = this.declaring(waitFor(this.options.publishTimeoutMs, 'publishTimeoutMs'), (ch) =>
+        assertRetryQueue(ch, this.names, this.options.queueType, group, delayMs),
+      );
       declared.catch(() => this.retryQueues.delete(key));
       this.retryQueues.set(key, declared);
     }
@@ -154,4 +194,8 @@ export class RabbitMqTransport implements Transport {
   private assertOpen(): void {
     if (this.closing) throw new TransportError('rabbitmq transport is closed');
   }
+}
+
+function retryKey(group: string, delayMs: number): string {
+  return `${group}\u0000${retryBucket(delayMs)}`;
 }

@@ -1,19 +1,20 @@
 import {
   attemptFromHeaders,
-  type Delivery,
   type DeliveryHandler,
+  DeliveryTracker,
   EventbusHeaders,
+  hideSecrets,
   type Logger,
   type SubscribeOptions,
   type Subscription,
 } from '@org/eventbus';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { type ConnectionManager, transportError } from './connection.js';
-import type { QueueType } from './options.js';
 import { AckBatcher } from './ack-batcher.js';
+import { type ConnectionManager, transportError, type Wait } from './connection.js';
+import type { QueueType } from './options.js';
 import type { Publisher } from './publisher.js';
+import { type AmqpDelivery, RabbitMqSettle } from './settle.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
-import { type DeliverySource, RabbitMqDelivery } from './delivery.js';
 import { brokerRedeliveries, closeQuietly, errorMessage, fromConsumeMessage } from './wire.js';
 
 export interface SubscriptionDeps {
@@ -24,22 +25,23 @@ export interface SubscriptionDeps {
   drainTimeoutMs: number;
   /** Declares (once) the retry queue for this delay and returns its name. */
   retryQueue(group: string, delayMs: number): Promise<string>;
-  logger: Logger | undefined;
+  forgetRetryQueue(group: string, delayMs: number): void;
+  logger: Logger;
   onClosed(subscription: RabbitMqSubscription): void;
 }
 
 /**
  * One consumer on a group's queue (or its dead-letter queue), on a channel of its own with manual
- * ack and the subscription's prefetch. It re-attaches whenever the connection comes back; deliveries
- * of a dead channel cannot be settled any more (the broker hands them out again), so settling them
- * is a no-op.
+ * ack and the subscription's prefetch. Every message goes through core's DeliveryTracker, which
+ * settles it exactly once with this adapter's broker calls (settle.ts). It re-attaches whenever the
+ * connection comes back; deliveries of a dead channel cannot be settled any more (the broker hands
+ * them out again), so settling them is a no-op.
  */
 export class RabbitMqSubscription implements Subscription {
   private channel: Channel | undefined;
   private acks: AckBatcher | undefined;
   private consumerTag: string | undefined;
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly tracker: DeliveryTracker<AmqpDelivery>;
   private stopped = false;
   private closing: Promise<void> | undefined;
   private readonly queue: string;
@@ -47,31 +49,33 @@ export class RabbitMqSubscription implements Subscription {
     void this.attach(model).catch((error: unknown) => this.report(transportError(`could not resubscribe to ${this.queue}`, error)));
   };
 
-  private readonly source: DeliverySource;
-
   constructor(
     private readonly deps: SubscriptionDeps,
     private readonly options: SubscribeOptions,
-    private readonly onDelivery: DeliveryHandler,
+    onDelivery: DeliveryHandler,
   ) {
     const { names } = deps;
     this.queue = options.deadLetters ? names.deadLetterQueue(options.group) : names.groupQueue(options.group);
-    this.source = {
+    const actions = new RabbitMqSettle({
       group: options.group,
       deadLetters: options.deadLetters === true,
       queueType: deps.queueType,
       names,
       publisher: deps.publisher,
       retryQueue: deps.retryQueue,
-      released: () => {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-      },
-    };
+      forgetRetryQueue: deps.forgetRetryQueue,
+    });
+    this.tracker = new DeliveryTracker({
+      actions,
+      handler: onDelivery,
+      onError: (error) => this.report(error),
+      drainTimeoutMs: deps.drainTimeoutMs,
+    });
+    hideSecrets(this, () => ({ group: options.group, queue: this.queue }));
   }
 
-  async start(deadline: number): Promise<void> {
-    const model = await this.deps.connection.waitForConnection(deadline);
+  async start(wait: Wait): Promise<void> {
+    const model = await this.deps.connection.waitForConnection(wait);
     await this.attach(model);
     this.deps.connection.on('connected', this.onConnected);
   }
@@ -120,23 +124,7 @@ export class RabbitMqSubscription implements Subscription {
       safely(() => ch.nack(msg, false, true));
       return;
     }
-    this.inFlight++;
     acks.delivered(msg);
-    const delivery = this.createDelivery(ch, acks, msg);
-    try {
-      const result = this.onDelivery(delivery);
-      if (result && typeof result.then === 'function') result.then(undefined, (error: unknown) => this.handlerFailed(delivery, error));
-    } catch (error) {
-      this.handlerFailed(delivery, error);
-    }
-  }
-
-  private handlerFailed(delivery: Delivery, error: unknown): void {
-    this.report(error instanceof Error ? error : new Error(String(error)));
-    void delivery.nack({ delayMs: 1000 }).catch(() => {});
-  }
-
-  private createDelivery(ch: Channel, acks: AckBatcher, msg: ConsumeMessage): Delivery {
     const message = fromConsumeMessage(msg);
     if (this.options.deadLetters && !message.headers[EventbusHeaders.deadLetterReason]) {
       // Dead-lettered by the broker itself (delivery limit, rejection), not by us: say so.
@@ -144,12 +132,13 @@ export class RabbitMqSubscription implements Subscription {
       if (reason !== undefined) message.headers[EventbusHeaders.deadLetterReason] = `rabbitmq: ${String(reason)}`;
     }
     const attempt = attemptFromHeaders(message.headers) + brokerRedeliveries(msg);
-    return new RabbitMqDelivery(this.source, ch, acks, msg, message, attempt);
+    this.tracker.dispatch({ msg, acks }, message, attempt);
   }
 
+  /** To the subscriber's onError (the bus logs it there); one warning line when nobody listens. */
   private report(error: Error): void {
-    this.deps.logger?.warn({ err: errorMessage(error), queue: this.queue }, 'rabbitmq subscription error');
-    this.options.onError?.(error);
+    if (this.options.onError) this.options.onError(error);
+    else this.deps.logger.warn({ err: errorMessage(error), queue: this.queue }, 'rabbitmq subscription error');
   }
 
   close(): Promise<void> {
@@ -165,16 +154,7 @@ export class RabbitMqSubscription implements Subscription {
       // A cancel on a connection that is dying gets no reply: do not wait for it longer than a close.
       await Promise.race([ch.cancel(this.consumerTag).catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
     }
-    if (this.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.deps.drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.tracker.drain();
     this.channel = undefined;
     this.acks?.flush();
     if (ch) await closeQuietly(ch);

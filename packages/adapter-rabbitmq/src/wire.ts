@@ -42,14 +42,38 @@ function isContentType(name: string): boolean {
   return name === CONTENT_TYPE || (name.length === CONTENT_TYPE.length && name.toLowerCase() === CONTENT_TYPE);
 }
 
-function headerString(value: unknown): string | undefined {
+/** The CloudEvents `time` attribute, which the AMQP binding carries as an AMQP timestamp. */
+const TIME_HEADER = 'cloudEvents_time';
+
+/** An AMQP timestamp (POSIX seconds) as the RFC 3339 text CloudEvents uses. */
+function rfc3339(seconds: number | bigint): string | undefined {
+  const ms = Number(seconds) * 1000;
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : undefined;
+}
+
+function headerString(value: unknown, isTime: boolean): string | undefined {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return (isTime && rfc3339(value)) || String(value);
+  if (typeof value === 'boolean') return String(value);
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (value instanceof Date) return value.toISOString();
-  // AMQP typed values from other clients: { '!': 'type', value }.
-  if (value && typeof value === 'object' && 'value' in value) return headerString((value as { value: unknown }).value);
+  // AMQP typed values, as amqplib decodes them: { '!': 'timestamp' | 'decimal' | …, value }.
+  if (value && typeof value === 'object' && 'value' in value) {
+    const typed = value as { '!'?: unknown; value: unknown };
+    const inner = typed.value;
+    if (typed['!'] === 'timestamp' && (typeof inner === 'number' || typeof inner === 'bigint')) return rfc3339(inner) ?? String(inner);
+    return headerString(inner, isTime);
+  }
   return undefined;
+}
+
+/**
+ * Binding 3.1.3.1: attributes may be named `cloudEvents:<attr>` (AMQP 1.0 application properties)
+ * as well as `cloudEvents_<attr>`; core reads the latter.
+ */
+function attributeName(name: string): string {
+  // Every other header is out after one length check and one character check.
+  return name.length > 12 && name.charCodeAt(11) === 58 && name.startsWith('cloudEvents:') ? `cloudEvents_${name.slice(12)}` : name;
 }
 
 /** A message off the wire, as core reads it: string headers, content-type back as a header. */
@@ -58,10 +82,13 @@ export function fromConsumeMessage(msg: ConsumeMessage): ReceivedMessage {
   let channel = msg.fields.routingKey;
   let key: string | undefined;
   const wire: Record<string, unknown> = msg.properties.headers ?? {};
-  for (const name in wire) {
-    if (isBrokerHeader(name)) continue;
-    const raw = wire[name];
-    const value = typeof raw === 'string' ? raw : headerString(raw);
+  for (const wireName in wire) {
+    if (isBrokerHeader(wireName)) continue;
+    const name = attributeName(wireName);
+    // A name sent both ways: the `cloudEvents_` one wins.
+    if (name !== wireName && name in wire) continue;
+    const raw = wire[wireName];
+    const value = typeof raw === 'string' ? raw : headerString(raw, name === TIME_HEADER);
     if (value === undefined) continue;
     if (name === CHANNEL_HEADER) channel = value;
     else if (name === KEY_HEADER) key = value;
@@ -79,13 +106,6 @@ export function brokerRedeliveries(msg: ConsumeMessage): number {
   const count = Number(msg.properties.headers?.['x-delivery-count']);
   if (Number.isInteger(count) && count > 0) return count;
   return msg.fields.redelivered ? 1 : 0;
-}
-
-/** The message as an OutgoingMessage again (for republishing to a retry or dead-letter queue). */
-export function toOutgoing(message: ReceivedMessage, headers: Record<string, string>, id: string): OutgoingMessage {
-  const out: OutgoingMessage = { channel: message.channel, id, headers, body: message.body };
-  if (message.key !== undefined) out.key = message.key;
-  return out;
 }
 
 export function errorMessage(error: unknown): string {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encodeBinary, createEnvelope, type OutgoingMessage } from '@org/eventbus';
+import { createEnvelope, encodeBinary, type OutgoingMessage, silentLogger } from '@org/eventbus';
 import { deleteTopology as deleteExchangeTopology, RabbitMqTransport, type RabbitMqTransportOptions } from '../src/index.js';
 
 export const URL_VARIABLE = 'EVENTBUS_RABBITMQ_URL';
@@ -28,7 +28,8 @@ export class Fixture {
   constructor(private readonly url: () => string) {}
 
   transport(options: Partial<RabbitMqTransportOptions> = {}): RabbitMqTransport {
-    const transport = new RabbitMqTransport({ url: this.url(), exchange: this.exchange, ...options });
+    // Tests that expect warnings pass a logger of their own; the rest keep the output readable.
+    const transport = new RabbitMqTransport({ url: this.url(), exchange: this.exchange, logger: silentLogger, ...options });
     this.transports.push(transport);
     return transport;
   }

@@ -74,6 +74,40 @@ describeBroker('rabbitmq interop with plain amqplib clients', { variable: URL_VA
     await bus.stop();
   });
 
+  it('the bus reads `cloudEvents:` attribute names (binding 3.1.3.1) and a time sent as an AMQP timestamp as RFC 3339', async () => {
+    const handled = createSpy<{ id: string; source: string; time: string; data: unknown }>();
+    const bus = createEventBus({ transport: fixture.transport(), source: '/tests/interop', group: fixture.group('colon') });
+    bus.handle(Ordered, { maxAttempts: 1 }, (event) => handled.fn({ id: event.id, source: event.source, time: event.time, data: event.data }));
+    await bus.start();
+    const body = (orderId: string) => Buffer.from(JSON.stringify({ orderId, total: 1 }));
+    const seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
+    ch.publish(fixture.exchange, Ordered.channel, body('colon'), {
+      contentType: 'application/json',
+      headers: {
+        'cloudEvents:specversion': '1.0',
+        'cloudEvents:id': 'c-1',
+        'cloudEvents:source': '/amqp-1.0/producer',
+        'cloudEvents:type': Ordered.type,
+        'cloudEvents:time': { '!': 'timestamp', value: seconds },
+      },
+    });
+    ch.publish(fixture.exchange, Ordered.channel, body('underscore'), {
+      contentType: 'application/json',
+      headers: {
+        cloudEvents_specversion: '1.0',
+        cloudEvents_id: 'c-2',
+        cloudEvents_source: '/legacy',
+        cloudEvents_type: Ordered.type,
+        cloudEvents_time: { '!': 'timestamp', value: seconds + 1 },
+      },
+    });
+    const calls = await handled.waitForCount(2);
+    const byId = Object.fromEntries(calls.map((c) => [c.id, c]));
+    expect(byId['c-1']).toEqual({ id: 'c-1', source: '/amqp-1.0/producer', time: '2026-01-01T00:00:00.000Z', data: { orderId: 'colon', total: 1 } });
+    expect(byId['c-2']?.time).toBe('2026-01-01T00:00:01.000Z');
+    await bus.stop();
+  });
+
   it('poison from a plain client (not JSON, wrong schema, no headers) lands in the dead-letter queue with its reason', async () => {
     const group = fixture.group('poison');
     const handled = createSpy<unknown>();
