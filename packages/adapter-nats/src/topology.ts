@@ -74,7 +74,9 @@ export async function ensureConsumer(
 ): Promise<void> {
   const updatable: Partial<ConsumerConfig> = {
     ack_wait: nanos(options.ackWaitMs),
-    max_deliver: options.maxDeliver,
+    // Unlimited: a server that stops delivering after max_deliver drops the message for the group
+    // silently; the subscription applies maxDeliver itself and dead-letters instead.
+    max_deliver: -1,
     max_ack_pending: options.maxAckPending,
     backoff: options.backoffMs.map((ms) => nanos(ms)),
   };
