@@ -21,13 +21,15 @@ export function fitDeadLetter(message: RawMessage, maxPayload: number): RawMessa
   const headers = { ...message.headers };
   const fitted = { ...message, headers };
   const reason = headers[EventbusHeaders.deadLetterReason] ?? '';
-  // Shorten the reason by what is over (plus room for the ellipsis), then by halves if encoding grew it.
-  let keep = Math.max(0, reason.length - (size - maxPayload) - 3);
+  // Shorten the reason by what is over (its ellipsis travels as 9 percent-encoded bytes), again
+  // by what is still over where encoding made characters longer than one byte.
+  const ELLIPSIS_BYTES = 9;
+  let keep = reason.length - (size - maxPayload) - ELLIPSIS_BYTES;
   while (keep > 0) {
     headers[EventbusHeaders.deadLetterReason] = `${reason.slice(0, keep)}…`;
     size = wireSize(fitted);
     if (size <= maxPayload) return fitted;
-    keep = Math.floor(keep / 2);
+    keep -= size - maxPayload;
   }
   headers[EventbusHeaders.deadLetterReason] = '…';
   for (const name of EXPENDABLE) {
