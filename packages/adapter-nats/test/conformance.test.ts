@@ -1,13 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@org/eventbus';
 import { describeBroker, runTransportConformance, SCENARIOS, type ScenarioName } from '@org/eventbus/testing';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll } from 'vitest';
 import { fromUrl, NatsTransport } from '../src/index.js';
-import { streamNameFor } from '../src/options.js';
 import { CONFORMANCE_OPTIONS, PREFIX_VARIABLE } from './child-transport.js';
-import { deleteStreams, runPrefix, URL_VARIABLE } from './helpers.js';
+import { deleteStreams, refuseDeadLetters, runPrefix, URL_VARIABLE } from './helpers.js';
 import { PrivateNatsServer } from './private-server.js';
 
 const childModule = fileURLToPath(new URL('./child-transport.ts', import.meta.url));
@@ -18,27 +15,6 @@ const NO_DELAYED_NACK_BREAK =
 
 /** The credentials scenarios' server: a private nats-server that checks them (the shared one has no auth). */
 const AUTH_USER = 'eventbus-conformance';
-
-/**
- * Break the dead-letter path on the broker: the dead-letter stream of this run's prefix refuses
- * every message (max_msg_size 1, a final "message size exceeds maximum allowed" on the publish
- * ack). The stream is shared by the run's groups; scenarios run one at a time. Repair restores -1.
- */
-async function refuseDeadLetters(url: string, prefix: string): Promise<() => Promise<void>> {
-  const setMaxMsgSize = async (maxMsgSize: number) => {
-    const nc = await connect({ servers: url.replace(/^nats:\/\//, '') });
-    try {
-      const jsm = await jetstreamManager(nc);
-      const name = `${streamNameFor(prefix)}_DEAD_LETTERS`;
-      const info = await jsm.streams.info(name);
-      await jsm.streams.update(name, { ...info.config, max_msg_size: maxMsgSize });
-    } finally {
-      await nc.close();
-    }
-  };
-  await setMaxMsgSize(1);
-  return () => setMaxMsgSize(-1);
-}
 
 describeBroker('nats conformance', { variable: URL_VARIABLE }, (url) => {
   const prefix = runPrefix('cf');

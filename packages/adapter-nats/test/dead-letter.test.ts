@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitDeadLetter } from '../src/dead-letter.js';
 import { streamNameFor } from '../src/options.js';
 import { wireSize } from '../src/wire.js';
-import { cloudEventMessage, Fixture, URL_VARIABLE } from './helpers.js';
+import { cloudEventMessage, Fixture, refuseDeadLetters, URL_VARIABLE } from './helpers.js';
 
 const CE = { 'ce-specversion': '1.0', 'ce-id': 'plain-big', 'ce-source': '/plain', 'ce-type': 'test.event' };
 
@@ -136,5 +136,46 @@ describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIAB
     await attempts.waitForCount(2, { timeoutMs: 10_000, description: 'a redelivery after the refused dead letter' });
     expect(errors.calls[0]?.message).toMatch(/could not dead-letter.*max_payload.*redelivering/);
     await dead.expectNone(() => true, 300);
+  });
+
+  it('a refused dead-letter publish is reported and redelivered, and dead-lettered once the stream accepts again', async () => {
+    const { channel, errors, attempts, dead } = await deadLettering({ maxDeliver: 100 });
+    const repair = await refuseDeadLetters(url(), fixture.prefix);
+    const poison = cloudEventMessage(channel, 'poison');
+    try {
+      await fixture.transport().publish([poison]);
+      await attempts.waitForCount(2, { timeoutMs: 10_000, description: 'a redelivery after the refused dead letter' });
+      expect(errors.calls[0]?.message).toMatch(/could not dead-letter.*exceeds maximum allowed.*redelivering/);
+      expect(dead.calls).toHaveLength(0);
+    } finally {
+      await repair();
+    }
+    const [copy] = await dead.waitForCount(1, { timeoutMs: 10_000 });
+    expect(copy!.message.headers['ce-id']).toBe(poison.id);
+  });
+
+  it('a message whose consumers keep dying is dead-lettered after maxDeliver deliveries, without running the handler again', async () => {
+    const options = { ackWaitMs: 1000, maxDeliver: 2, drainTimeoutMs: 0 };
+    const group = fixture.name('dying');
+    const channel = fixture.name('dying');
+    const dead = createSpy<Delivery>();
+    await fixture.transport().subscribe({ group, channels: [], prefetch: 2, deadLetters: true }, async (d) => {
+      dead.fn(d);
+      await d.ack();
+    });
+    await fixture.transport().publish([cloudEventMessage(channel, 'kills its consumer')]);
+    // Two members take it and go away without settling (as a crash would leave it).
+    for (const attempt of [1, 2]) {
+      const member = fixture.transport(options);
+      const taken = createSpy<number>();
+      await member.subscribe({ group, channels: [channel], prefetch: 1 }, (d) => taken.fn(d.attempt));
+      expect(await taken.waitForCount(1, { timeoutMs: 10_000 })).toEqual([attempt]);
+      await member.close();
+    }
+    const third = createSpy<number>();
+    await fixture.transport(options).subscribe({ group, channels: [channel], prefetch: 1 }, (d) => third.fn(d.attempt));
+    const [copy] = await dead.waitForCount(1, { timeoutMs: 10_000 });
+    expect(copy!.message.headers[EventbusHeaders.deadLetterReason]).toMatch(/delivered 3 times without being settled \(maxDeliver 2\)/);
+    expect(third.calls).toEqual([]);
   });
 });
