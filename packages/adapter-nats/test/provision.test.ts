@@ -74,4 +74,14 @@ describeBroker('NATS: publish with no group bound, and provision()', { variable:
     const late = await consume(fixture.transport(options), unprovisioned, channel);
     await late.expectNone(() => true, 500);
   });
+
+  it('a backoff table gets the largest finite max_deliver (the server refuses -1 with one)', async () => {
+    const transport = fixture.transport({ backoffMs: [1000, 2000] });
+    const group = fixture.name('backoff');
+    const channel = fixture.name('backoff');
+    await transport.provision([{ group, channels: [channel] }]);
+    const info = await (await jetstreamManager(nc)).consumers.info(streamNameFor(fixture.prefix), groupDurable(group, channel));
+    expect(info.config.max_deliver).toBe(2_147_483_647);
+    expect(info.config.backoff).toHaveLength(2);
+  });
 });
