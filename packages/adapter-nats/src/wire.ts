@@ -78,22 +78,13 @@ export function decodeHeaderValue(raw: string): string {
   let value = raw;
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
   if (!value.includes('%')) return value;
-  const bytes: number[] = [];
-  for (let i = 0; i < value.length; ) {
-    const hex = value.charCodeAt(i) === 0x25 ? value.slice(i + 1, i + 3) : '';
-    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(Number.parseInt(hex, 16));
-      i += 3;
-      continue;
-    }
-    if (hex !== '' || value.charCodeAt(i) === 0x25) return value;
-    const codePoint = value.codePointAt(i)!;
-    const char = String.fromCodePoint(codePoint);
-    bytes.push(...Buffer.from(char, 'utf8'));
-    i += char.length;
-  }
+  // A `%` that starts no escape: this sender never encoded, so nothing in the value is an escape.
+  if (/%(?![0-9A-Fa-f]{2})/.test(value)) return value;
+  const parts = value.split(/(%[0-9A-Fa-f]{2})/).map((part) =>
+    part.startsWith('%') ? Uint8Array.of(Number.parseInt(part.slice(1), 16)) : Buffer.from(part, 'utf8'),
+  );
   try {
-    return utf8.decode(Uint8Array.from(bytes));
+    return utf8.decode(Buffer.concat(parts));
   } catch {
     return value;
   }
