@@ -66,25 +66,20 @@ export function encodeHeaderValue(value: string): string {
   return out;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * A header value as the binding reads it: a double-quoted string is unquoted first (older senders),
  * then one round of percent-decoding, lower-case hex accepted. A `%` not followed by two hex digits
- * (a plain client that never encoded) and bytes that are not UTF-8 leave the value as received:
- * the header stays readable rather than the message being refused.
+ * (a plain client that never encoded) and escapes that are not UTF-8 (`%C0%A0`) leave the value as
+ * received: the header stays readable rather than the message being refused.
  */
 export function decodeHeaderValue(raw: string): string {
   let value = raw;
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
   if (!value.includes('%')) return value;
-  // A `%` that starts no escape: this sender never encoded, so nothing in the value is an escape.
-  if (/%(?![0-9A-Fa-f]{2})/.test(value)) return value;
-  const parts = value.split(/(%[0-9A-Fa-f]{2})/).map((part) =>
-    part.startsWith('%') ? Uint8Array.of(Number.parseInt(part.slice(1), 16)) : Buffer.from(part, 'utf8'),
-  );
   try {
-    return utf8.decode(Buffer.concat(parts));
+    // Decodes exactly %XX sequences as UTF-8, keeps every other character, and throws on a bare `%`
+    // or bytes that are not UTF-8 (overlong forms, surrogates).
+    return decodeURIComponent(value);
   } catch {
     return value;
   }
