@@ -9,8 +9,8 @@ const EXPENDABLE = [EventbusHeaders.deadLetterTime, EventbusHeaders.deadLetterAt
  * The dead-letter copy of a message the server delivered, made to fit the server's max_payload.
  * The publish limit (`maxMessageBytes`) does not apply: the server already accepted the original,
  * so an oversized event (the very thing poison often is) must still reach the dead-letter stream.
- * Only an original within a few hundred bytes of max_payload (a foreign client's; the bus's own
- * publish limit leaves room) lacks room for the reason headers: the reason is shortened first,
+ * Only an original within a few hundred bytes of max_payload (a foreign client's; the default
+ * maxMessageBytes leaves 48 KB) lacks room for the reason headers: the reason is shortened first,
  * then the time, attempt and reason headers go; group and channel stay (reading the dead letters back
  * needs them). If even that does not fit, this throws and the original is redelivered, never
  * dropped.
