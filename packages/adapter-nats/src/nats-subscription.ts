@@ -1,11 +1,13 @@
 import {
-  type Delivery,
   type DeliveryHandler,
+  DeliveryTracker,
   deadLetterHeaders,
   EventbusHeaders,
-  type NackOptions,
+  HANDLER_FAILURE_DELAY_MS,
   type ReceivedMessage,
+  type SettleActions,
   type Subscription,
+  type TrackedDelivery,
 } from '@org/eventbus';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { LinkState } from './link-state.js';
@@ -29,6 +31,7 @@ export interface SubscriptionContext {
   deadLetters: boolean;
   /** Redeliveries happen after this long without a settle or progress signal. */
   ackWaitMs: number;
+  /** Deliveries after which a nack dead-letters, and past which a message is dead-lettered unhandled. */
   maxDeliver: number;
   drainTimeoutMs: number;
   pullExpiresMs: number;
@@ -38,22 +41,24 @@ export interface SubscriptionContext {
   onClosed: () => void;
 }
 
-interface InFlight {
+/** A message off the broker, as the tracker holds it. */
+interface NatsRaw {
   msg: Msg;
+  info: AckInfo | undefined;
+  target: PullTarget;
   lastProgress: number;
 }
 
 const TICK_MS = 250;
 
 /**
- * A group's subscription: pulls within the prefetch credit, hands each message out as a Delivery,
- * sends `+WPI` progress while a handler runs (a 60 s launch is never redelivered mid-flight), and
- * on close stops pulling at once and waits (bounded) for handed-out deliveries to be settled.
+ * A group's subscription: pulls within the prefetch credit, hands each message to core's
+ * DeliveryTracker, sends `+WPI` progress while a handler runs (a 60 s launch is never redelivered
+ * mid-flight), and on close stops pulling at once and drains the tracker.
  */
 export class NatsSubscription implements Subscription {
   private readonly pullers: Puller[];
-  private readonly inFlight = new Set<InFlight>();
-  private readonly idleWaiters: (() => void)[] = [];
+  private readonly tracker: DeliveryTracker<NatsRaw>;
   /** Settles made while the link was down (the client would drop them): sent on reconnect. */
   private readonly heldSettles: { msg: Msg; payload: Uint8Array }[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -65,9 +70,23 @@ export class NatsSubscription implements Subscription {
   constructor(
     private readonly ctx: SubscriptionContext,
     targets: readonly PullTarget[],
-    private readonly onDelivery: DeliveryHandler,
+    onDelivery: DeliveryHandler,
   ) {
     this.progressEveryMs = Math.max(200, Math.floor(ctx.ackWaitMs / 3));
+    this.tracker = new DeliveryTracker<NatsRaw>({
+      actions: this.settleActions(),
+      handler: (delivery) => {
+        // Delivered more often than maxDeliver without a settle (a consumer that keeps dying on it):
+        // the server would go on for ever, so dead-letter it without running the handler again.
+        if (!ctx.deadLetters && delivery.attempt > ctx.maxDeliver) {
+          return delivery.deadLetter(`delivered ${delivery.attempt} times without being settled (maxDeliver ${ctx.maxDeliver})`);
+        }
+        return onDelivery(delivery);
+      },
+      onError: ctx.onError,
+      drainTimeoutMs: ctx.drainTimeoutMs,
+      onSettled: () => this.schedulePump(),
+    });
     this.pullers = targets.map(
       (target) =>
         new Puller(ctx.nc, {
@@ -96,22 +115,45 @@ export class NatsSubscription implements Subscription {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const puller of this.pullers) puller.stop();
-      if (this.inFlight.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, this.ctx.drainTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-      }
+      await this.tracker.drain();
       clearInterval(this.timer);
       // Settles are plain publishes: make sure they reached the server before reporting closed.
       if (!this.ctx.nc.isClosed()) await this.ctx.nc.flush().catch(() => undefined);
       this.ctx.onClosed();
     })();
     return this.closing;
+  }
+
+  /** The broker calls behind each settle; the tracker settles once and falls back to `redeliver`. */
+  private settleActions(): SettleActions<NatsRaw> {
+    const { ctx } = this;
+    const deadLetter = async (d: TrackedDelivery<NatsRaw>, reason: string): Promise<void> => {
+      if (ctx.deadLetters) return this.respond(d.raw, TERM);
+      const { msg, info, target } = d.raw;
+      const id = `${ctx.group}:${info?.stream ?? target.stream}:${info?.streamSequence ?? msg.sid}`;
+      // Only once the copy is stored is the original terminated; a refused copy throws, and the
+      // tracker hands the original back for another try.
+      await ctx.publishDeadLetter(deadLetterHeaders(d, ctx.group, reason), msg.data, id);
+      this.respond(d.raw, TERM);
+    };
+    return {
+      ack: (d) => this.respond(d.raw, ACK),
+      nack: (d, delayMs) => {
+        // The handler gave up on its last delivery: dead-letter rather than hand it out past maxDeliver.
+        if (d.attempt >= ctx.maxDeliver && !ctx.deadLetters) {
+          return deadLetter(d, `nacked on delivery ${d.attempt}, the transport's maxDeliver`);
+        }
+        this.respond(d.raw, nakPayload(delayMs));
+      },
+      deadLetter,
+      // A NAK the server always takes; the delay keeps a refused dead-letter path from spinning.
+      redeliver: (d) => this.respond(d.raw, nakPayload(HANDLER_FAILURE_DELAY_MS)),
+    };
+  }
+
+  private respond(raw: NatsRaw, payload: Uint8Array): void {
+    if (this.ctx.link.connected) raw.msg.respond(payload);
+    else this.heldSettles.push({ msg: raw.msg, payload });
   }
 
   /**
@@ -130,7 +172,7 @@ export class NatsSubscription implements Subscription {
 
   private pump(): void {
     if (this.closing) return;
-    let free = this.ctx.prefetch - this.inFlight.size;
+    let free = this.ctx.prefetch - this.tracker.size;
     for (const p of this.pullers) free -= p.requested;
     if (free <= 0) return;
     const lowWater = Math.max(1, Math.floor(this.ctx.prefetch / 4));
@@ -164,77 +206,21 @@ export class NatsSubscription implements Subscription {
   private tick(): void {
     const now = Date.now();
     for (const puller of this.pullers) puller.checkAlive(now);
-    for (const entry of this.inFlight) {
-      if (now - entry.lastProgress >= this.progressEveryMs && this.ctx.link.connected) {
-        entry.lastProgress = now;
-        entry.msg.respond(PROGRESS);
-      }
+    if (!this.ctx.link.connected) return;
+    for (const { raw } of this.tracker.deliveries()) {
+      if (now - raw.lastProgress < this.progressEveryMs) continue;
+      raw.lastProgress = now;
+      raw.msg.respond(PROGRESS);
     }
   }
 
   private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
-    const entry: InFlight = { msg, lastProgress: Date.now() };
-    this.inFlight.add(entry);
     const headers = fromNatsHeaders(msg.headers);
     const key = headers[KEY_HEADER] ?? headers['ce-partitionkey'];
     delete headers[KEY_HEADER];
     const message: ReceivedMessage = { channel: target.channelOf(msg.subject, headers), headers, body: msg.data };
     if (key !== undefined) message.key = key;
-    const attempt = info?.deliveryCount ?? 1;
-    let settled = false;
-    const settle = (payload: Uint8Array): void => {
-      if (settled) return;
-      settled = true;
-      if (this.ctx.link.connected) msg.respond(payload);
-      else this.heldSettles.push({ msg, payload });
-      this.release(entry);
-    };
-    const { group } = this.ctx;
-    const delivery: Delivery = {
-      message,
-      attempt,
-      ack: async () => settle(ACK),
-      nack: async (options?: NackOptions) => {
-        // The server would never deliver it again after this one: dead-letter rather than lose it.
-        if (attempt >= this.ctx.maxDeliver && !this.ctx.deadLetters) {
-          return delivery.deadLetter(`nacked on delivery ${attempt}, the consumer's max_deliver`);
-        }
-        settle(nakPayload(options?.delayMs ?? 0));
-      },
-      deadLetter: async (reason: string) => {
-        if (settled) return;
-        if (this.ctx.deadLetters) return settle(TERM);
-        const id = `${group}:${info?.stream ?? target.stream}:${info?.streamSequence ?? msg.sid}`;
-        try {
-          await this.ctx.publishDeadLetter(deadLetterHeaders(delivery, group, reason), msg.data, id);
-        } catch (error) {
-          // Not dead-lettered: hand it back for a later attempt rather than hold it for ever.
-          settle(nakPayload(1000));
-          throw error;
-        }
-        settle(TERM);
-      },
-    };
-    try {
-      const result = this.onDelivery(delivery);
-      if (result && typeof result.then === 'function') {
-        result.then(undefined, (error: unknown) => this.handlerFailed(delivery, error));
-      }
-    } catch (error) {
-      this.handlerFailed(delivery, error);
-    }
-  }
-
-  /** A delivery handler must settle; if it threw instead, requeue so nothing is lost. */
-  private handlerFailed(delivery: Delivery, error: unknown): void {
-    this.ctx.onError(error instanceof Error ? error : new Error(String(error)));
-    void delivery.nack({ delayMs: 100 }).catch(() => undefined);
-  }
-
-  private release(entry: InFlight): void {
-    if (!this.inFlight.delete(entry)) return;
-    if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.schedulePump();
+    this.tracker.dispatch({ msg, info, target, lastProgress: Date.now() }, message, info?.deliveryCount ?? 1);
   }
 }
 

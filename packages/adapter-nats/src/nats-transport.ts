@@ -1,11 +1,17 @@
 import {
   checkSubscribeOptions,
   ConfigError,
+  consoleLogger,
   type DeliveryHandler,
+  errorMessage,
+  type GroupTopology,
+  hideSecrets,
+  type Logger,
   type OutgoingMessage,
   PendingWork,
   type PublishOptions,
   redact,
+  safeLogger,
   type SubscribeOptions,
   type Subscription,
   type Transport,
@@ -13,7 +19,8 @@ import {
   TransportError,
 } from '@org/eventbus';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, errors, type NatsConnection } from '@nats-io/transport-node';
+import { fitDeadLetter } from './dead-letter.js';
 import { LinkState } from './link-state.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { NatsSubscription, type PullTarget, deadLetterChannel } from './nats-subscription.js';
@@ -43,6 +50,7 @@ export class NatsTransport implements Transport {
   readonly name = 'nats';
   readonly capabilities: TransportCapabilities;
   private readonly options: ResolvedOptions;
+  private readonly logger: Logger;
   private connecting: Promise<Connected> | undefined;
   private readonly subscriptions = new Set<NatsSubscription>();
   private readonly publishes = new PendingWork();
@@ -50,6 +58,9 @@ export class NatsTransport implements Transport {
 
   constructor(options: NatsTransportOptions) {
     this.options = resolveOptions(options);
+    this.logger = safeLogger(options.logger ?? consoleLogger('warn'), { transport: 'nats' });
+    const { servers, user, prefix, stream } = this.options;
+    hideSecrets(this, () => ({ servers: servers.join(','), ...(user === undefined ? {} : { user }), prefix, stream }));
     this.capabilities = {
       encoding: { mode: 'binary', attributePrefix: 'ce-' },
       // Competing pull consumers with prefetch > 1 (and redelivery) interleave one key's events.
@@ -86,7 +97,7 @@ export class NatsTransport implements Transport {
     const opts = this.options;
     let targets: PullTarget[];
     try {
-      targets = await this.provision(jsm, options);
+      targets = await this.declare(jsm, options);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw new TransportError(redact(`cannot set up the consumers of group "${group}": ${(error as Error).message}`), { cause: error });
@@ -105,7 +116,7 @@ export class NatsTransport implements Transport {
         pullExpiresMs: opts.pullExpiresMs,
         onError,
         publishDeadLetter: (headers, body, id) =>
-          this.publishRaw({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body }),
+          this.publishDeadLetter({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body }),
         onClosed: () => this.subscriptions.delete(subscription),
       },
       targets,
@@ -115,8 +126,25 @@ export class NatsTransport implements Transport {
     return subscription;
   }
 
+  /**
+   * Create each group's durable consumers (and the streams) as `subscribe` does, without pulling:
+   * from then on the streams keep every event for the group, even with `deliverPolicy: 'new'`.
+   */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    const { jsm } = await this.connection();
+    for (const { group, channels } of groups) {
+      try {
+        await this.declare(jsm, { group, channels, prefetch: 1 });
+      } catch (error) {
+        if (error instanceof ConfigError) throw error;
+        throw new TransportError(redact(`cannot provision the consumers of group "${group}": ${errorMessage(error)}`), { cause: error });
+      }
+    }
+  }
+
   /** The durable consumers a subscription reads: one per channel, or the group's dead letters. */
-  private async provision(jsm: JetStreamManager, options: SubscribeOptions): Promise<PullTarget[]> {
+  private async declare(jsm: JetStreamManager, options: SubscribeOptions): Promise<PullTarget[]> {
     const opts = this.options;
     const { group } = options;
     if (options.deadLetters) {
@@ -154,9 +182,10 @@ export class NatsTransport implements Transport {
     return this.closing;
   }
 
-  private async publishRaw(message: RawMessage): Promise<void> {
+  /** A dead letter carries what the server delivered: only max_payload bounds it, not maxMessageBytes. */
+  private async publishDeadLetter(message: RawMessage): Promise<void> {
     const { publisher } = await this.connection();
-    await publisher.publishAll([message]);
+    await publisher.publishAll([fitDeadLetter(message, publisher.maxPayload)], undefined, false);
   }
 
   private connection(): Promise<Connected> {
@@ -190,9 +219,15 @@ export class NatsTransport implements Transport {
     try {
       nc = await connect(connectOptions);
     } catch (error) {
-      throw new TransportError(redact(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(error as Error).message}`), {
-        cause: error,
-      });
+      const where = opts.servers.join(', ');
+      // The server answered and refused: retrying the same credentials cannot help, so say it at once.
+      if (error instanceof errors.AuthorizationError || /authori[sz]ation violation/i.test(errorMessage(error))) {
+        const who = opts.user !== undefined ? `user "${opts.user}"` : opts.token !== undefined ? 'the token' : 'an anonymous client';
+        throw new TransportError(redact(`NATS authentication failed for ${who} at ${where}: check the user, password or token`), {
+          cause: error,
+        });
+      }
+      throw new TransportError(redact(`cannot connect to NATS at ${where}: ${errorMessage(error)}`), { cause: error });
     }
     try {
       const jsm = await jetstreamManager(nc);
@@ -214,11 +249,18 @@ export class NatsTransport implements Transport {
   private async watchStatus(nc: NatsConnection, link: LinkState, publisher: Publisher): Promise<void> {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
+        this.logger.warn(
+          { server: status.server },
+          'NATS connection lost; reconnecting for ever (publishes and settles wait for it, bounded by publishTimeoutMs)',
+        );
         link.disconnected();
         publisher.disconnected();
       } else if (status.type === 'reconnect') {
+        this.logger.info({ server: status.server }, 'NATS connection restored');
         link.reconnected();
         for (const s of this.subscriptions) s.reconnected();
+      } else if (status.type === 'error') {
+        this.logger.warn({ error: errorMessage(status.error) }, 'NATS server reported an error on the connection');
       }
     }
   }

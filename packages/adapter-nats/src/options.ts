@@ -1,4 +1,4 @@
-import { ConfigError, optionsFromQuery, redact } from '@org/eventbus';
+import { ConfigError, type Logger, optionsFromQuery, redact } from '@org/eventbus';
 
 export interface NatsTransportOptions {
   /** Server URLs (`nats://host:4222`, `tls://host:4222`). Credentials in a URL are used and never logged. */
@@ -20,7 +20,11 @@ export interface NatsTransportOptions {
   ackWaitMs?: number;
   /** Redelivery timescale for deliveries nobody settled (a consumer that died); `[]` uses ackWaitMs alone. */
   backoffMs?: readonly number[];
-  /** The server delivers a message at most this often; the last delivery dead-letters instead of nacking. */
+  /**
+   * Deliveries a message gets: a nack on the last one dead-letters, and a message delivered more
+   * often without a settle (its consumer keeps dying) is dead-lettered without running the handler.
+   * The server's own max_deliver is unlimited, so nothing leaves a group without a dead-letter copy.
+   */
   maxDeliver?: number;
   /** Unsettled deliveries per group consumer across all its members. */
   maxAckPending?: number;
@@ -42,10 +46,12 @@ export interface NatsTransportOptions {
   pullExpiresMs?: number;
   /** Delay between reconnect attempts (the client retries for ever). */
   reconnectTimeWaitMs?: number;
+  /** Where connection loss and recovery are reported (one warning line each); console warnings by default. */
+  logger?: Logger;
 }
 
 export type ResolvedOptions = Required<
-  Omit<NatsTransportOptions, 'user' | 'pass' | 'token' | 'tls' | 'name' | 'servers' | 'backoffMs'>
+  Omit<NatsTransportOptions, 'user' | 'pass' | 'token' | 'tls' | 'name' | 'servers' | 'backoffMs' | 'logger'>
 > & {
   servers: string[];
   user?: string;

@@ -63,22 +63,33 @@ export class Publisher {
     this.acks.close();
   }
 
-  /** Check every message first so a batch is refused whole, never half sent. */
-  prepare(messages: readonly RawMessage[]): { message: RawMessage; headers: MsgHdrs }[] {
-    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+  /** The server's max_payload: the hard bound on one message (headers included). */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Check every message first so a batch is refused whole, never half sent. `limit: false` skips
+   * the publish limit (maxMessageBytes) and keeps only max_payload: a dead letter carries what the
+   * server already accepted, whatever the publish limit says.
+   */
+  prepare(messages: readonly RawMessage[], limit = true): { message: RawMessage; headers: MsgHdrs }[] {
+    const maxPayload = this.maxPayload;
     return messages.map((message) => {
-      const size = messageSize(message);
-      if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
+      if (limit) {
+        const size = messageSize(message);
+        if (size > this.options.maxMessageBytes) throw new MessageTooLargeError(size, this.options.maxMessageBytes);
+      }
       const headers = toNatsHeaders(message.headers, message.id);
-      const onWire = wireSize(size, message);
+      const onWire = wireSize(message);
       if (onWire > maxPayload) throw new MessageTooLargeError(onWire, maxPayload, 'message with its NATS headers');
       return { message, headers };
     });
   }
 
   /** Publish all with bounded parallelism; resolve when every one is acked, reject on the first failure. */
-  async publishAll(messages: readonly RawMessage[], signal?: AbortSignal): Promise<void> {
-    const prepared = this.prepare(messages);
+  async publishAll(messages: readonly RawMessage[], signal?: AbortSignal, limit = true): Promise<void> {
+    const prepared = this.prepare(messages, limit);
     if (prepared.length <= this.options.concurrency) {
       const results = await Promise.allSettled(prepared.map((p) => this.publishOne(p.message, p.headers, signal)));
       const failed = results.find((r) => r.status === 'rejected');

@@ -64,6 +64,9 @@ export function deadLetterStream(options: ResolvedOptions): string {
   return `${options.stream}_DEAD_LETTERS`;
 }
 
+/** The server's max_deliver when a backoff table is set (it refuses -1 then): never reached in practice. */
+const UNLIMITED_WITH_BACKOFF = 2_147_483_647;
+
 /** A durable pull consumer with explicit acks, created or updated to these settings. */
 export async function ensureConsumer(
   jsm: JetStreamManager,
@@ -74,7 +77,10 @@ export async function ensureConsumer(
 ): Promise<void> {
   const updatable: Partial<ConsumerConfig> = {
     ack_wait: nanos(options.ackWaitMs),
-    max_deliver: options.maxDeliver,
+    // Unlimited: a server that stops delivering after max_deliver drops the message for the group
+    // silently; the subscription applies maxDeliver itself and dead-letters instead. A backoff table
+    // needs a finite max_deliver on the server: the largest it takes then.
+    max_deliver: options.backoffMs.length > 0 ? UNLIMITED_WITH_BACKOFF : -1,
     max_ack_pending: options.maxAckPending,
     backoff: options.backoffMs.map((ms) => nanos(ms)),
   };

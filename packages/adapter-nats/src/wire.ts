@@ -45,13 +45,52 @@ export function deadLetterDurable(group: string): string {
   return `dead-letters__${safeName(group)}`;
 }
 
-/** Our headers as NATS headers; a name NATS cannot carry is a clear error, not a broken message. */
+/** Bytes the binding says travel as is: printable ASCII except space, `"` and `%` (NATS binding 3.1.3.2). */
+const NEEDS_ENCODING = /[^\x21\x23\x24\x26-\x7e]/;
+
+/**
+ * A header value as the CloudEvents NATS binding (3.1.3.2) writes it: space, `"`, `%`, control
+ * characters and everything outside printable ASCII become `%XX` of their UTF-8 bytes (upper case).
+ * So any string travels — leading spaces, line breaks, `日本` — and a plain client decodes it.
+ */
+export function encodeHeaderValue(value: string): string {
+  if (!NEEDS_ENCODING.test(value)) return value;
+  let out = '';
+  for (const char of value) {
+    if (!NEEDS_ENCODING.test(char)) {
+      out += char;
+      continue;
+    }
+    for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * A header value as the binding reads it: a double-quoted string is unquoted first (older senders),
+ * then one round of percent-decoding, lower-case hex accepted. A `%` not followed by two hex digits
+ * (a plain client that never encoded) and escapes that are not UTF-8 (`%C0%A0`) leave the value as
+ * received: the header stays readable rather than the message being refused.
+ */
+export function decodeHeaderValue(raw: string): string {
+  let value = raw;
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+  if (!value.includes('%')) return value;
+  try {
+    // Decodes exactly %XX sequences as UTF-8, keeps every other character, and throws on a bare `%`
+    // or bytes that are not UTF-8 (overlong forms, surrogates).
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Our headers as NATS headers, values percent-encoded; a name NATS cannot carry is a clear error. */
 export function toNatsHeaders(headers: Record<string, string>, msgId?: string): MsgHdrs {
   const h = natsHeaders();
   for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n]/.test(value)) throw new TransportError(`header "${name}" holds a line break, which NATS headers cannot carry`);
     try {
-      h.set(name, value);
+      h.set(name, encodeHeaderValue(value));
     } catch (error) {
       throw new TransportError(`header ${JSON.stringify(name)} cannot travel in NATS headers: ${(error as Error).message}`);
     }
@@ -60,13 +99,13 @@ export function toNatsHeaders(headers: Record<string, string>, msgId?: string): 
   return h;
 }
 
-/** NATS headers as a plain record, without the server's own `Nats-*` control headers. */
+/** NATS headers as a plain record, values decoded, without the server's own `Nats-*` control headers. */
 export function fromNatsHeaders(h: MsgHdrs | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   if (!h) return result;
   for (const [name, values] of h) {
     if (name.toLowerCase().startsWith('nats-')) continue;
-    result[name] = values.length === 1 ? values[0]! : values.join(',');
+    result[name] = decodeHeaderValue(values.length === 1 ? values[0]! : values.join(','));
   }
   return result;
 }
@@ -105,10 +144,14 @@ export function nakPayload(delayMs: number): Uint8Array {
 }
 
 /**
- * Bytes a message occupies in NATS's HPUB frame (what max_payload counts), from its messageSize:
- * each header line adds ": " and CRLF, plus the version line, the blank line and Nats-Msg-Id.
+ * Bytes a message occupies in NATS's HPUB frame, what the server's max_payload counts: the body and
+ * the header block (`NATS/1.0` line, `name: value` lines with their percent-encoded values and
+ * CRLFs, the blank line), Nats-Msg-Id included.
  */
-export function wireSize(size: number, message: { id: string; headers: Record<string, string> }): number {
-  const lines = Object.keys(message.headers).length + 1;
-  return size + lines * 4 + 'NATS/1.0\r\n\r\n'.length + 'Nats-Msg-Id'.length + Buffer.byteLength(message.id);
+export function wireSize(message: { id: string; headers: Record<string, string>; body: Uint8Array }): number {
+  let size = message.body.byteLength + 'NATS/1.0\r\n\r\n'.length + 'Nats-Msg-Id: \r\n'.length + Buffer.byteLength(message.id);
+  for (const [name, value] of Object.entries(message.headers)) {
+    size += Buffer.byteLength(name) + 4 + Buffer.byteLength(encodeHeaderValue(value));
+  }
+  return size;
 }

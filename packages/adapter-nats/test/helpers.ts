@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createEnvelope, encodeBinary, type OutgoingMessage } from '@org/eventbus';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { deleteTopology, NatsTransport, type NatsTransportOptions } from '../src/index.js';
+import { streamNameFor } from '../src/options.js';
 
 export const URL_VARIABLE = 'EVENTBUS_NATS_URL';
 
@@ -22,6 +25,27 @@ export function json(body: Uint8Array): unknown {
 /** Delete the channel and dead-letter streams of a prefix (test runs leave nothing behind). */
 export function deleteStreams(url: string, prefix: string): Promise<void> {
   return deleteTopology({ servers: url, prefix });
+}
+
+/**
+ * Break the dead-letter path on the broker: the dead-letter stream of this prefix refuses every
+ * message (max_msg_size 1, a final "message size exceeds maximum allowed" on the publish ack).
+ * The stream is shared by the prefix's groups. Resolves to the repair (max_msg_size -1).
+ */
+export async function refuseDeadLetters(url: string, prefix: string): Promise<() => Promise<void>> {
+  const setMaxMsgSize = async (maxMsgSize: number) => {
+    const nc = await connect({ servers: url.replace(/^nats:\/\//, '') });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const name = `${streamNameFor(prefix)}_DEAD_LETTERS`;
+      const info = await jsm.streams.info(name);
+      await jsm.streams.update(name, { ...info.config, max_msg_size: maxMsgSize });
+    } finally {
+      await nc.close();
+    }
+  };
+  await setMaxMsgSize(1);
+  return () => setMaxMsgSize(-1);
 }
 
 /** Transports made here share one run prefix; `cleanup()` closes them and deletes the streams. */

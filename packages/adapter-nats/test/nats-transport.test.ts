@@ -124,7 +124,7 @@ describeBroker('NatsTransport', { variable: URL_VARIABLE }, (url) => {
     });
     expect(byId.get(now.id)!.message.channel).toBe('dl');
     expect(json(byId.get(now.id)!.message.body)).toBe('now');
-    expect(byId.get(exhausted.id)!.message.headers[EventbusHeaders.deadLetterReason]).toMatch(/max_deliver/);
+    expect(byId.get(exhausted.id)!.message.headers[EventbusHeaders.deadLetterReason]).toMatch(/maxDeliver/);
   });
 
   it('refuses an oversized message and a header NATS cannot carry, sending nothing', async () => {
@@ -132,8 +132,8 @@ describeBroker('NatsTransport', { variable: URL_VARIABLE }, (url) => {
     const big = cloudEventMessage('big', 'x'.repeat(2000));
     await expect(transport.publish([cloudEventMessage('big', 1), big])).rejects.toBeInstanceOf(MessageTooLargeError);
     const broken = cloudEventMessage('big', 1);
-    broken.headers['x-bad'] = 'line\r\nbreak';
-    await expect(transport.publish([broken])).rejects.toThrow(/x-bad/);
+    broken.headers['x bad'] = 'a header name with a space';
+    await expect(transport.publish([broken])).rejects.toThrow(/x bad/);
     await expect(transport.publish([cloudEventMessage('no good', 1)])).rejects.toThrow(/`channel`/);
   });
 

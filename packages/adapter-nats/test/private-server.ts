@@ -37,12 +37,15 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 
 /**
  * A nats-server with JetStream that a test owns: its own port and store directory, restartable
- * with its data kept. The machine's shared server is never touched.
+ * with its data kept. The machine's shared server is never touched. `args` go to the server as
+ * well (`['--user', 'u', '--pass', 'p']` for one that checks credentials).
  */
 export class PrivateNatsServer {
   private process: ChildProcess | undefined;
   private dir: string | undefined;
   port = 0;
+
+  constructor(private readonly args: readonly string[] = []) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -52,7 +55,7 @@ export class PrivateNatsServer {
     if (this.process) return;
     this.port ||= await freePort();
     this.dir ??= mkdtempSync(path.join(os.tmpdir(), 'eventbus-nats-'));
-    const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
+    const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir, ...this.args], {
       stdio: 'ignore',
     });
     this.process = child;
