@@ -1,8 +1,4 @@
-import { redact, TransportError } from '@org/eventbus';
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { errorMessage, redact, TransportError } from '@org/eventbus';
 
 /** The AWS error code of an SDK error (its name), if any. */
 export function awsCode(error: unknown): string | undefined {
@@ -55,4 +51,46 @@ export class PublishBatchError extends TransportError {
     super(redact(`${failures.length} of ${total} message(s) were refused: ${sample}${failures.length > 3 ? '; …' : ''}`));
     Object.defineProperty(this, 'name', { value: 'PublishBatchError' });
   }
+}
+
+/** AWS error codes of a request whose credentials were refused (not merely lacking a permission). */
+const AUTHENTICATION_CODES = new Set([
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'InvalidSignatureException',
+  'InvalidAccessKeyId',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'AuthFailure',
+]);
+
+interface MiddlewareClient {
+  middlewareStack: {
+    add(middleware: <A, R>(next: (args: A) => Promise<R>) => (args: A) => Promise<R>, options: { step: 'initialize'; name: string }): void;
+  };
+}
+
+/**
+ * Make every refused-credentials error of `client` say so first: "authentication failed for access
+ * key AKIA…WXYZ: …" (awsError adds the code). The SDK does not retry these, so they fail fast.
+ */
+export function explainAuthFailures(client: MiddlewareClient, accessKey: () => Promise<string>): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const code = awsCode(error);
+        if (code !== undefined && AUTHENTICATION_CODES.has(code) && error instanceof Error) {
+          const who = await accessKey().catch(() => 'unknown');
+          error.message = `authentication failed for access key ${who}: ${error.message}`;
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'eventbusAuthenticationFailures' },
+  );
 }

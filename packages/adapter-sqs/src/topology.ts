@@ -17,6 +17,7 @@ import { TransportError } from '@org/eventbus';
 import { awsCode, awsError, isMissingQueue } from './errors.js';
 import { deadLetterName, nameOfArn, resourceName } from './names.js';
 import type { ResolvedOptions } from './options.js';
+import type { SubscriberCheck } from './subscribers.js';
 
 export interface QueueInfo {
   name: string;
@@ -46,6 +47,7 @@ export class Topology {
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient,
     private readonly options: ResolvedOptions,
+    private readonly subscribers: SubscriberCheck,
   ) {}
 
   topicName(channel: string): string {
@@ -187,6 +189,7 @@ export class Topology {
           }),
         );
         if (types && types.length > 0 && out.SubscriptionArn) await this.filterByType(out.SubscriptionArn, types);
+        this.subscribers.subscribed(topicArn);
       } catch (error) {
         throw awsError(`subscribing SQS queue "${queue.name}" to SNS topic "${nameOfArn(topicArn)}"`, error);
       }

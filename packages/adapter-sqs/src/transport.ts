@@ -5,6 +5,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   checkSubscribeOptions,
   type DeliveryHandler,
+  type GroupTopology,
+  hideSecrets,
   type OutgoingMessage,
   PendingWork,
   type PublishOptions,
@@ -16,9 +18,11 @@ import {
 } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
 import { Consumer } from './consumer.js';
-import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
+import { explainAuthFailures } from './errors.js';
+import { maskKey, type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
+import { SubscriberCheck } from './subscribers.js';
 import { Topology } from './topology.js';
 
 /**
@@ -59,7 +63,11 @@ export class SqsTransport implements Transport {
     };
     this.sqs = new SQSClient(config);
     this.sns = new SNSClient(config);
-    this.topology = new Topology(this.sqs, this.sns, this.options);
+    const accessKey = async () => maskKey((credentials ?? (await this.sqs.config.credentials())).accessKeyId);
+    explainAuthFailures(this.sqs, accessKey);
+    explainAuthFailures(this.sns, accessKey);
+    const subscribers = new SubscriberCheck(this.sns);
+    this.topology = new Topology(this.sqs, this.sns, this.options, subscribers);
     this.capabilities = {
       encoding: { mode: 'structured' },
       orderingPerKey: this.options.fifo,
@@ -70,7 +78,8 @@ export class SqsTransport implements Transport {
       unroutedPublish: 'rejected',
       maxMessageBytes: SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE,
     };
-    this.publisher = new Publisher(this.sqs, this.sns, this.topology, this.options, this.capabilities.maxMessageBytes);
+    this.publisher = new Publisher(this.sqs, this.sns, this.topology, subscribers, this.options, this.capabilities.maxMessageBytes);
+    hideSecrets(this, () => ({ region, endpoint, prefix: this.options.prefix, fifo: this.options.fifo }));
   }
 
   async connect(): Promise<void> {
@@ -103,11 +112,23 @@ export class SqsTransport implements Transport {
       fifo: this.options.fifo,
       onDelivery,
       onError: options.onError,
+      logger: this.options.logger,
       onClosed: () => this.consumers.delete(consumer),
     });
     this.consumers.add(consumer);
     consumer.start();
     return consumer;
+  }
+
+  /**
+   * Create each group's queue, its dead-letter queue and its topic subscriptions (with the type
+   * filter for shared channels), as `subscribe` does, without consuming: what is published from now
+   * on waits in the queue for the group's first worker. Idempotent. With `manage: false` it checks
+   * that the queues exist.
+   */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    await Promise.all(groups.map((g) => this.topology.group(g.group, g.channels, g.types)));
   }
 
   /** Move a group's dead letters back to its queue; resolves with how many moved. */
