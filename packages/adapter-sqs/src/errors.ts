@@ -26,7 +26,21 @@ export function isMissingQueue(error: unknown): boolean {
 export function awsError(what: string, error: unknown): TransportError {
   const code = awsCode(error);
   const message = redact(`${what} failed${code ? ` (${code})` : ''}: ${errorMessage(error)}`);
-  return new TransportError(message, { cause: error });
+  return new TransportError(message, { cause: withoutResponse(error) });
+}
+
+/**
+ * An SDK error without its `$response`: that holds the raw HTTP exchange (sockets, the signed
+ * request with the access key id), which makes any logged cause a page long. Code, fault and
+ * request metadata stay.
+ */
+function withoutResponse(error: unknown): unknown {
+  if (!(error instanceof Error) || !('$response' in error)) return error;
+  const slim = new Error(redact(error.message));
+  Object.defineProperty(slim, 'name', { value: error.name, enumerable: false });
+  for (const key of ['$fault', '$metadata', 'Code', 'Type']) if (key in error) Object.assign(slim, { [key]: Reflect.get(error, key) });
+  if (error.stack) slim.stack = redact(error.stack);
+  return slim;
 }
 
 export interface PublishFailure {
