@@ -9,7 +9,9 @@ import { createSpy } from '@org/eventbus/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
+import { deadLetterName } from '../src/names.js';
 import { SubscriberCheck } from '../src/subscribers.js';
+import { breakDeadLetters } from './break-settle.js';
 import { type RestartableEmulator, restartableEmulator, type SqsEndpoint, sqsTestEndpoint } from './emulator.js';
 
 const run = randomBytes(4).toString('hex');
@@ -151,6 +153,37 @@ describe('no group bound (unroutedPublish: rejected)', () => {
       sns.destroy();
       client.destroy();
     }
+  });
+});
+
+describe('a settle the broker refuses', () => {
+  it('a dead-letter refused (its queue deleted) is reported and redelivered, and reaches the queue once it is back', async () => {
+    const t = transport();
+    const channel = unique('c');
+    const group = unique('g');
+    const errors = createSpy<Error>();
+    const attempts = createSpy<number>();
+    const sub = await t.subscribe({ group, channels: [channel], prefetch: 1, onError: errors.fn }, async (d) => {
+      attempts.fn(d.attempt);
+      await d.deadLetter('cannot handle this');
+    });
+    const repair = await breakDeadLetters(new SQSClient(plainConfig()), deadLetterName(t.resourceNames({ group }).queue!));
+    await t.publish([{ channel, id: 'x', headers: {}, body: body('to the dead letters') }]);
+    const [failure] = await errors.waitForCount(1);
+    expect(failure!.message).toMatch(/could not dead-letter a delivery of ".*" \(attempt 1\): sending a message to SQS queue ".*-dlq" failed \(AWS.SimpleQueueService.NonExistentQueue\).*; redelivering it/);
+    // Handed back at once (visibility 0), not held for the visibility timeout, and not lost.
+    await attempts.waitForCount(2, { timeoutMs: 5000 });
+    await repair();
+    const letters = createSpy<string>();
+    const reader = await transport().subscribe({ group, channels: [channel], prefetch: 5, deadLetters: true }, async (d) => {
+      letters.fn(new TextDecoder().decode(d.message.body));
+      await d.ack();
+    });
+    await expect(letters.waitForCount(1, { timeoutMs: 15_000 })).resolves.toEqual(['to the dead letters']);
+    await sub.close();
+    await reader.close();
+    // Settled exactly once per delivery: one failure report per refused dead-letter, no more.
+    expect(errors.count).toBe(attempts.count - 1);
   });
 });
 
