@@ -57,6 +57,8 @@ export class Consumer implements Subscription {
   /** FIFO: deliveries of a message group wait for the one before them (SQS may hand out several at once). */
   private readonly groupQueues = new Map<string, Decoded[]>();
   private waiting = 0;
+  /** Deliveries whose settle call is under way: the tracker holds them until it answers, prefetch does not. */
+  private settling = 0;
   /** Chained-delay copies being passed on (they never reach the pipeline). */
   private readonly passing = new PendingWork();
   private pollers: Promise<void>[] = [];
@@ -67,15 +69,22 @@ export class Consumer implements Subscription {
 
   constructor(private readonly config: ConsumerConfig) {
     this.settler = new Settler(config.sqs, config.queue.url, config.queue.name);
-    this.actions = new SqsSettleActions({ ...config, settler: this.settler });
+    this.actions = new SqsSettleActions({
+      ...config,
+      settler: this.settler,
+      onSettling: () => {
+        this.settling++;
+        this.slotsFreed();
+      },
+    });
     this.tracker = new DeliveryTracker({
       actions: this.actions,
       handler: config.onDelivery,
       onError: (error) => this.reportError(error),
       drainTimeoutMs: config.drainTimeoutMs,
       onSettled: (delivery) => {
+        if (delivery.raw.settling) this.settling--;
         if (delivery.raw.groupId !== undefined) this.releaseGroup(delivery.raw.groupId);
-        this.slotsFreed();
       },
     });
     hideSecrets(this, () => ({ group: config.group, queue: config.queue.name, inFlight: this.tracker.size }));
@@ -114,9 +123,13 @@ export class Consumer implements Subscription {
     else this.config.logger.warn({ group: this.config.group, err: error }, error.message);
   }
 
-  /** Messages received and not yet settled: handed out, queued behind their FIFO group, or being passed on. */
+  /**
+   * Messages received and not yet settled: handed out, queued behind their FIFO group, or being
+   * passed on. A delivery whose ack (delete) is under way no longer counts, as it no longer occupies
+   * a handler: waiting for SQS's answer would add a round trip to every batch.
+   */
   private get held(): number {
-    return this.tracker.size + this.waiting + this.passing.size;
+    return this.tracker.size - this.settling + this.waiting + this.passing.size;
   }
 
   /**

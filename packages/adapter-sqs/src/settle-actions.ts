@@ -27,6 +27,8 @@ export interface SettleConfig {
   fifo: boolean;
   /** Longest nack delay one visibility change holds; longer ones are chained through re-sent copies. */
   maxVisibilityDelayMs: number;
+  /** A delivery's settle has started (its SQS call is under way): its prefetch slot is free. */
+  onSettling: () => void;
 }
 
 /** The longest per-message delay of SendMessage. */
@@ -43,13 +45,13 @@ export class SqsSettleActions implements SettleActions<SqsReceived> {
   constructor(private readonly config: SettleConfig) {}
 
   ack(delivery: TrackedDelivery<SqsReceived>): Promise<void> {
-    delivery.raw.settling = true;
+    this.start(delivery.raw);
     return this.config.settler.delete(delivery.raw.receiptHandle);
   }
 
   async nack(delivery: TrackedDelivery<SqsReceived>, delayMs: number): Promise<void> {
     const { raw } = delivery;
-    raw.settling = true;
+    this.start(raw);
     const limit = this.config.maxVisibilityDelayMs;
     // FIFO cannot re-send without breaking the group's order: it holds at most one visibility change.
     if (Date.now() - raw.receivedAt + delayMs <= limit || this.config.fifo) {
@@ -62,7 +64,7 @@ export class SqsSettleActions implements SettleActions<SqsReceived> {
   }
 
   async deadLetter(delivery: TrackedDelivery<SqsReceived>, reason: string): Promise<void> {
-    delivery.raw.settling = true;
+    this.start(delivery.raw);
     const headers = deadLetterHeaders(delivery, this.config.group, reason);
     // A message near SNS's 256 KiB still fits once the reason is cut to the room left. Queues take up
     // to 1 MiB (their MaximumMessageSize), so a copy larger still is sent as it is; should the
@@ -75,7 +77,7 @@ export class SqsSettleActions implements SettleActions<SqsReceived> {
   }
 
   redeliver(delivery: TrackedDelivery<SqsReceived>): Promise<void> {
-    delivery.raw.settling = true;
+    this.start(delivery.raw);
     return this.config.settler.changeVisibility(delivery.raw.receiptHandle, 0);
   }
 
@@ -95,6 +97,13 @@ export class SqsSettleActions implements SettleActions<SqsReceived> {
   handBack(received: SqsReceived): Promise<void> {
     received.settling = true;
     return this.config.settler.changeVisibility(received.receiptHandle, 0);
+  }
+
+  /** Once per delivery, whichever settle comes first (a fallback redeliver follows a failed one). */
+  private start(raw: SqsReceived): void {
+    if (raw.settling) return;
+    raw.settling = true;
+    this.config.onSettling();
   }
 
   private async resend(message: ReceivedMessage, groupId: string | undefined, queue: QueueInfo, headers: Record<string, string>): Promise<void> {
