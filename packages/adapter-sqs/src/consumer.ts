@@ -109,7 +109,13 @@ export class Consumer implements Subscription {
       // Not handed out yet: back to the queue now rather than run during the drain.
       for (const waiting of this.groupQueues.values()) for (const next of waiting.splice(0)) this.handBack(next);
       this.waiting = 0;
-      await this.tracker.drain();
+      if (!(await this.tracker.drain())) {
+        const left = this.tracker.size;
+        this.config.logger.warn(
+          { group: this.config.group, queue: this.config.queue.name, inFlight: left },
+          `closing the subscription of group "${this.config.group}": ${left} deliveries still in flight after drainTimeoutMs (${this.config.drainTimeoutMs} ms); SQS hands them out again after their visibility timeout`,
+        );
+      }
       clearInterval(this.heartbeat);
       await this.passing.settled();
       await this.settler.idle();

@@ -227,6 +227,36 @@ describe('secrets, warnings and authentication', () => {
     }
   });
 
+  it('warns when close gives up waiting for a handler (drainTimeoutMs), and the message comes back', async () => {
+    const { logger, lines } = recordingLogger();
+    const t = transport({ logger, drainTimeoutMs: 200 });
+    const channel = unique('c');
+    const group = unique('g');
+    const started = createSpy<number>();
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const sub = await t.subscribe({ group, channels: [channel], prefetch: 1 }, async (d) => {
+      started.fn(d.attempt);
+      await stuck;
+    });
+    await t.publish([{ channel, id: 'slow', headers: {}, body: body('slow') }]);
+    await started.waitForCount(1);
+    const closing = Date.now();
+    await sub.close();
+    expect(Date.now() - closing).toBeLessThan(2000);
+    expect(lines.calls.filter((l) => l.level === 'warn').map((l) => l.line)).toEqual([
+      expect.stringMatching(/1 deliveries still in flight after drainTimeoutMs \(200 ms\)/),
+    ]);
+    const again = createSpy<number>();
+    const next = await transport().subscribe({ group, channels: [channel], prefetch: 1 }, async (d) => {
+      again.fn(d.attempt);
+      await d.ack();
+    });
+    await expect(again.waitForCount(1, { timeoutMs: 10_000 })).resolves.toEqual([2]);
+    release();
+    await next.close();
+  });
+
   it('says "authentication failed" naming the access key (masked) when AWS refuses the credentials, at once', async () => {
     // The emulator accepts any credentials, so this stands in for AWS's answer to a wrong secret key:
     // every request gets the 403 SQS gives (JSON protocol, query-compatible error code).
