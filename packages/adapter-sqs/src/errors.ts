@@ -14,6 +14,12 @@ export function isAbort(error: unknown): boolean {
   return code === 'AbortError' || code === 'ABORT_ERR';
 }
 
+/** Refused for lack of a permission: the credentials themselves were accepted. */
+export function isAccessDenied(error: unknown): boolean {
+  const code = awsCode(error);
+  return code === 'AccessDenied' || code === 'AccessDeniedException' || code === 'AuthorizationError';
+}
+
 export function isMissingQueue(error: unknown): boolean {
   const code = awsCode(error);
   return code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue';
@@ -89,7 +95,9 @@ interface MiddlewareClient {
 
 /**
  * Make every refused-credentials error of `client` say so first: "authentication failed for access
- * key AKIA…WXYZ: …" (awsError adds the code). The SDK does not retry these, so they fail fast.
+ * key id AKIA…: …" (awsError adds the code). The key id names the user, as a user name would on
+ * other brokers (AWS treats it as an identifier, not a secret); the secret key never appears. The
+ * SDK does not retry these, so they fail fast.
  */
 export function explainAuthFailures(client: MiddlewareClient, accessKey: () => Promise<string>): void {
   client.middlewareStack.add(
@@ -100,7 +108,7 @@ export function explainAuthFailures(client: MiddlewareClient, accessKey: () => P
         const code = awsCode(error);
         if (code !== undefined && AUTHENTICATION_CODES.has(code) && error instanceof Error) {
           const who = await accessKey().catch(() => 'unknown');
-          error.message = `authentication failed for access key ${who}: ${error.message}`;
+          error.message = `authentication failed for access key id ${who}: ${error.message}`;
         }
         throw error;
       }

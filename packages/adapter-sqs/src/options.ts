@@ -137,6 +137,6 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
 }
 
 /** An access key id as errors and summaries show it: its kind (`AKIA`, `ASIA`) and last four characters. */
-export function maskKey(accessKeyId: string): string {
+function maskKey(accessKeyId: string): string {
   return accessKeyId.length > 8 ? `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}` : '…';
 }

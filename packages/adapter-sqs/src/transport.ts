@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   checkSubscribeOptions,
   type DeliveryHandler,
@@ -18,8 +18,8 @@ import {
 } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
 import { Consumer } from './consumer.js';
-import { explainAuthFailures } from './errors.js';
-import { maskKey, type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
+import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
+import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { SubscriberCheck } from './subscribers.js';
@@ -48,6 +48,7 @@ export class SqsTransport implements Transport {
   private readonly publisher: Publisher;
   private readonly consumers = new Set<Consumer>();
   private readonly publishing = new PendingWork();
+  private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: SqsTransportOptions = {}) {
@@ -63,7 +64,7 @@ export class SqsTransport implements Transport {
     };
     this.sqs = new SQSClient(config);
     this.sns = new SNSClient(config);
-    const accessKey = async () => maskKey((credentials ?? (await this.sqs.config.credentials())).accessKeyId);
+    const accessKey = async () => (credentials ?? (await this.sqs.config.credentials())).accessKeyId;
     explainAuthFailures(this.sqs, accessKey);
     explainAuthFailures(this.sns, accessKey);
     const subscribers = new SubscriberCheck(this.sns);
@@ -82,8 +83,27 @@ export class SqsTransport implements Transport {
     hideSecrets(this, () => ({ region, endpoint, prefix: this.options.prefix, fifo: this.options.fifo }));
   }
 
-  async connect(): Promise<void> {
+  /**
+   * Check that SQS answers and accepts the credentials: one ListQueues (an AccessDenied answer still
+   * proves the credentials, so no extra permission is needed). Optional, as on every transport.
+   */
+  connect(): Promise<void> {
     this.assertOpen();
+    this.connecting ??= this.probe().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  private async probe(): Promise<void> {
+    const { prefix, endpoint, region } = this.options;
+    try {
+      await this.sqs.send(new ListQueuesCommand({ ...(prefix ? { QueueNamePrefix: prefix } : {}), MaxResults: 1 }));
+    } catch (error) {
+      if (isAccessDenied(error)) return;
+      throw awsError(`reaching SQS ${endpoint === undefined ? `in ${region}` : `at ${endpoint}`}`, error);
+    }
   }
 
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {

@@ -35,7 +35,14 @@ function operatorClient(): SQSClient {
 const DELAYED_NACK_UNBREAKABLE =
   "a delayed nack is one ChangeMessageVisibility on the group's own queue: nothing refuses it for one group without refusing its receives and acks too";
 
+/**
+ * Typed loosely on purpose: scenario names added by core after this file are matched at run time
+ * (an unknown name is ignored).
+ */
+const skip: Partial<Record<string, string>> = { 'settle-failure-delayed-nack': DELAYED_NACK_UNBREAKABLE };
+
 const options: ConformanceOptions = {
+  skip,
   child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
   redeliveryTimeoutMs: VISIBILITY_SECONDS * 1000,
   // The in-process emulator shares this process's two cores with the test itself.

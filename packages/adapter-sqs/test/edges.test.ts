@@ -193,6 +193,7 @@ describe('secrets, warnings and authentication', () => {
 
   it('shows no secret key in inspect or JSON of the transport, its options or a subscription', async () => {
     const t = transport({ credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: `${SECRET}-token` } });
+    await t.connect();
     const sub = await t.subscribe({ group: unique('g'), channels: [unique('c')], prefetch: 1 }, (d) => d.ack());
     const outputs = [inspect(t, { depth: 10 }), JSON.stringify(t), inspect(t.options, { depth: 10 }), JSON.stringify(t.options), inspect(sub, { depth: 10 })];
     for (const output of outputs) expect(output).not.toContain(SECRET);
@@ -280,14 +281,17 @@ describe('secrets, warnings and authentication', () => {
       expect(Date.now() - started).toBeLessThan(2000);
       expect(refused).toBeInstanceOf(Error);
       const message = (refused as Error).message;
-      expect(message).toMatch(/creating SQS queue ".*" failed \(InvalidClientTokenId\): authentication failed for access key AKIA…MPLE: /);
+      expect(message).toMatch(/creating SQS queue ".*" failed \(InvalidClientTokenId\): authentication failed for access key id AKIAIOSFODNN7EXAMPLE: /);
       // Refused credentials are not retried: one request.
       expect(refusals.count).toBe(1);
-      // Neither the secret nor the whole key id: the cause keeps the AWS code, not the signed request.
-      for (const output of [message, inspect(refused, { depth: 10 }), ...lines.calls.map((l) => l.line)]) {
-        expect(output).not.toContain(SECRET);
-        expect(output).not.toContain(KEY_ID);
-      }
+      // The cause keeps the AWS code, not the SDK's raw HTTP exchange (the signed request).
+      expect(inspect(refused, { depth: 10 })).not.toContain('Signature=');
+      for (const output of [message, inspect(refused, { depth: 10 }), ...lines.calls.map((l) => l.line)]) expect(output).not.toContain(SECRET);
+      // connect() asks SQS once, so wrong credentials show before the first publish or subscribe.
+      const connecting = Date.now();
+      await expect(t.connect()).rejects.toThrow(/reaching SQS at http:\/\/127\.0\.0\.1:\d+ failed \(InvalidClientTokenId\): authentication failed for access key id AKIAIOSFODNN7EXAMPLE/);
+      expect(Date.now() - connecting).toBeLessThan(2000);
+      expect(refusals.count).toBe(2);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
