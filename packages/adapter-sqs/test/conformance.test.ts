@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type ConformanceOptions, runTransportConformance, SCENARIOS, type ScenarioName } from '@org/eventbus/testing';
+import { type ConformanceOptions, runTransportConformance, SCENARIOS } from '@org/eventbus/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
 import { deadLetterName, resourceName } from '../src/names.js';
@@ -94,7 +94,16 @@ runTransportConformance(
 );
 
 /** Scenarios worth repeating on FIFO topics and queues; the rest behave as on standard queues. */
-const FIFO_SCENARIOS = new Set<ScenarioName>(['key-order', 'publish-before-subscribe', 'fan-out', 'nack-delay', 'max-attempts', 'poison']);
+const FIFO_SCENARIOS = new Set<string>([
+  'key-order',
+  'publish-before-subscribe',
+  'fan-out',
+  'nack-delay',
+  'max-attempts',
+  'poison',
+  'publish-no-group',
+  'provision-before-publish',
+]);
 
 runTransportConformance(
   'sqs (FIFO topics and queues)',
