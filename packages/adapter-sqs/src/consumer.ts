@@ -1,7 +1,15 @@
 import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeliveryHandler, Subscription } from '@org/eventbus';
-import { isAbort, awsError } from './errors.js';
-import { SqsDelivery, type DeliverySink } from './delivery.js';
+import {
+  type DeliveryHandler,
+  DeliveryTracker,
+  hideSecrets,
+  type Logger,
+  PendingWork,
+  type Subscription,
+} from '@org/eventbus';
+import { type Decoded, decodeMessage, notBeforeRemainingMs, type SqsReceived } from './delivery.js';
+import { awsError, isAbort } from './errors.js';
+import { SqsSettleActions } from './settle-actions.js';
 import { Settler } from './settler.js';
 import type { QueueInfo } from './topology.js';
 
@@ -22,6 +30,7 @@ export interface ConsumerConfig {
   fifo: boolean;
   onDelivery: DeliveryHandler;
   onError: ((error: Error) => void) | undefined;
+  logger: Logger;
   /** Called once the subscription is closed, so the transport forgets it. */
   onClosed: () => void;
 }
@@ -33,25 +42,52 @@ const PARTIAL_BATCH_WAIT_MS = 20;
 export const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
 
 /**
- * One subscription: long polls that never hold more than `prefetch` messages unsettled, a
- * heartbeat that keeps in-flight messages invisible while their handlers run, and a drain on close.
+ * One subscription: long polls that never hold more than `prefetch` messages unsettled, core's
+ * DeliveryTracker for settling and draining, a heartbeat that keeps in-flight messages invisible
+ * while their handlers run, and (FIFO) one message of a message group at a time.
  */
-export class Consumer implements Subscription, DeliverySink {
-  readonly settler: Settler;
+export class Consumer implements Subscription {
+  private readonly settler: Settler;
+  private readonly actions: SqsSettleActions;
+  private readonly tracker: DeliveryTracker<SqsReceived>;
   private readonly abort = new AbortController();
-  private readonly inFlight = new Set<SqsDelivery>();
+  /** Slots taken by receives in progress. */
   private reserved = 0;
   private slotWaiters: (() => void)[] = [];
-  private idleWaiters: (() => void)[] = [];
-  private readonly settling = new Set<Promise<unknown>>();
   /** FIFO: deliveries of a message group wait for the one before them (SQS may hand out several at once). */
-  private readonly groupQueues = new Map<string, SqsDelivery[]>();
+  private readonly groupQueues = new Map<string, Decoded[]>();
+  private waiting = 0;
+  /** Deliveries whose settle call is under way: the tracker holds them until it answers, prefetch does not. */
+  private settling = 0;
+  /** Chained-delay copies being passed on (they never reach the pipeline). */
+  private readonly passing = new PendingWork();
   private pollers: Promise<void>[] = [];
+  /** Receives are failing (an outage is warned about once, when it starts). */
+  private receiveFailing = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(readonly config: ConsumerConfig) {
+  constructor(private readonly config: ConsumerConfig) {
     this.settler = new Settler(config.sqs, config.queue.url, config.queue.name);
+    this.actions = new SqsSettleActions({
+      ...config,
+      settler: this.settler,
+      onSettling: () => {
+        this.settling++;
+        this.slotsFreed();
+      },
+    });
+    this.tracker = new DeliveryTracker({
+      actions: this.actions,
+      handler: config.onDelivery,
+      onError: (error) => this.reportError(error),
+      drainTimeoutMs: config.drainTimeoutMs,
+      onSettled: (delivery) => {
+        if (delivery.raw.settling) this.settling--;
+        if (delivery.raw.groupId !== undefined) this.releaseGroup(delivery.raw.groupId);
+      },
+    });
+    hideSecrets(this, () => ({ group: config.group, queue: config.queue.name, inFlight: this.tracker.size }));
   }
 
   get closed(): boolean {
@@ -70,47 +106,45 @@ export class Consumer implements Subscription, DeliverySink {
       this.abort.abort();
       for (const wake of this.slotWaiters.splice(0)) wake();
       await Promise.all(this.pollers);
-      if (this.inFlight.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, this.config.drainTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
+      // Not handed out yet: back to the queue now rather than run during the drain.
+      for (const waiting of this.groupQueues.values()) for (const next of waiting.splice(0)) this.handBack(next);
+      this.waiting = 0;
+      if (!(await this.tracker.drain())) {
+        const left = this.tracker.size;
+        this.config.logger.warn(
+          { group: this.config.group, queue: this.config.queue.name, inFlight: left },
+          `closing the subscription of group "${this.config.group}": ${left} deliveries still in flight after drainTimeoutMs (${this.config.drainTimeoutMs} ms); SQS hands them out again after their visibility timeout`,
+        );
       }
       clearInterval(this.heartbeat);
-      await Promise.allSettled([...this.settling]);
+      await this.passing.settled();
       await this.settler.idle();
       this.config.onClosed();
     })();
     return this.closing;
   }
 
-  reportError(error: Error): void {
-    this.config.onError?.(error);
+  private reportError(error: Error): void {
+    if (this.config.onError) this.config.onError(error);
+    else this.config.logger.warn({ group: this.config.group, err: error }, error.message);
   }
 
   /**
-   * The delivery no longer counts against prefetch. `work` is tracked so close() waits for it;
-   * plain deletes and visibility changes need no tracking (close() waits for the settler).
+   * Messages received and not yet settled: handed out, queued behind their FIFO group, or being
+   * passed on. A delivery whose ack (delete) is under way no longer counts, as it no longer occupies
+   * a handler: waiting for SQS's answer would add a round trip to every batch.
    */
-  settled(delivery: SqsDelivery, work: Promise<unknown> | undefined): void {
-    this.inFlight.delete(delivery);
-    if (work) {
-      this.settling.add(work);
-      void work.then(
-        () => this.settling.delete(work),
-        () => this.settling.delete(work),
-      );
-    }
-    if (delivery.groupId !== undefined) this.releaseGroup(delivery.groupId);
-    // Wake pollers only when it matters: a full batch is free, or slots just became free at all
-    // (a poller then starts its short wait for a partial batch). Waking on every settle costs throughput.
-    const free = this.config.prefetch - this.inFlight.size - this.reserved;
+  private get held(): number {
+    return this.tracker.size - this.settling + this.waiting + this.passing.size;
+  }
+
+  /**
+   * Wake pollers only when it matters: a full batch is free, or slots just became free at all (a
+   * poller then starts its short wait for a partial batch). Waking on every settle costs throughput.
+   */
+  private slotsFreed(): void {
+    const free = this.config.prefetch - this.held - this.reserved;
     if (free >= Math.min(10, this.config.prefetch) || free === 1) for (const wake of this.slotWaiters.splice(0)) wake();
-    if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /**
@@ -122,7 +156,7 @@ export class Consumer implements Subscription, DeliverySink {
     const since = Date.now();
     for (;;) {
       if (this.closed) return 0;
-      const free = this.config.prefetch - this.inFlight.size - this.reserved;
+      const free = this.config.prefetch - this.held - this.reserved;
       const waited = Date.now() - since;
       if (free >= want || (free > 0 && waited >= PARTIAL_BATCH_WAIT_MS)) {
         const n = Math.min(10, free);
@@ -168,69 +202,89 @@ export class Consumer implements Subscription, DeliverySink {
         );
         messages = out.Messages ?? [];
         failures = 0;
+        if (this.receiveFailing) {
+          this.receiveFailing = false;
+          this.config.logger.info({ queue: this.config.queue.name }, `receiving from SQS queue "${this.config.queue.name}" works again`);
+        }
       } catch (error) {
         this.release(n);
         if (this.closed || isAbort(error)) break;
         failures++;
-        this.reportError(awsError(`receiving from SQS queue "${this.config.queue.name}"`, error));
+        const failure = awsError(`receiving from SQS queue "${this.config.queue.name}"`, error);
+        // One warning per outage (the first failed receive of any poller), whoever else is told.
+        if (!this.receiveFailing) {
+          this.receiveFailing = true;
+          this.config.logger.warn({ queue: this.config.queue.name }, `${failure.message}; retrying until it answers`);
+        }
+        this.config.onError?.(failure);
         await this.sleep(Math.min(5000, 100 * 2 ** failures));
         continue;
       }
-      this.release(n - messages.length);
-      this.reserved -= messages.length;
+      const accepted = messages.map((m) => decodeMessage(m, this.config.channels)).filter((d) => d !== undefined);
+      this.release(n - accepted.length);
+      this.reserved -= accepted.length;
       if (this.closed) {
         // Arrived as we closed: hand them straight back rather than hiding them for a visibility timeout.
-        for (const m of messages) if (m.ReceiptHandle) void this.settler.changeVisibility(m.ReceiptHandle, 0).catch(() => {});
+        for (const d of accepted) this.handBack(d);
         break;
       }
-      for (const message of messages) this.accept(message);
+      for (const d of accepted) this.accept(d);
     }
   }
 
-  private accept(message: Message): void {
-    if (!message.ReceiptHandle) return;
-    const delivery = new SqsDelivery(this, message);
-    this.inFlight.add(delivery);
-    const groupId = delivery.groupId;
+  private accept(decoded: Decoded): void {
+    const groupId = decoded.received.groupId;
     if (groupId !== undefined) {
       const waiting = this.groupQueues.get(groupId);
       if (waiting) {
-        waiting.push(delivery);
+        waiting.push(decoded);
+        this.waiting++;
         return;
       }
       this.groupQueues.set(groupId, []);
     }
-    this.dispatch(delivery);
+    this.dispatch(decoded);
   }
 
+  /** The group's previous message is settled: hand out its next, or forget the group. */
   private releaseGroup(groupId: string): void {
-    const waiting = this.groupQueues.get(groupId);
-    const next = waiting?.shift();
-    if (next) this.dispatch(next);
-    else this.groupQueues.delete(groupId);
+    const next = this.groupQueues.get(groupId)?.shift();
+    if (!next) {
+      this.groupQueues.delete(groupId);
+      return;
+    }
+    this.waiting--;
+    this.dispatch(next);
   }
 
-  private dispatch(delivery: SqsDelivery): void {
-    if (delivery.holdUntilNotBefore()) return;
-    const fail = (error: unknown) => {
-      this.reportError(error instanceof Error ? error : new Error(String(error)));
-      // A handler must settle; one that threw instead gets its message back soon, never lost.
-      void delivery.nack({ delayMs: 1000 }).catch(() => {});
-    };
-    try {
-      const result = this.config.onDelivery(delivery);
-      if (result && typeof result.then === 'function') result.then(undefined, fail);
-    } catch (error) {
-      fail(error);
+  private dispatch(decoded: Decoded): void {
+    const remaining = notBeforeRemainingMs(decoded.message);
+    if (remaining > 0) {
+      // A chained-delay copy received early: pass it on, never to a handler.
+      const work = this.actions.passOn(decoded, remaining).catch((error: unknown) => this.reportError(error as Error));
+      void this.passing.track(work).finally(() => {
+        if (decoded.received.groupId !== undefined) this.releaseGroup(decoded.received.groupId);
+        this.slotsFreed();
+      });
+      return;
     }
+    this.tracker.dispatch(decoded.received, decoded.message, decoded.attempt);
+  }
+
+  private handBack(decoded: Decoded): void {
+    void this.actions.handBack(decoded.received).catch(() => {
+      // It comes back after its visibility timeout anyway.
+    });
   }
 
   private extendVisibility(): void {
     const seconds = this.config.queue.visibilityTimeoutSeconds;
-    for (const delivery of this.inFlight) {
-      if (Date.now() - delivery.receivedAt + seconds * 1000 > MAX_VISIBILITY_MS) continue;
-      this.settler.changeVisibility(delivery.receiptHandle, seconds).catch((error: unknown) => {
-        if (this.inFlight.has(delivery)) this.reportError(error as Error);
+    const held = [...this.tracker.deliveries()].map((d) => d.raw);
+    for (const waiting of this.groupQueues.values()) for (const d of waiting) held.push(d.received);
+    for (const received of held) {
+      if (received.settling || Date.now() - received.receivedAt + seconds * 1000 > MAX_VISIBILITY_MS) continue;
+      this.settler.changeVisibility(received.receiptHandle, seconds).catch((error: unknown) => {
+        if (!received.settling) this.reportError(error as Error);
       });
     }
   }

@@ -27,3 +27,11 @@ export function deadLetterName(queueName: string): string {
 export function nameOfArn(arn: string): string {
   return arn.slice(arn.lastIndexOf(':') + 1);
 }
+
+/**
+ * A value SQS accepts as a FIFO message group or deduplication id (1–128 printable ASCII
+ * characters); anything else is replaced by its hash, so one key still maps to one group.
+ */
+export function fifoId(value: string): string {
+  return /^[\x21-\x7E]{1,128}$/.test(value) ? value : createHash('sha256').update(value).digest('hex');
+}

@@ -1,4 +1,4 @@
-import { ConfigError } from '@org/eventbus';
+import { ConfigError, consoleLogger, hideSecrets, type Logger, safeLogger } from '@org/eventbus';
 
 export interface SqsCredentials {
   accessKeyId: string;
@@ -46,6 +46,11 @@ export interface SqsTransportOptions {
   publishConcurrency?: number;
   /** Concurrent long polls per subscription (each takes up to 10 messages). */
   pollers?: number;
+  /**
+   * Where the transport reports what an operator must know (receives failing, settle failures of a
+   * subscription without `onError`), one line each, secrets removed. Default: warnings to the console.
+   */
+  logger?: Logger;
 }
 
 export interface ResolvedOptions {
@@ -64,6 +69,7 @@ export interface ResolvedOptions {
   drainTimeoutMs: number;
   publishConcurrency: number;
   pollers: number | undefined;
+  logger: Logger;
 }
 
 function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -107,7 +113,7 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
   if (publishTo === 'queue' && Object.keys(directGroups).length === 0) {
     throw new ConfigError('directGroups', 'is required with publishTo: "queue" (which groups receive each channel)');
   }
-  return {
+  const resolved: ResolvedOptions = {
     region,
     endpoint: options.endpoint,
     credentials: creds ?? (options.endpoint !== undefined && isLoopback(options.endpoint) ? EMULATOR_CREDENTIALS : undefined),
@@ -123,5 +129,14 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 30_000, 0, 3_600_000),
     publishConcurrency: integer('publishConcurrency', options.publishConcurrency, 8, 1, 100),
     pollers: options.pollers === undefined ? undefined : integer('pollers', options.pollers, 1, 1, 50),
+    logger: safeLogger(options.logger ?? consoleLogger('warn')),
   };
+  // `transport.options` is public: inspecting or serialising it must not show the secret key.
+  hideSecrets(resolved, () => ({ ...resolved, credentials: resolved.credentials ? { accessKeyId: maskKey(resolved.credentials.accessKeyId) } : undefined, logger: undefined }));
+  return resolved;
+}
+
+/** An access key id as errors and summaries show it: its kind (`AKIA`, `ASIA`) and last four characters. */
+function maskKey(accessKeyId: string): string {
+  return accessKeyId.length > 8 ? `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}` : '…';
 }

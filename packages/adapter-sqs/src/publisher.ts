@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { MessageTooLargeError, messageSize, type OutgoingMessage, TransportError } from '@org/eventbus';
+import { errorMessage, MessageTooLargeError, messageSize, type OutgoingMessage, TransportError, UnroutableError } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES, toWire, type WireMessage } from './attributes.js';
-import { awsCode, errorMessage, isAbort, type PublishFailure, PublishBatchError } from './errors.js';
+import { awsCode, isAbort, type PublishFailure, PublishBatchError } from './errors.js';
+import { fifoId } from './names.js';
 import type { ResolvedOptions } from './options.js';
+import type { SubscriberCheck } from './subscribers.js';
 import type { Topology } from './topology.js';
 
 const MAX_BATCH_ENTRIES = 10;
@@ -54,14 +55,6 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-/**
- * A value SQS accepts as a FIFO message group or deduplication id (1–128 printable ASCII
- * characters); anything else is replaced by its hash, so one key still maps to one group.
- */
-export function fifoId(value: string): string {
-  return /^[\x21-\x7E]{1,128}$/.test(value) ? value : createHash('sha256').update(value).digest('hex');
-}
-
 /** A FIFO message group id: the key, or the channel when there is none. */
 function groupIdOf(message: OutgoingMessage): string {
   return fifoId(message.key !== undefined && message.key !== '' ? message.key : message.channel);
@@ -77,6 +70,7 @@ export class Publisher {
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient,
     private readonly topology: Topology,
+    private readonly subscribers: SubscriberCheck,
     private readonly options: ResolvedOptions,
     private readonly maxMessageBytes: number,
   ) {}
@@ -113,7 +107,13 @@ export class Publisher {
   }
 
   private async destinations(channel: string): Promise<Destination[]> {
-    if (this.options.publishTo === 'topic') return [{ kind: 'topic', target: await this.topology.topicArn(channel) }];
+    if (this.options.publishTo === 'topic') {
+      const topicArn = await this.topology.topicArn(channel);
+      // SNS accepts a publish to a topic without subscriptions and drops it: refuse it instead.
+      if (!(await this.subscribers.has(topicArn))) throw new UnroutableError(channel);
+      return [{ kind: 'topic', target: topicArn }];
+    }
+    // Straight to the listed groups' queues: routed by definition.
     const groups = this.options.directGroups[channel];
     if (!groups || groups.length === 0) {
       throw new TransportError(`channel "${channel}" has no directGroups entry (publishTo: "queue" sends only to listed groups)`);

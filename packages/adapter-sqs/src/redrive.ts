@@ -3,7 +3,8 @@ import { EventbusHeaders } from '@org/eventbus';
 import { randomUUID } from 'node:crypto';
 import { fromWire, toWire } from './attributes.js';
 import { awsError } from './errors.js';
-import { chunk, fifoId } from './publisher.js';
+import { fifoId } from './names.js';
+import { chunk } from './publisher.js';
 import { Settler } from './settler.js';
 import type { GroupQueues } from './topology.js';
 

@@ -1,6 +1,7 @@
 import {
   CreateTopicCommand,
   GetSubscriptionAttributesCommand,
+  ListSubscriptionsByTopicCommand,
   ListTopicsCommand,
   type SNSClient,
   SetSubscriptionAttributesCommand,
@@ -13,10 +14,11 @@ import {
   type SQSClient,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { TransportError } from '@org/eventbus';
+import { errorMessage, TransportError } from '@org/eventbus';
 import { awsCode, awsError, isMissingQueue } from './errors.js';
 import { deadLetterName, nameOfArn, resourceName } from './names.js';
 import type { ResolvedOptions } from './options.js';
+import type { SubscriberCheck } from './subscribers.js';
 
 export interface QueueInfo {
   name: string;
@@ -46,6 +48,7 @@ export class Topology {
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient,
     private readonly options: ResolvedOptions,
+    private readonly subscribers: SubscriberCheck,
   ) {}
 
   topicName(channel: string): string {
@@ -177,20 +180,43 @@ export class Topology {
         await this.sqs.send(
           new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: this.snsPolicy(queue.arn, topicArn) } }),
         );
-        const out = await this.sns.send(
-          new SubscribeCommand({
-            TopicArn: topicArn,
-            Protocol: 'sqs',
-            Endpoint: queue.arn,
-            Attributes: { RawMessageDelivery: 'true' },
-            ReturnSubscriptionArn: true,
-          }),
-        );
-        if (types && types.length > 0 && out.SubscriptionArn) await this.filterByType(out.SubscriptionArn, types);
+        const subscriptionArn = await this.subscription(topicArn, queue.arn);
+        if (types && types.length > 0 && subscriptionArn) await this.filterByType(subscriptionArn, types);
+        this.subscribers.subscribed(topicArn);
       } catch (error) {
         throw awsError(`subscribing SQS queue "${queue.name}" to SNS topic "${nameOfArn(topicArn)}"`, error);
       }
     });
+  }
+
+  /**
+   * Subscribe the queue with raw delivery. SNS answers Subscribe idempotently only while the
+   * attributes match, so once a type filter is on the subscription (another instance of the group
+   * set it) the existing one is looked up instead.
+   */
+  private async subscription(topicArn: string, queueArn: string): Promise<string | undefined> {
+    try {
+      const out = await this.sns.send(
+        new SubscribeCommand({
+          TopicArn: topicArn,
+          Protocol: 'sqs',
+          Endpoint: queueArn,
+          Attributes: { RawMessageDelivery: 'true' },
+          ReturnSubscriptionArn: true,
+        }),
+      );
+      return out.SubscriptionArn;
+    } catch (error) {
+      if (awsCode(error) !== 'InvalidParameter' || !/already exists with different attributes/i.test(errorMessage(error))) throw error;
+    }
+    let NextToken: string | undefined;
+    do {
+      const page = await this.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }));
+      const found = page.Subscriptions?.find((s) => s.Protocol === 'sqs' && s.Endpoint === queueArn);
+      if (found?.SubscriptionArn) return found.SubscriptionArn;
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return undefined;
   }
 
   /**

@@ -1,10 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   checkSubscribeOptions,
   type DeliveryHandler,
+  type GroupTopology,
+  hideSecrets,
   type OutgoingMessage,
   PendingWork,
   type PublishOptions,
@@ -16,9 +18,11 @@ import {
 } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
 import { Consumer } from './consumer.js';
+import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
+import { SubscriberCheck } from './subscribers.js';
 import { Topology } from './topology.js';
 
 /**
@@ -44,6 +48,7 @@ export class SqsTransport implements Transport {
   private readonly publisher: Publisher;
   private readonly consumers = new Set<Consumer>();
   private readonly publishing = new PendingWork();
+  private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: SqsTransportOptions = {}) {
@@ -59,7 +64,11 @@ export class SqsTransport implements Transport {
     };
     this.sqs = new SQSClient(config);
     this.sns = new SNSClient(config);
-    this.topology = new Topology(this.sqs, this.sns, this.options);
+    const accessKey = async () => (credentials ?? (await this.sqs.config.credentials())).accessKeyId;
+    explainAuthFailures(this.sqs, accessKey);
+    explainAuthFailures(this.sns, accessKey);
+    const subscribers = new SubscriberCheck(this.sns);
+    this.topology = new Topology(this.sqs, this.sns, this.options, subscribers);
     this.capabilities = {
       encoding: { mode: 'structured' },
       orderingPerKey: this.options.fifo,
@@ -70,11 +79,31 @@ export class SqsTransport implements Transport {
       unroutedPublish: 'rejected',
       maxMessageBytes: SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE,
     };
-    this.publisher = new Publisher(this.sqs, this.sns, this.topology, this.options, this.capabilities.maxMessageBytes);
+    this.publisher = new Publisher(this.sqs, this.sns, this.topology, subscribers, this.options, this.capabilities.maxMessageBytes);
+    hideSecrets(this, () => ({ region, endpoint, prefix: this.options.prefix, fifo: this.options.fifo }));
   }
 
-  async connect(): Promise<void> {
+  /**
+   * Check that SQS answers and accepts the credentials: one ListQueues (an AccessDenied answer still
+   * proves the credentials, so no extra permission is needed). Optional, as on every transport.
+   */
+  connect(): Promise<void> {
     this.assertOpen();
+    this.connecting ??= this.probe().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  private async probe(): Promise<void> {
+    const { prefix, endpoint, region } = this.options;
+    try {
+      await this.sqs.send(new ListQueuesCommand({ ...(prefix ? { QueueNamePrefix: prefix } : {}), MaxResults: 1 }));
+    } catch (error) {
+      if (isAccessDenied(error)) return;
+      throw awsError(`reaching SQS ${endpoint === undefined ? `in ${region}` : `at ${endpoint}`}`, error);
+    }
   }
 
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
@@ -103,11 +132,23 @@ export class SqsTransport implements Transport {
       fifo: this.options.fifo,
       onDelivery,
       onError: options.onError,
+      logger: this.options.logger,
       onClosed: () => this.consumers.delete(consumer),
     });
     this.consumers.add(consumer);
     consumer.start();
     return consumer;
+  }
+
+  /**
+   * Create each group's queue, its dead-letter queue and its topic subscriptions (with the type
+   * filter for shared channels), as `subscribe` does, without consuming: what is published from now
+   * on waits in the queue for the group's first worker. Idempotent. With `manage: false` it checks
+   * that the queues exist.
+   */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    await Promise.all(groups.map((g) => this.topology.group(g.group, g.channels, g.types)));
   }
 
   /** Move a group's dead letters back to its queue; resolves with how many moved. */

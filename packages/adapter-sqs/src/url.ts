@@ -1,52 +1,22 @@
-import { ConfigError } from '@org/eventbus';
+import { ConfigError, optionsFromQuery } from '@org/eventbus';
 import type { SqsTransportOptions } from './options.js';
 import { SqsTransport } from './transport.js';
 
-const BOOLEAN: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+/** What a `sqs://` URL's query may set, typed for core's reader; names as in the docs' URL table. */
+const URL_OPTIONS = {
+  endpoint: 'string',
+  prefix: 'string',
+  fifo: 'boolean',
+  manage: 'boolean',
+  publishTo: 'string',
+  visibilityTimeout: 'number',
+  waitTime: 'number',
+  maxReceiveCount: 'number',
+  pollers: 'number',
+} as const;
 
-function bool(name: string, value: string): boolean {
-  const b = BOOLEAN[value.toLowerCase()];
-  if (b === undefined) throw new ConfigError(name, `must be true or false (got "${value}")`);
-  return b;
-}
-
-function int(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new ConfigError(name, `must be a whole number (got "${value}")`);
-  return n;
-}
-
-type Param = (options: SqsTransportOptions, value: string) => void;
-
-const PARAMS: Record<string, Param> = {
-  endpoint: (o, v) => {
-    o.endpoint = v;
-  },
-  prefix: (o, v) => {
-    o.prefix = v;
-  },
-  fifo: (o, v) => {
-    o.fifo = bool('fifo', v);
-  },
-  manage: (o, v) => {
-    o.manage = bool('manage', v);
-  },
-  publishTo: (o, v) => {
-    o.publishTo = v as SqsTransportOptions['publishTo'];
-  },
-  visibilityTimeout: (o, v) => {
-    o.visibilityTimeoutSeconds = int('visibilityTimeout', v);
-  },
-  waitTime: (o, v) => {
-    o.waitTimeSeconds = int('waitTime', v);
-  },
-  maxReceiveCount: (o, v) => {
-    o.maxReceiveCount = int('maxReceiveCount', v);
-  },
-  pollers: (o, v) => {
-    o.pollers = int('pollers', v);
-  },
-};
+/** URL parameters shorter than the option they set. */
+const OPTION_OF: Record<string, string> = { visibilityTimeout: 'visibilityTimeoutSeconds', waitTime: 'waitTimeSeconds' };
 
 /**
  * `sqs://<region>?endpoint=http://127.0.0.1:4566&prefix=app-&fifo=true&manage=false&visibilityTimeout=30`
@@ -72,11 +42,12 @@ export function parseSqsUrl(url: string): SqsTransportOptions {
       secretAccessKey: decodeURIComponent(parsed.password),
     };
   }
-  for (const [name, value] of parsed.searchParams) {
-    const apply = PARAMS[name];
-    if (!apply) throw new ConfigError(`url?${name}`, `unknown parameter; known: ${Object.keys(PARAMS).join(', ')}`);
-    apply(options, value);
-  }
+  const query = new URLSearchParams(parsed.searchParams);
+  const fromQuery = optionsFromQuery(query, URL_OPTIONS);
+  const [unknown] = query.keys();
+  if (unknown !== undefined) throw new ConfigError(`url?${unknown}`, `unknown parameter; known: ${Object.keys(URL_OPTIONS).join(', ')}`);
+  // Option values are checked where every option is, in resolveOptions (a ConfigError naming the option).
+  for (const [name, value] of Object.entries(fromQuery)) Object.assign(options, { [OPTION_OF[name] ?? name]: value });
   return options;
 }
 

@@ -34,6 +34,8 @@ export interface RestartableEmulator {
   start(): Promise<void>;
   /** Drop every connection and the listener, then listen again on the same port: queues and messages stay. */
   restart(): Promise<void>;
+  /** Drop every connection and stop listening until `start()` (an outage of any length). */
+  pause(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export async function restartableEmulator(): Promise<RestartableEmulator> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     start,
+    async pause() {
+      await dropAll();
+      running = false;
+    },
     async restart() {
       await dropAll();
       running = false;

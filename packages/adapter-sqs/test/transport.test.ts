@@ -302,6 +302,7 @@ describe('SqsTransport limits and options', () => {
     await expect(t.subscribe({ group: unique('missing'), channels: ['x'], prefetch: 1 }, (d) => d.ack())).rejects.toThrow(
       /SQS queue "eventbus-test-t-.*-missing-\d+-dlq" does not exist \(manage: false/,
     );
+    await expect(t.provision([{ group: unique('missing'), channels: ['x'] }])).rejects.toThrow(/SQS queue ".*-missing-\d+-dlq" does not exist/);
     await expect(t.publish([{ channel: unique('nope'), id: '1', headers: {}, body: new Uint8Array([1]) }])).rejects.toThrow(
       /SNS topic "eventbus-test-t-.*-nope-\d+" for channel .* does not exist/,
     );

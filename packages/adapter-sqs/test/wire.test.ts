@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
 import { fromUrl, parseSqsUrl, resourceName, SqsTransport } from '../src/index.js';
 import { awsError, PublishBatchError } from '../src/errors.js';
-import { chunk, fifoId } from '../src/publisher.js';
+import { fifoId } from '../src/names.js';
+import { chunk } from '../src/publisher.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
