@@ -147,7 +147,8 @@ export class NatsSubscription implements Subscription {
       },
       deadLetter,
       // A NAK the server always takes; the delay keeps a refused dead-letter path from spinning.
-      redeliver: (d) => this.respond(d.raw, nakPayload(HANDLER_FAILURE_DELAY_MS)),
+      // Core already held it for HANDLER_FAILURE_DELAY_MS: a plain NAK, as every transport redelivers.
+      redeliver: (d) => this.respond(d.raw, nakPayload(0)),
     };
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DeliveryTracker, HANDLER_FAILURE_DELAY_MS, type SettleActions, type TrackedDelivery } from './delivery-tracker.js';
 import { TransportError } from './errors.js';
 import { createSpy } from './testing/spy.js';
@@ -146,5 +146,29 @@ describe('DeliveryTracker', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(tracker.size).toBe(1);
     expect(await tracker.drain(20)).toBe(false);
+  });
+
+  it('holds a fallback redelivery for HANDLER_FAILURE_DELAY_MS, so a path that stays broken does not spin; drain ends the hold', async () => {
+    vi.useFakeTimers();
+    try {
+      const { tracker, calls, held } = setup({ failing: { deadLetter: 'reject' } });
+      tracker.dispatch('a', message, 1);
+      tracker.dispatch('b', message, 1);
+      const first = held[0]!.deadLetter('poison');
+      await vi.advanceTimersByTimeAsync(HANDLER_FAILURE_DELAY_MS - 1);
+      expect(calls).toEqual([['deadLetter', 'a', 'poison']]);
+      await vi.advanceTimersByTimeAsync(1);
+      await first;
+      expect(calls.at(-1)).toEqual(['redeliver', 'a']);
+
+      const second = held[1]!.deadLetter('poison');
+      await vi.advanceTimersByTimeAsync(10);
+      const draining = tracker.drain();
+      await second;
+      expect(calls.at(-1), 'drain() ended the hold at once').toEqual(['redeliver', 'b']);
+      expect(await draining).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -15,7 +15,8 @@ export interface TrackedDelivery<Raw> extends Delivery {
 
 /**
  * How one adapter carries out each settle on its broker. Any of them may throw or reject; the
- * tracker then reports the failure and falls back to `redeliver`.
+ * tracker then reports the failure and, after a hold of HANDLER_FAILURE_DELAY_MS (none while
+ * draining), falls back to `redeliver`.
  */
 export interface SettleActions<Raw> {
   ack(delivery: TrackedDelivery<Raw>): void | Promise<void>;
@@ -52,6 +53,9 @@ export interface DeliveryTrackerOptions<Raw> {
 export class DeliveryTracker<Raw> {
   private readonly inFlight = new Set<Settleable<Raw>>();
   private idleWaiters: (() => void)[] = [];
+  /** Fallback redeliveries waiting out their hold; `drain()` ends them at once. */
+  private readonly holds = new Set<() => void>();
+  private draining = false;
 
   constructor(private readonly options: DeliveryTrackerOptions<Raw>) {}
 
@@ -83,6 +87,8 @@ export class DeliveryTracker<Raw> {
    * (false: the rest go back to the broker when the adapter closes its connection).
    */
   async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
+    this.draining = true;
+    for (const end of [...this.holds]) end();
     if (this.inFlight.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     let waiter: (() => void) | undefined;
@@ -108,6 +114,9 @@ export class DeliveryTracker<Raw> {
       await action();
     } catch (error) {
       onError(settleError(delivery, what, error));
+      // Hold before handing it back: a path that stays broken must not spin the message through
+      // the consumer hundreds of times a second (an immediate requeue would).
+      await this.hold();
       try {
         await actions.redeliver(delivery);
       } catch (fallbackError) {
@@ -116,6 +125,20 @@ export class DeliveryTracker<Raw> {
     } finally {
       this.release(delivery);
     }
+  }
+
+  /** Wait HANDLER_FAILURE_DELAY_MS, or not at all once the subscription drains (close must not wait on it). */
+  private hold(): Promise<void> {
+    if (this.draining) return Promise.resolve();
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.holds.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, HANDLER_FAILURE_DELAY_MS);
+      this.holds.add(end);
+    });
   }
 
   private handlerFailed(delivery: Settleable<Raw>, error: unknown): void {
