@@ -12,7 +12,7 @@ describeBroker('RabbitMQ settle failures', { variable: URL_VARIABLE }, (url) => 
   const fixture = new Fixture(url);
   afterAll(() => fixture.cleanup());
 
-  it('a delayed nack whose retry queue cannot be declared redelivers the message at once, and works after repair', async () => {
+  it('a delayed nack whose retry queue cannot be declared redelivers the message (after the hold), and works after repair', async () => {
     const transport = fixture.transport();
     const group = fixture.group('retry-broken');
     const names = new TopologyNames(fixture.exchange);
