@@ -3,6 +3,7 @@ import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platfo
 import { Dispatcher, type KafkaDelivery } from './dispatcher.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import type { PartitionState } from './partition-state.js';
+import { rootMessage } from './connect-errors.js';
 import { errorMessage, type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -24,7 +25,7 @@ export interface SubscriptionPlan {
 /** The member's subscription user data: none (the barrier only needs the hook's timing). */
 const NO_USER_DATA = Buffer.alloc(0);
 /** Longest wait for the commit that closes a rebalance barrier. */
-const BARRIER_COMMIT_TIMEOUT_MS = 3000;
+const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
 /** Close without waiting for the group's blessing; never rejects. */
 function forceClose(consumer: KafkaConsumer): Promise<void> {
@@ -84,6 +85,11 @@ export class KafkaSubscription implements Subscription {
     const consumer = this.plan.createConsumer(() => this.beforeJoin());
     this.consumer = consumer;
     consumer.on('consumer:group:join', (payload) => this.onJoin(consumer, payload));
+    // Group errors the client raises outside a stream (a rejoin that failed); after close() they are
+    // the closed client refusing a join it no longer needs. Unheard, an 'error' event would crash the process.
+    consumer.on('error', (error: Error) => {
+      if (consumer === this.consumer && !this.closing) this.plan.onError(new TransportError(redact(`Kafka consumer group "${this.plan.groupId}": ${errorMessage(error)}`)));
+    });
     try {
       const stream = await consumer.consume({
         topics: this.plan.topics,
@@ -158,10 +164,12 @@ export class KafkaSubscription implements Subscription {
     this.barrier = (async () => {
       const { rebalanceTimeoutMs, heartbeatIntervalMs } = this.options;
       const bound = Math.max(0, rebalanceTimeoutMs - heartbeatIntervalMs - BARRIER_COMMIT_TIMEOUT_MS);
+      const group = { group: this.plan.groupId };
+      this.plan.logger.debug(group, `Kafka group rebalancing: waiting for ${this.dispatcher.inFlight} deliveries in flight before rejoining`);
       const settled = await this.dispatcher.hold(bound);
       if (!settled) {
         this.plan.logger.warn(
-          { group: this.plan.groupId },
+          group,
           `Kafka group "${this.plan.groupId}" is rebalancing and ${this.dispatcher.inFlight} deliveries are still running after ${bound} ms ` +
             '(rebalanceTimeoutMs less a heartbeat and a margin): rejoining, so another member may start them again',
         );
@@ -169,6 +177,10 @@ export class KafkaSubscription implements Subscription {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.commit(true), new Promise((resolve) => (timer = setTimeout(resolve, BARRIER_COMMIT_TIMEOUT_MS)))]);
       clearTimeout(timer);
+      // A member draining for close() leaves rather than rejoins: its LeaveGroup must not queue behind
+      // a JoinGroup of its own on the coordinator connection, so the join waits until the member left.
+      if (this.closing) await this.closing;
+      this.plan.logger.debug(group, 'Kafka group rebalancing: deliveries settled and committed, rejoining');
       return NO_USER_DATA;
     })().finally(() => {
       this.barrier = undefined;
@@ -225,7 +237,7 @@ export class KafkaSubscription implements Subscription {
   private restart(consumer: KafkaConsumer, cause: Error): void {
     if (this.closing || this.restarting || consumer !== this.consumer) return;
     this.restarting = true;
-    const lost = new TransportError(redact(`Kafka consumer of group "${this.plan.groupId}" lost (${errorMessage(cause)}); reconnecting`));
+    const lost = new TransportError(redact(`Kafka consumer of group "${this.plan.groupId}" lost (${rootMessage(cause)}); reconnecting`));
     this.plan.logger.warn({ group: this.plan.groupId }, lost.message);
     this.plan.onError(lost);
     this.dispatcher.revoke();
@@ -237,7 +249,7 @@ export class KafkaSubscription implements Subscription {
           if (attempt > 0) this.plan.logger.info({ group: this.plan.groupId }, `Kafka consumer of group "${this.plan.groupId}" reconnected after ${attempt + 1} attempts`);
           break;
         } catch (error) {
-          const failed = new TransportError(redact(`Kafka consumer reconnect failed: ${errorMessage(error)}`));
+          const failed = new TransportError(redact(`Kafka consumer reconnect failed: ${rootMessage(error)}`));
           // One warning when reconnecting starts failing, not one per attempt: the broker may be down for minutes.
           if (attempt === 0) this.plan.logger.warn({ group: this.plan.groupId }, `${failed.message}; retrying every ${RESTART_DELAYS_MS.at(-1)! / 1000} s at most until it answers`);
           this.plan.onError(failed);
