@@ -13,10 +13,10 @@ import {
   redact,
   type SubscribeOptions,
   type Subscription,
+  safeLogger,
   type Transport,
   type TransportCapabilities,
   TransportError,
-  safeLogger,
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { authenticationError, rootMessage } from './connect-errors.js';

@@ -1,9 +1,9 @@
 import { type DeliveryHandler, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
+import { rootMessage } from './connect-errors.js';
 import { Dispatcher, type KafkaDelivery } from './dispatcher.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import type { PartitionState } from './partition-state.js';
-import { rootMessage } from './connect-errors.js';
 import { errorMessage, type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -155,15 +155,17 @@ export class KafkaSubscription implements Subscription {
    * (Kafka's eager protocol: every partition may move) the member starts nothing new, waits for its
    * deliveries in flight and commits them before it rejoins; the group cannot complete the rebalance
    * without it, so no other member starts one of these records while it still runs here. Bounded by
-   * the rebalance timeout (less a heartbeat and a margin): a member that rejoins too late is dropped
-   * from the group and its records run elsewhere anyway.
+   * the session and rebalance timeouts (less a heartbeat and a margin): a member that rejoins too
+   * late is dropped from the group and its records run elsewhere anyway (a warning says so).
    */
   private beforeJoin(): Promise<Buffer> {
     // A commit refused mid-rebalance makes the client rejoin from inside the barrier: no second wait.
     if (this.barrier || this.dispatcher.inFlight === 0 && !this.consumer?.assignments?.length) return Promise.resolve(NO_USER_DATA);
     this.barrier = (async () => {
-      const { rebalanceTimeoutMs, heartbeatIntervalMs } = this.options;
-      const bound = Math.max(0, rebalanceTimeoutMs - heartbeatIntervalMs - BARRIER_COMMIT_TIMEOUT_MS);
+      // The coordinator drops a member that neither heartbeats nor rejoins within the session timeout
+      // (the client stops heartbeating once it starts to rejoin), and any member after the rebalance timeout.
+      const { rebalanceTimeoutMs, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
+      const bound = Math.max(0, Math.min(rebalanceTimeoutMs, sessionTimeoutMs) - heartbeatIntervalMs - BARRIER_COMMIT_TIMEOUT_MS);
       const group = { group: this.plan.groupId };
       this.plan.logger.debug(group, `Kafka group rebalancing: waiting for ${this.dispatcher.inFlight} deliveries in flight before rejoining`);
       const settled = await this.dispatcher.hold(bound);
@@ -171,7 +173,7 @@ export class KafkaSubscription implements Subscription {
         this.plan.logger.warn(
           group,
           `Kafka group "${this.plan.groupId}" is rebalancing and ${this.dispatcher.inFlight} deliveries are still running after ${bound} ms ` +
-            '(rebalanceTimeoutMs less a heartbeat and a margin): rejoining, so another member may start them again',
+            '(the lesser of sessionTimeoutMs and rebalanceTimeoutMs, less a heartbeat and a margin): rejoining, so another member may start them again',
         );
       }
       let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,27 @@
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '@org/eventbus';
 import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { brokersFrom, deleteCreated, testTransport } from './helpers.js';
 import { PrivateBroker } from './private-broker.js';
+
+/**
+ * Break a group's dead-letter or retry path on the broker itself: its topic accepts no record larger
+ * than 1 byte, so the produce a settle makes is refused (MESSAGE_TOO_LARGE). The repair removes the
+ * override. The topics exist already: subscribe() created them.
+ */
+async function breakTopic(brokers: string, topic: string): Promise<() => Promise<void>> {
+  const alter = async (configs: Parameters<Admin['incrementalAlterConfigs']>[0]['resources'][number]['configs']) => {
+    const admin = new Admin({ clientId: 'conformance-break', bootstrapBrokers: brokersFrom(brokers) });
+    try {
+      await admin.incrementalAlterConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configs }] });
+    } finally {
+      await admin.close();
+    }
+  };
+  await alter([{ name: 'max.message.bytes', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '1' }]);
+  return () => alter([{ name: 'max.message.bytes', configOperation: IncrementalAlterConfigOperationTypes.DELETE }]);
+}
 
 describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers) => {
   const privateBroker = new PrivateBroker();
@@ -17,5 +37,12 @@ describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (bro
     child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
     timeoutMs: 60_000,
     cleanup: (created) => deleteCreated(brokers(), created),
+    breakSettle: (what, group) => breakTopic(brokers(), what === 'dead-letter' ? `${group}.dlt` : `${group}.retry`),
+    withCredentials: (password: string, logger: Logger) =>
+      testTransport(brokers(), { sasl: { mechanism: 'PLAIN', username: 'eventbus-conformance', password }, logger }),
+    // The machine's broker has no SASL listener: it refuses every SASL client, whatever the password,
+    // so connect() fails fast saying authentication failed (kafka-transport.test.ts checks that),
+    // but a right password would fail the same way. test/sasl.test.ts runs a private SASL broker.
+    checksCredentials: false,
   });
 });

@@ -13,7 +13,7 @@ interface Run {
 }
 
 /** Long enough for a slow handler to outlast the rebalance, short of the barrier's bound. */
-const GROUP = { rebalanceTimeoutMs: 15_000, drainTimeoutMs: 12_000 };
+const GROUP = { sessionTimeoutMs: 15_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 15_000, drainTimeoutMs: 12_000 };
 
 /**
  * A rolling deploy on Kafka: worker A has 50 handlers in flight and drains (or simply keeps
