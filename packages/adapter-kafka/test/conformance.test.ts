@@ -2,8 +2,10 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@org/eventbus';
 import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
+import { afterAll } from 'vitest';
 import { brokersFrom, deleteCreated, testTransport } from './helpers.js';
 import { PrivateBroker } from './private-broker.js';
+import { SASL_USER, SaslBroker } from './sasl-broker.js';
 
 /**
  * Break a group's dead-letter or retry path on the broker itself: its topic accepts no record larger
@@ -25,6 +27,11 @@ async function breakTopic(brokers: string, topic: string): Promise<() => Promise
 
 describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers) => {
   const privateBroker = new PrivateBroker();
+  // The machine's broker has no SASL listener; the credential scenarios get a private one that checks
+  // SASL/PLAIN passwords, started on first use (about 25 s) and stopped after the suite.
+  const saslBroker = new SaslBroker(`right-${Date.now()}`);
+  let saslStarted: Promise<void> | undefined;
+  afterAll(() => (saslStarted ? saslStarted.finally(() => saslBroker.stop()) : undefined), 60_000);
   const [host = '127.0.0.1', port = '9092'] = (brokersFrom(process.env.EVENTBUS_KAFKA_BROKERS ?? '')[0] ?? '').split(':');
   runTransportConformance('kafka', ({ endpoint }) => testTransport(brokers(), endpoint ? { endpoint } : {}), {
     brokerEndpoint: { host, port: Number(port) },
@@ -38,11 +45,11 @@ describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (bro
     timeoutMs: 60_000,
     cleanup: (created) => deleteCreated(brokers(), created),
     breakSettle: (what, group) => breakTopic(brokers(), what === 'dead-letter' ? `${group}.dlt` : `${group}.retry`),
-    withCredentials: (password: string, logger: Logger) =>
-      testTransport(brokers(), { sasl: { mechanism: 'PLAIN', username: 'eventbus-conformance', password }, logger }),
-    // The machine's broker has no SASL listener: it refuses every SASL client, whatever the password,
-    // so connect() fails fast saying authentication failed (kafka-transport.test.ts checks that),
-    // but a right password would fail the same way. test/sasl.test.ts runs a private SASL broker.
-    checksCredentials: false,
+    withCredentials: async (password: string, logger: Logger) => {
+      saslStarted ??= saslBroker.start();
+      await saslStarted;
+      return testTransport(saslBroker.address, { sasl: { mechanism: 'PLAIN', username: SASL_USER, password }, logger });
+    },
+    checksCredentials: true,
   });
 });
