@@ -160,7 +160,7 @@ export class KafkaSubscription implements Subscription {
    */
   private beforeJoin(): Promise<Buffer> {
     // A commit refused mid-rebalance makes the client rejoin from inside the barrier: no second wait.
-    if (this.barrier || this.dispatcher.inFlight === 0 && !this.consumer?.assignments?.length) return Promise.resolve(NO_USER_DATA);
+    if (this.barrier || (this.dispatcher.inFlight === 0 && !this.consumer?.assignments?.length)) return Promise.resolve(NO_USER_DATA);
     this.barrier = (async () => {
       // The coordinator drops a member that neither heartbeats nor rejoins within the session timeout
       // (the client stops heartbeating once it starts to rejoin), and any member after the rebalance timeout.
