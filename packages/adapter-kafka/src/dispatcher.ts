@@ -1,19 +1,27 @@
-import { type Delivery, type DeliveryHandler, type NackOptions, redact, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, type TrackedDelivery } from '@org/eventbus';
 import { type Entry, PartitionState } from './partition-state.js';
-import { errorMessage } from './wire.js';
 
-/** Shared by every settle that completes at once; a resolved promise carries no state. */
-const SETTLED: Promise<void> = Promise.resolve();
+/** What the tracker carries for each delivery: the record and the partition it came from. */
+export interface Held {
+  readonly state: PartitionState;
+  readonly entry: Entry;
+}
+
+export type KafkaDelivery = TrackedDelivery<Held>;
+
+/** How long a record whose settle failed waits before it runs again on this member. */
+const REDELIVER_DELAY_MS = 1000;
 
 export interface DispatcherHooks {
   prefetch: number;
   partitionConcurrency: number;
   /** Records received and not yet handed out above which the fetch stream is paused. */
   maxBuffered: number;
+  drainTimeoutMs: number;
   onDelivery: DeliveryHandler;
   /** Settle actions that move a record elsewhere (retry topic, dead-letter topic). */
-  nack(entry: Entry, delayMs: number | undefined): Promise<void>;
-  deadLetter(entry: Entry, reason: string): Promise<void>;
+  nack(delivery: KafkaDelivery, delayMs: number): Promise<void>;
+  deadLetter(delivery: KafkaDelivery, reason: string): Promise<void>;
   onError(error: Error): void;
   /** Pause (true) or resume (false) fetching. */
   backpressure(paused: boolean): void;
@@ -22,18 +30,20 @@ export interface DispatcherHooks {
 /**
  * Hands received records to the handler: round robin over partitions, `prefetch` in flight in all,
  * `partitionConcurrency` per partition, never two records of one key at once, retry records not
- * before their time (that partition waits on a timer).
+ * before their time (that partition waits on a timer). Settling is core's DeliveryTracker; what is
+ * Kafka's here is the bookkeeping of each partition's commit point.
  */
 export class Dispatcher {
   private partitions = new Map<string, PartitionState>();
-  private inFlight = 0;
+  private readonly tracker: DeliveryTracker<Held>;
   private buffered = 0;
   private cursor = 0;
   private stopped = false;
+  /** A rebalance is waiting for what is in flight: nothing new starts until the member rejoined. */
+  private held = false;
   private dispatchQueued = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
-  private idleWaiters: (() => void)[] = [];
   /** `partitions` as an array for round robin, rebuilt only when partitions come or go. */
   private stateList: PartitionState[] | undefined;
   private readonly dispatchNow = () => {
@@ -41,7 +51,33 @@ export class Dispatcher {
     this.dispatch();
   };
 
-  constructor(private readonly hooks: DispatcherHooks) {}
+  constructor(private readonly hooks: DispatcherHooks) {
+    this.tracker = new DeliveryTracker<Held>({
+      handler: hooks.onDelivery,
+      onError: hooks.onError,
+      drainTimeoutMs: hooks.drainTimeoutMs,
+      onSettled: () => this.scheduleDispatch(),
+      actions: {
+        // An ack is bookkeeping only (the commit follows on its timer): no broker call per record.
+        ack: ({ raw }) => {
+          if (!raw.state.revoked) raw.state.settle(raw.entry);
+        },
+        nack: (delivery, delayMs) => this.move(delivery, () => hooks.nack(delivery, delayMs)),
+        deadLetter: (delivery, reason) => this.move(delivery, () => hooks.deadLetter(delivery, reason)),
+        // Kafka's plain redelivery: the offset stays uncommitted and the record runs again here.
+        redeliver: ({ raw }) => {
+          if (raw.state.revoked) return;
+          raw.state.putBack(raw.entry, Date.now() + REDELIVER_DELAY_MS);
+          this.buffered++;
+        },
+      },
+    });
+  }
+
+  /** Deliveries handed out and not yet settled. */
+  get inFlight(): number {
+    return this.tracker.size;
+  }
 
   states(): Iterable<PartitionState> {
     return this.partitions.values();
@@ -83,24 +119,43 @@ export class Dispatcher {
     this.resumeIfRoom();
   }
 
-  /** Stop handing out records; resolves when those in flight settled (or after `timeoutMs`). */
-  async stop(timeoutMs: number): Promise<void> {
+  /**
+   * A rebalance began: start nothing new and wait (at most `timeoutMs`) until every delivery in
+   * flight is settled, so the commit that follows covers them before any partition moves. True when
+   * all settled in time.
+   */
+  hold(timeoutMs: number): Promise<boolean> {
+    this.held = true;
+    this.hooks.backpressure(true);
+    return this.tracker.drain(timeoutMs);
+  }
+
+  /** The member rejoined: hand out records again. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.scheduleDispatch();
+    this.resumeIfRoom();
+  }
+
+  /** Stop handing out records; resolves when those in flight settled (or after the drain timeout). */
+  async stop(): Promise<boolean> {
     this.stopped = true;
     for (const state of this.partitions.values()) this.buffered -= state.dropQueued();
     clearTimeout(this.wakeTimer);
-    if (this.inFlight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    return this.tracker.drain();
+  }
+
+  /** A settle that moves the record to another topic; a record of a partition this member lost is left alone. */
+  private async move({ raw }: KafkaDelivery, produce: () => Promise<void>): Promise<void> {
+    // Its new owner handles it again: moving it to a retry or dead-letter topic here as well would duplicate it.
+    if (raw.state.revoked) return;
+    await produce();
+    raw.state.settle(raw.entry);
   }
 
   private resumeIfRoom(): void {
-    if (!this.stopped && this.buffered < this.hooks.maxBuffered / 2) this.hooks.backpressure(false);
+    if (!this.stopped && !this.held && this.buffered < this.hooks.maxBuffered / 2) this.hooks.backpressure(false);
   }
 
   /** One dispatch per microtask turn, however many records arrived or settled in it. */
@@ -112,7 +167,7 @@ export class Dispatcher {
 
   private dispatch(): void {
     const { prefetch, partitionConcurrency } = this.hooks;
-    if (this.stopped || this.inFlight >= prefetch || this.buffered === 0) {
+    if (this.stopped || this.held || this.tracker.size >= prefetch || this.buffered === 0) {
       this.resumeIfRoom();
       return;
     }
@@ -121,9 +176,9 @@ export class Dispatcher {
     const now = Date.now();
     let wakeAt = Number.POSITIVE_INFINITY;
     let progressed = true;
-    while (progressed && this.inFlight < prefetch) {
+    while (progressed && this.tracker.size < prefetch) {
       progressed = false;
-      for (let i = 0; i < states.length && this.inFlight < prefetch; i++) {
+      for (let i = 0; i < states.length && this.tracker.size < prefetch; i++) {
         const state = states[(this.cursor + i) % states.length]!;
         if (state.queued === 0 || state.inFlight >= partitionConcurrency) continue;
         const entry = state.take(now);
@@ -133,8 +188,7 @@ export class Dispatcher {
         }
         progressed = true;
         this.buffered--;
-        this.inFlight++;
-        this.deliver(state, entry);
+        this.tracker.dispatch({ state, entry }, entry.message, entry.attempt);
       }
       this.cursor = (this.cursor + 1) % Math.max(1, states.length);
     }
@@ -153,103 +207,5 @@ export class Dispatcher {
       },
       Math.max(1, at - Date.now()),
     );
-  }
-
-  private deliver(state: PartitionState, entry: Entry): void {
-    const delivery = new KafkaDelivery(this, state, entry);
-    try {
-      const result = this.hooks.onDelivery(delivery);
-      if (result) result.then(undefined, (error: unknown) => delivery.fail(error));
-    } catch (error) {
-      delivery.fail(error);
-    }
-  }
-
-  /** Runs a settle action once per delivery (see KafkaDelivery). */
-  nackAction(entry: Entry, delayMs: number | undefined): () => Promise<void> {
-    return () => this.hooks.nack(entry, delayMs);
-  }
-
-  deadLetterAction(entry: Entry, reason: string): () => Promise<void> {
-    return () => this.hooks.deadLetter(entry, reason);
-  }
-
-  reportHandlerFailure(error: unknown): void {
-    this.hooks.onError(new TransportError(`delivery handler failed: ${errorMessage(error)}`));
-  }
-
-  settle(state: PartitionState, entry: Entry, action: (() => Promise<void>) | undefined): Promise<void> {
-    // A record of a partition this member lost is handled again by its new owner: moving it to a retry
-    // or dead-letter topic here as well would duplicate it.
-    if (state.revoked) {
-      this.finish();
-      return SETTLED;
-    }
-    if (action === undefined) {
-      // An ack is bookkeeping only (the commit follows on its timer): no promise chain per record.
-      state.settle(entry);
-      this.finish();
-      return SETTLED;
-    }
-    return this.settleWith(state, entry, action);
-  }
-
-  private async settleWith(state: PartitionState, entry: Entry, action: () => Promise<void>): Promise<void> {
-    try {
-      await action();
-    } catch (error) {
-      state.putBack(entry, Date.now() + 1000);
-      this.buffered++;
-      this.finish();
-      throw new TransportError(redact(`could not settle the delivery: ${errorMessage(error)}`));
-    }
-    state.settle(entry);
-    this.finish();
-  }
-
-  private finish(): void {
-    this.inFlight--;
-    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.scheduleDispatch();
-  }
-}
-
-/** One delivery; a class rather than closures, since one is made per record. Settles once. */
-class KafkaDelivery implements Delivery {
-  private settling: Promise<void> | undefined;
-
-  constructor(
-    private readonly dispatcher: Dispatcher,
-    private readonly state: PartitionState,
-    private readonly entry: Entry,
-  ) {}
-
-  get message(): Delivery['message'] {
-    return this.entry.message;
-  }
-
-  get attempt(): number {
-    return this.entry.attempt;
-  }
-
-  ack(): Promise<void> {
-    this.settling ??= this.dispatcher.settle(this.state, this.entry, undefined);
-    return this.settling;
-  }
-
-  nack(options?: NackOptions): Promise<void> {
-    this.settling ??= this.dispatcher.settle(this.state, this.entry, this.dispatcher.nackAction(this.entry, options?.delayMs));
-    return this.settling;
-  }
-
-  deadLetter(reason: string): Promise<void> {
-    this.settling ??= this.dispatcher.settle(this.state, this.entry, this.dispatcher.deadLetterAction(this.entry, reason));
-    return this.settling;
-  }
-
-  /** The handler threw or rejected without settling: report it and retry the record later. */
-  fail(error: unknown): void {
-    this.dispatcher.reportHandlerFailure(error);
-    if (!this.settling) this.nack({ delayMs: 1000 }).catch(() => {});
   }
 }

@@ -1,7 +1,11 @@
 import {
   checkSubscribeOptions,
+  consoleLogger,
   type DeliveryHandler,
   deadLetterHeaders,
+  type GroupTopology,
+  hideSecrets,
+  type Logger,
   MessageTooLargeError,
   nextAttemptHeaders,
   type OutgoingMessage,
@@ -9,14 +13,16 @@ import {
   redact,
   type SubscribeOptions,
   type Subscription,
+  safeLogger,
   type Transport,
   type TransportCapabilities,
   TransportError,
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import { authenticationError, rootMessage } from './connect-errors.js';
+import type { KafkaDelivery } from './dispatcher.js';
 import { clientClass } from './endpoint.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
-import type { Entry } from './partition-state.js';
 import { Publisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
 import { TopicRegistry } from './topics.js';
@@ -31,6 +37,8 @@ function topicsOf(records: readonly KafkaRecord[]): string[] {
 
 /** Longest retry delay: the partition waits this long at most for one retry record. */
 const MAX_DELAY_MS = 60 * 60_000;
+/** connect() asks the broker this many times (half a second apart) before it calls it unreachable. */
+const CONNECT_ATTEMPTS = 6;
 
 /**
  * Transport over Apache Kafka with @platformatic/kafka: a topic per channel, a consumer group per
@@ -49,9 +57,16 @@ export class KafkaTransport implements Transport {
   private closing: Promise<void> | undefined;
   private connecting: Promise<void> | undefined;
   private connected = false;
+  private readonly logger: Logger;
 
   constructor(options: KafkaTransportOptions) {
     this.options = resolveOptions(options);
+    this.logger = safeLogger(options.logger ?? consoleLogger('warn'), { transport: 'kafka' });
+    hideSecrets(this, () => ({
+      brokers: this.options.brokers.join(','),
+      ...(this.options.sasl ? { user: this.options.sasl.username, mechanism: this.options.sasl.mechanism } : {}),
+      topicPrefix: this.options.topicPrefix,
+    }));
     this.capabilities = {
       encoding: { mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
       orderingPerKey: true,
@@ -91,6 +106,7 @@ export class KafkaTransport implements Transport {
   }
 
   private async open(): Promise<void> {
+    await this.probe();
     const admin = new (clientClass(Admin, this.options.endpoint))(this.base());
     const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, this.options.endpoint);
     this.publisher = new Publisher(() => new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL }), this.options.producers);
@@ -103,9 +119,42 @@ export class KafkaTransport implements Transport {
       this.publisher = undefined;
       this.topics = undefined;
       await Promise.allSettled([publisher?.close(), topics?.close()]);
-      throw new TransportError(redact(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${errorMessage(error)}`));
+      throw this.connectError(error);
     }
     this.connected = true;
+  }
+
+  /**
+   * Ask the broker for its metadata, a few times while it does not answer — but not once more after
+   * it refused our credentials: a wrong password fails connect() at once, saying so.
+   */
+  private async probe(): Promise<void> {
+    const admin = new (clientClass(Admin, this.options.endpoint))({ ...this.base(), retries: 0 });
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.metadata({ topics: [] });
+          return;
+        } catch (error) {
+          if (authenticationError(error) || attempt >= CONNECT_ATTEMPTS || this.closing) throw this.connectError(error, attempt);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  }
+
+  private connectError(error: unknown, attempts?: number): TransportError {
+    const { brokers, sasl } = this.options;
+    const auth = authenticationError(error);
+    const text = auth
+      ? `Kafka authentication failed for user "${sasl?.username ?? '(none)'}" at ${brokers.join(',')}` +
+        `${sasl ? ` (SASL ${sasl.mechanism})` : ''}: ${rootMessage(auth)} — check the credentials and the mechanism (?mechanism=)`
+      : `cannot reach Kafka at ${brokers.join(',')}${attempts ? ` after ${attempts} attempts` : ''}: ${rootMessage(error)}`;
+    const failure = new TransportError(redact(text));
+    this.logger.warn({ brokers: brokers.join(',') }, failure.message);
+    return failure;
   }
 
   async publish(messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
@@ -147,8 +196,8 @@ export class KafkaTransport implements Transport {
     const { options: resolved } = this;
     const ConsumerClass = clientClass(Consumer<Buffer, Buffer, Buffer, Buffer>, resolved.endpoint);
     const onError = (error: Error) => options.onError?.(error);
-    const republish = (topic: string, entry: Entry, headers: Record<string, string>) => {
-      const record = this.writer.record(topic, { ...entry.message, headers });
+    const republish = (topic: string, delivery: KafkaDelivery, headers: Record<string, string>) => {
+      const record = this.writer.record(topic, { ...delivery.message, headers });
       return this.track(this.send([record], this.writer.requestBytes));
     };
     const subscription: KafkaSubscription = new KafkaSubscription(
@@ -156,7 +205,8 @@ export class KafkaTransport implements Transport {
         groupId,
         topics: read,
         prefetch: options.prefetch,
-        createConsumer: () =>
+        logger: this.logger,
+        createConsumer: (beforeJoin) =>
           new ConsumerClass({
             ...this.base(),
             groupId,
@@ -164,19 +214,16 @@ export class KafkaTransport implements Transport {
             heartbeatInterval: resolved.heartbeatIntervalMs,
             rebalanceTimeout: resolved.rebalanceTimeoutMs,
             autocommit: false,
+            protocolsMetadata: beforeJoin,
           }),
-        nack: (entry, delayMs) => {
-          const delivery = { message: entry.message, attempt: entry.attempt };
-          const notBefore = delayMs && delayMs > 0 ? Date.now() + Math.min(delayMs, MAX_DELAY_MS) : undefined;
-          const headers = nextAttemptHeaders(delivery as Parameters<typeof nextAttemptHeaders>[0], notBefore);
+        nack: (delivery, delayMs) => {
+          const notBefore = delayMs > 0 ? Date.now() + Math.min(delayMs, MAX_DELAY_MS) : undefined;
+          const headers = nextAttemptHeaders(delivery, notBefore);
           // A dead letter nacked by its reader stays a dead letter; anything else goes round the retry topic.
-          if (options.deadLetters) return republish(deadLetterTopic, entry, headers);
-          return republish(retryTopic, entry, { ...headers, [RETRY_CHANNEL_HEADER]: entry.message.channel });
+          if (options.deadLetters) return republish(deadLetterTopic, delivery, headers);
+          return republish(retryTopic, delivery, { ...headers, [RETRY_CHANNEL_HEADER]: delivery.message.channel });
         },
-        deadLetter: (entry, reason) => {
-          const delivery = { message: entry.message, attempt: entry.attempt };
-          return republish(deadLetterTopic, entry, deadLetterHeaders(delivery as Parameters<typeof deadLetterHeaders>[0], group, reason));
-        },
+        deadLetter: (delivery, reason) => republish(deadLetterTopic, delivery, deadLetterHeaders(delivery, group, reason)),
         onError,
       },
       resolved,
@@ -191,6 +238,25 @@ export class KafkaTransport implements Transport {
     const close = subscription.close.bind(subscription);
     subscription.close = () => close().finally(() => this.subscriptions.delete(subscription));
     return subscription;
+  }
+
+  /**
+   * Create each group's topics as subscribe() does — its channels, `<group>.retry` and `<group>.dlt` —
+   * without joining the group. Kafka keeps what is published to a topic whatever reads it, and a
+   * group with no committed offset starts from the earliest record (`startFrom`), so the first
+   * worker of a provisioned group reads every event published since.
+   */
+  async provision(groups: readonly GroupTopology[]): Promise<void> {
+    this.assertOpen();
+    if (groups.length === 0) return;
+    const { topics } = await this.ready();
+    const names = new Set<string>();
+    for (const { group, channels } of groups) {
+      for (const channel of channels) names.add(this.topic(channel));
+      names.add(this.topic(group + this.options.retryTopicSuffix));
+      names.add(this.topic(group + this.options.deadLetterTopicSuffix));
+    }
+    await topics.ensure([...names]);
   }
 
   close(): Promise<void> {

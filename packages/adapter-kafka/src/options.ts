@@ -1,4 +1,4 @@
-import { ConfigError, optionsFromQuery, redact } from '@org/eventbus';
+import { ConfigError, type Logger, optionsFromQuery, redact } from '@org/eventbus';
 
 export interface KafkaTransportOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -53,9 +53,14 @@ export interface KafkaTransportOptions {
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   /** Connect with TLS (`?tls=true`). */
   tls?: boolean;
+  /**
+   * Where connection loss, failed reconnects, auth failures and rebalance overruns are reported,
+   * one warning line each. Default: core's `consoleLogger('warn')`.
+   */
+  logger?: Logger;
 }
 
-export type ResolvedKafkaOptions = Required<Omit<KafkaTransportOptions, 'endpoint' | 'sasl'>> & {
+export type ResolvedKafkaOptions = Required<Omit<KafkaTransportOptions, 'endpoint' | 'sasl' | 'logger'>> & {
   endpoint: { host: string; port: number } | undefined;
   sasl: KafkaTransportOptions['sasl'];
 };

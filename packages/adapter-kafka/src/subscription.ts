@@ -1,8 +1,9 @@
-import { type DeliveryHandler, redact, type Subscription, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
-import { Dispatcher } from './dispatcher.js';
+import { rootMessage } from './connect-errors.js';
+import { Dispatcher, type KafkaDelivery } from './dispatcher.js';
 import type { ResolvedKafkaOptions } from './options.js';
-import type { Entry, PartitionState } from './partition-state.js';
+import type { PartitionState } from './partition-state.js';
 import { errorMessage, type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -13,11 +14,18 @@ export interface SubscriptionPlan {
   topics: string[];
   prefetch: number;
   /** Settle actions that move a record elsewhere (retry topic, dead-letter topic). */
-  nack(entry: Entry, delayMs: number | undefined): Promise<void>;
-  deadLetter(entry: Entry, reason: string): Promise<void>;
-  createConsumer(): KafkaConsumer;
+  nack(delivery: KafkaDelivery, delayMs: number): Promise<void>;
+  deadLetter(delivery: KafkaDelivery, reason: string): Promise<void>;
+  /** `beforeJoin` runs before every JoinGroup this consumer sends (the rebalance barrier). */
+  createConsumer(beforeJoin: () => Promise<Buffer>): KafkaConsumer;
   onError(error: Error): void;
+  logger: Logger;
 }
+
+/** The member's subscription user data: none (the barrier only needs the hook's timing). */
+const NO_USER_DATA = Buffer.alloc(0);
+/** Longest wait for the commit that closes a rebalance barrier. */
+const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
 /** Close without waiting for the group's blessing; never rejects. */
 function forceClose(consumer: KafkaConsumer): Promise<void> {
@@ -44,6 +52,8 @@ export class KafkaSubscription implements Subscription {
   /** The partition of the last record taken, and the assignment it was checked against (records come in runs). */
   private lastState: PartitionState | undefined;
   private lastAssignments: KafkaConsumer['assignments'] = null;
+  /** The rebalance barrier running now (a JoinGroup waits on it). */
+  private barrier: Promise<Buffer> | undefined;
 
   constructor(
     private readonly plan: SubscriptionPlan,
@@ -57,6 +67,7 @@ export class KafkaSubscription implements Subscription {
       prefetch: plan.prefetch,
       partitionConcurrency: options.partitionConcurrency || plan.prefetch,
       maxBuffered,
+      drainTimeoutMs: options.drainTimeoutMs,
       onDelivery,
       nack: plan.nack,
       deadLetter: plan.deadLetter,
@@ -71,9 +82,14 @@ export class KafkaSubscription implements Subscription {
   }
 
   async start(): Promise<void> {
-    const consumer = this.plan.createConsumer();
+    const consumer = this.plan.createConsumer(() => this.beforeJoin());
     this.consumer = consumer;
     consumer.on('consumer:group:join', (payload) => this.onJoin(consumer, payload));
+    // Group errors the client raises outside a stream (a rejoin that failed); after close() they are
+    // the closed client refusing a join it no longer needs. Unheard, an 'error' event would crash the process.
+    consumer.on('error', (error: Error) => {
+      if (consumer === this.consumer && !this.closing) this.plan.onError(new TransportError(redact(`Kafka consumer group "${this.plan.groupId}": ${errorMessage(error)}`)));
+    });
     try {
       const stream = await consumer.consume({
         topics: this.plan.topics,
@@ -103,8 +119,11 @@ export class KafkaSubscription implements Subscription {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stream?.pause();
-      await this.dispatcher.stop(this.options.drainTimeoutMs);
+      // The membership is kept while the drain runs: a member joining now waits in the rebalance
+      // barrier (beforeJoin) until this member's deliveries are settled and committed.
+      await this.dispatcher.stop();
       clearInterval(this.commitTimer);
+      await this.committing;
       await this.commit();
       await this.stopConsumer();
     })();
@@ -128,6 +147,47 @@ export class KafkaSubscription implements Subscription {
     const assigned = new Set<string>();
     for (const a of payload.assignments ?? []) for (const p of a.partitions) assigned.add(`${a.topic}:${p}`);
     this.dispatcher.revoke(assigned);
+    this.dispatcher.release();
+  }
+
+  /**
+   * Runs before each JoinGroup of this member (the client's protocolsMetadata hook). In a rebalance
+   * (Kafka's eager protocol: every partition may move) the member starts nothing new, waits for its
+   * deliveries in flight and commits them before it rejoins; the group cannot complete the rebalance
+   * without it, so no other member starts one of these records while it still runs here. Bounded by
+   * the session and rebalance timeouts (less a heartbeat and a margin): a member that rejoins too
+   * late is dropped from the group and its records run elsewhere anyway (a warning says so).
+   */
+  private beforeJoin(): Promise<Buffer> {
+    // A commit refused mid-rebalance makes the client rejoin from inside the barrier: no second wait.
+    if (this.barrier || (this.dispatcher.inFlight === 0 && !this.consumer?.assignments?.length)) return Promise.resolve(NO_USER_DATA);
+    this.barrier = (async () => {
+      // The coordinator drops a member that neither heartbeats nor rejoins within the session timeout
+      // (the client stops heartbeating once it starts to rejoin), and any member after the rebalance timeout.
+      const { rebalanceTimeoutMs, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
+      const bound = Math.max(0, Math.min(rebalanceTimeoutMs, sessionTimeoutMs) - heartbeatIntervalMs - BARRIER_COMMIT_TIMEOUT_MS);
+      const group = { group: this.plan.groupId };
+      this.plan.logger.debug(group, `Kafka group rebalancing: waiting for ${this.dispatcher.inFlight} deliveries in flight before rejoining`);
+      const settled = await this.dispatcher.hold(bound);
+      if (!settled) {
+        this.plan.logger.warn(
+          group,
+          `Kafka group "${this.plan.groupId}" is rebalancing and ${this.dispatcher.inFlight} deliveries are still running after ${bound} ms ` +
+            '(the lesser of sessionTimeoutMs and rebalanceTimeoutMs, less a heartbeat and a margin): rejoining, so another member may start them again',
+        );
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.commit(true), new Promise((resolve) => (timer = setTimeout(resolve, BARRIER_COMMIT_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      // A member draining for close() leaves rather than rejoins: its LeaveGroup must not queue behind
+      // a JoinGroup of its own on the coordinator connection, so the join waits until the member left.
+      if (this.closing) await this.closing;
+      this.plan.logger.debug(group, 'Kafka group rebalancing: deliveries settled and committed, rejoining');
+      return NO_USER_DATA;
+    })().finally(() => {
+      this.barrier = undefined;
+    });
+    return this.barrier;
   }
 
   private onMessage(consumer: KafkaConsumer, record: KafkaMessage): void {
@@ -148,8 +208,9 @@ export class KafkaSubscription implements Subscription {
     this.dispatcher.add(state, this.reader.entry(record));
   }
 
-  private commit(): Promise<void> {
-    if (this.committing) return this.committing;
+  /** Commit what is settled; `fresh`: a commit of its own even while the periodic one runs. */
+  private commit(fresh = false): Promise<void> {
+    if (this.committing && !fresh) return this.committing;
     const consumer = this.consumer;
     if (!consumer || this.restarting) return Promise.resolve();
     const offsets = [];
@@ -161,7 +222,7 @@ export class KafkaSubscription implements Subscription {
       states.push([state, point]);
     }
     if (offsets.length === 0) return Promise.resolve();
-    this.committing = consumer
+    const committing = consumer
       .commit({ offsets })
       .then(() => {
         for (const [state, point] of states) if (point > state.committed) state.committed = point;
@@ -169,24 +230,31 @@ export class KafkaSubscription implements Subscription {
       // A commit refused during a rebalance is retried on the next tick with whatever is still ours.
       .catch(() => {})
       .finally(() => {
-        this.committing = undefined;
+        if (this.committing === committing) this.committing = undefined;
       });
-    return this.committing;
+    this.committing = committing;
+    return committing;
   }
 
   private restart(consumer: KafkaConsumer, cause: Error): void {
     if (this.closing || this.restarting || consumer !== this.consumer) return;
     this.restarting = true;
-    this.plan.onError(new TransportError(redact(`Kafka consumer lost (${errorMessage(cause)}); reconnecting`)));
+    const lost = new TransportError(redact(`Kafka consumer of group "${this.plan.groupId}" lost (${rootMessage(cause)}); reconnecting`));
+    this.plan.logger.warn({ group: this.plan.groupId }, lost.message);
+    this.plan.onError(lost);
     this.dispatcher.revoke();
     void (async () => {
       await this.stopConsumer();
       for (let attempt = 0; !this.closing; attempt++) {
         try {
           await this.start();
+          if (attempt > 0) this.plan.logger.info({ group: this.plan.groupId }, `Kafka consumer of group "${this.plan.groupId}" reconnected after ${attempt + 1} attempts`);
           break;
         } catch (error) {
-          this.plan.onError(new TransportError(redact(`Kafka consumer reconnect failed: ${errorMessage(error)}`)));
+          const failed = new TransportError(redact(`Kafka consumer reconnect failed: ${rootMessage(error)}`));
+          // One warning when reconnecting starts failing, not one per attempt: the broker may be down for minutes.
+          if (attempt === 0) this.plan.logger.warn({ group: this.plan.groupId }, `${failed.message}; retrying every ${RESTART_DELAYS_MS.at(-1)! / 1000} s at most until it answers`);
+          this.plan.onError(failed);
           const delay = RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]!;
           await new Promise((resolve) => setTimeout(resolve, delay));
         }

@@ -1,5 +1,5 @@
-import { Admin } from '@platformatic/kafka';
 import { ConfigError } from '@org/eventbus';
+import { Admin } from '@platformatic/kafka';
 
 export interface KafkaTeardownOptions {
   /** host:port of one or more brokers. */

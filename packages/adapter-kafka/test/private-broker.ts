@@ -18,7 +18,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** Two free consecutive ports (client, controller) in a range the shared broker never uses. */
-async function freePorts(): Promise<number> {
+export async function freePorts(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = 20_000 + 2 * Math.floor(Math.random() * 10_000);
     if ((await portFree(port)) && (await portFree(port + 1))) return port;
