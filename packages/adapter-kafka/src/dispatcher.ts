@@ -10,7 +10,6 @@ export interface Held {
 export type KafkaDelivery = TrackedDelivery<Held>;
 
 /** How long a record whose settle failed waits before it runs again on this member. */
-const REDELIVER_DELAY_MS = 1000;
 
 export interface DispatcherHooks {
   prefetch: number;
@@ -64,10 +63,11 @@ export class Dispatcher {
         },
         nack: (delivery, delayMs) => this.move(delivery, () => hooks.nack(delivery, delayMs)),
         deadLetter: (delivery, reason) => this.move(delivery, () => hooks.deadLetter(delivery, reason)),
-        // Kafka's plain redelivery: the offset stays uncommitted and the record runs again here.
+        // Kafka's plain redelivery: the offset stays uncommitted and the record runs again here, at
+        // once — core already held it for HANDLER_FAILURE_DELAY_MS after the failed settle.
         redeliver: ({ raw }) => {
           if (raw.state.revoked) return;
-          raw.state.putBack(raw.entry, Date.now() + REDELIVER_DELAY_MS);
+          raw.state.putBack(raw.entry, Date.now());
           this.buffered++;
         },
       },

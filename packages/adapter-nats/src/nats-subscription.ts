@@ -3,7 +3,6 @@ import {
   DeliveryTracker,
   deadLetterHeaders,
   EventbusHeaders,
-  HANDLER_FAILURE_DELAY_MS,
   type ReceivedMessage,
   type SettleActions,
   type Subscription,
