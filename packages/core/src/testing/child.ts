@@ -1,4 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSpy, type Spy } from './spy.js';
 
@@ -20,14 +22,25 @@ export interface ChildConsumer {
 }
 
 /**
+ * The child's entry: child-consumer.ts beside this file when the workspace runs the sources (through
+ * tsx), else the built dist/testing/child-consumer.{js,cjs} beside the testing bundle this code is in.
+ */
+function childScript(): { script: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const script = join(dirname(here), fromSource ? 'child-consumer.ts' : here.endsWith('.cjs') ? 'child-consumer.cjs' : 'child-consumer.js');
+  if (!existsSync(script)) {
+    throw new Error(`spawnChildConsumer: the child entry ${script} is missing (is @org/eventbus built or installed completely?)`);
+  }
+  return { script, execArgv: fromSource ? ['--conditions=@org/source', '--import', 'tsx'] : [] };
+}
+
+/**
  * Runs a consumer in a child process that takes deliveries and never settles them, as a handler
  * mid-way through slow work would, so a test can SIGKILL it and watch the work move elsewhere.
  */
 export function spawnChildConsumer(config: ChildConsumerConfig): ChildConsumer {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const script = here.replace(/child\.(ts|js|cjs)$/, fromSource ? 'child-consumer.ts' : 'child-consumer.js');
-  const execArgv = fromSource ? ['--conditions=@org/source', '--import', 'tsx'] : [];
+  const { script, execArgv } = childScript();
   const child: ChildProcess = fork(script, [], {
     execArgv,
     env: { ...process.env, EVENTBUS_CHILD_CONFIG: JSON.stringify(config) },
