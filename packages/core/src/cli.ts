@@ -16,8 +16,7 @@ asyncapi.json (AsyncAPI 3.0) and index.html (a clickable page) into --out.
   --check     write nothing; exit 1 when the files in --out differ from what would be generated
   --fail-on   findings that make the command fail (default: error)
 
-A TypeScript entry needs tsx:  npx tsx node_modules/@org/eventbus/src/cli.ts docs --entry app.ts
-                          or:  node --import tsx node_modules/.bin/eventbus docs --entry app.ts`;
+A TypeScript entry needs tsx loaded:  NODE_OPTIONS="--import tsx" npx eventbus docs --entry app.ts`;
 
 type FailOn = 'error' | 'warning' | 'none';
 
