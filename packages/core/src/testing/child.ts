@@ -23,14 +23,17 @@ export interface ChildConsumer {
 
 /**
  * The child's entry: child-consumer.ts beside this file when the workspace runs the sources (through
- * tsx), else the built dist/testing/child-consumer.{js,cjs} beside the testing bundle this code is in.
+ * tsx), else the built child-consumer.{js,cjs} of the same format in dist/testing — beside this code
+ * when it is bundled into dist/testing/index, one level down when the build put it in a dist/ chunk.
  */
 function childScript(): { script: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
-  const script = join(dirname(here), fromSource ? 'child-consumer.ts' : here.endsWith('.cjs') ? 'child-consumer.cjs' : 'child-consumer.js');
-  if (!existsSync(script)) {
-    throw new Error(`spawnChildConsumer: the child entry ${script} is missing (is @org/eventbus built or installed completely?)`);
+  const file = fromSource ? 'child-consumer.ts' : here.endsWith('.cjs') ? 'child-consumer.cjs' : 'child-consumer.js';
+  const candidates = [join(dirname(here), file), join(dirname(here), 'testing', file)];
+  const script = candidates.find((candidate) => existsSync(candidate));
+  if (script === undefined) {
+    throw new Error(`spawnChildConsumer: the child entry is missing (looked for ${candidates.join(' and ')}): is @org/eventbus built or installed completely?`);
   }
   return { script, execArgv: fromSource ? ['--conditions=@org/source', '--import', 'tsx'] : [] };
 }
