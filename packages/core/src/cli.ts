@@ -25,9 +25,11 @@ async function loadEntry(entry: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(entry)) {
-      throw new Error(`cannot import ${entry}: a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
+    // Node 20 refuses .ts outright; Node ≥ 22.18 strips types itself and then fails on the entry's
+    // `./x.js` imports of .ts files. Either way, what the user lacks is tsx.
+    if (/\.[cm]?tsx?$/.test(entry)) {
+      const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`cannot import ${entry} (${why}): a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
     }
     throw error;
   }
