@@ -4,7 +4,7 @@
 // runs the sources, which import 'vitest' directly.
 //
 // describe/it must run synchronously while vitest collects a file, so vitest is loaded with require():
-// its ESM entry, which Node (≥ 22.12) returns from the module cache as the same instance the runner
+// its ESM entry, which Node (20.19+, 22.12+) returns from the module cache as the same instance the runner
 // already imported. Its "require" entry only throws, so the ESM file is resolved from its exports.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,7 +29,10 @@ function vitest(): VitestModule {
   return loaded;
 }
 
-/** A stand-in for one vitest export: calls and property reads (describe.skipIf, expect.poll) go to the real one. */
+/**
+ * A stand-in for one vitest export: calls and property reads (describe.skipIf, it.skip.each, expect.poll) go
+ * to the real one, unbound, as vitest's chainable API expects (it keeps its state in closures, not `this`).
+ */
 function lazy<K extends keyof VitestModule>(name: K): VitestModule[K] {
   const target = (() => {}) as unknown as VitestModule[K] & object;
   return new Proxy(target, {
