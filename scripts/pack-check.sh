@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Release check: every package as a user gets it. Builds, packs each package (`pnpm pack`, which applies
-# publishConfig), lints the tarballs (publint, are-the-types-wrong under node16 and bundler resolution),
+# publishConfig), lints the tarballs (publint, are-the-types-wrong under its strict profile: node10, node16 and bundler resolution),
 # installs them into a scratch npm project outside the workspace, and there runs the README quick start
 # in ESM and CommonJS on memory://, the common-mistake errors, every adapter through createTransport, the
 # testing entry (CommonJS, the child consumer, the memory conformance suite under vitest), a typecheck
@@ -70,7 +70,7 @@ done
 for tgz in "$work"/tarballs/*.tgz; do
   name=$(basename "$tgz" .tgz)
   check "publint $name" $PUBLINT run "$tgz" --strict
-  check "attw $name (node16, bundler)" $ATTW "$tgz" --profile node16 --no-emoji --no-color --format table-flipped
+  check "attw $name (node10, node16, bundler)" $ATTW "$tgz" --no-emoji --no-color --format table-flipped
   check "tarball $name: README.md, LICENSE, repository, no @org/source condition" bash -c "
     list=\$(tar -tzf '$tgz')
     grep -qx package/README.md <<<\"\$list\" && grep -qx package/LICENSE <<<\"\$list\" &&
