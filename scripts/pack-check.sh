@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Release check: every package as a user gets it. Builds, packs each package (`pnpm pack`, which applies
-# publishConfig), lints the tarballs (publint, are-the-types-wrong under its strict profile: node10, node16 and bundler resolution),
-# installs them into a scratch npm project outside the workspace, and there runs the README quick start
+# publishConfig), lints the tarballs (publint --strict; are-the-types-wrong's strict profile: node10, node16
+# and bundler resolution), installs them into a scratch npm project outside the workspace, and there runs
+# the README quick start
 # in ESM and CommonJS on memory://, the common-mistake errors, every adapter through createTransport, the
 # testing entry (CommonJS, the child consumer, the memory conformance suite under vitest), a typecheck
 # without skipLibCheck, and each bin's --help. Exits 1 if anything failed; prints one line per check.
