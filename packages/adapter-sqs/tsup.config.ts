@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // Class names survive bundling: errors print as TransportError, not _class2.
+  keepNames: true,
 });

@@ -11,6 +11,8 @@ export default defineConfig([
     clean: true,
     sourcemap: true,
     target: 'node20',
+    // Class names survive bundling: errors print as ConfigError, not _class2.
+    keepNames: true,
     external,
   },
   {
@@ -19,6 +21,8 @@ export default defineConfig([
     format: ['esm'],
     sourcemap: true,
     target: 'node20',
+    // Class names survive bundling: errors print as ConfigError, not _class2.
+    keepNames: true,
     external,
   },
 ]);

@@ -200,6 +200,14 @@ export function createEventBus(options: EventBusOptions): EventBus {
     contracts,
 
     async publish(contract, data, publishOptions = {}) {
+      // A plain { type } (or nothing) would fail deep inside with "reading 'safeParse'": say what is expected.
+      if (typeof contract !== 'object' || contract === null || typeof contract.schema?.safeParse !== 'function') {
+        const type = (contract as { type?: unknown } | null)?.type;
+        const got = typeof contract === 'object' && contract !== null ? `an object with no zod schema (type ${JSON.stringify(type)})` : String(contract);
+        throw new ConfigError('contract', 'not a contract', {
+          message: `publish() needs an event contract from defineEvent({ type, schema }) as its first argument; got ${got}`,
+        });
+      }
       return (await publishOne(contract, data, publishOptions)) as CloudEvent<EventData<typeof contract>>;
     },
 

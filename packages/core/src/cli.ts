@@ -17,8 +17,7 @@ asyncapi.json (AsyncAPI 3.0) and index.html (a clickable page) into --out.
   --check     write nothing; exit 1 when the files in --out differ from what would be generated
   --fail-on   findings that make the command fail (default: error)
 
-A TypeScript entry needs tsx:  npx tsx node_modules/@org/eventbus/src/cli.ts docs --entry app.ts
-                          or:  node --import tsx node_modules/.bin/eventbus docs --entry app.ts`;
+A TypeScript entry needs tsx loaded:  NODE_OPTIONS="--import tsx" npx eventbus docs --entry app.ts`;
 
 type FailOn = 'error' | 'warning' | 'none';
 
@@ -27,9 +26,11 @@ async function loadEntry(entry: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(entry)) {
-      throw new Error(`cannot import ${entry}: a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
+    // Node 20 refuses .ts outright; Node ≥ 22.18 strips types itself and then fails on the entry's
+    // `./x.js` imports of .ts files. Either way, what the user lacks is tsx.
+    if (/\.[cm]?tsx?$/.test(entry)) {
+      const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`cannot import ${entry} (${why}): a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
     }
     throw error;
   }

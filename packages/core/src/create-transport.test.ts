@@ -21,7 +21,7 @@ describe('createTransport', () => {
   it('a scheme whose adapter package is not installed names the package to install', async () => {
     await expect(loadAdapter('@org/eventbus-not-installed', 'kafka:')).rejects.toThrow(ConfigError);
     await expect(loadAdapter('@org/eventbus-not-installed', 'kafka:')).rejects.toThrow(
-      /the scheme "kafka:\/\/" needs the package @org\/eventbus-not-installed: npm install @org\/eventbus-not-installed/,
+      /@org\/eventbus-not-installed is not installed \(the scheme "kafka:\/\/" needs it\): install @org\/eventbus-not-installed/,
     );
   });
 });

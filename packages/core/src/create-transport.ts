@@ -51,6 +51,13 @@ function isMissingPackage(error: unknown, pkg: string): boolean {
  * `memory://`, `amqp://`, `kafka://`, `nats://`, `sqs://`. The adapter package is imported on demand.
  */
 export async function createTransport(url: string, options: Record<string, unknown> = {}): Promise<Transport> {
+  // The docs pass `process.env.EVENTBUS_URL!`: an unset variable arrives here as undefined.
+  if (typeof url !== 'string' || url.trim() === '') {
+    const got = url === undefined ? 'undefined' : typeof url === 'string' ? 'an empty string' : typeof url;
+    throw new ConfigError('url', 'missing', {
+      message: `createTransport() needs a broker URL and got ${got}: set EVENTBUS_URL (memory://, amqp://…, kafka://…, nats://…, sqs://…) or pass the URL`,
+    });
+  }
   const pkg = adapterPackageFor(url);
   if (pkg === undefined) {
     const { hostname, searchParams } = parse(url);
@@ -80,7 +87,9 @@ export async function loadAdapter(pkg: string, scheme: string): Promise<AdapterM
     adapter = (await import(pkg)) as AdapterModule;
   } catch (error) {
     if (isMissingPackage(error, pkg)) {
-      throw new ConfigError('url', `the scheme "${scheme}//" needs the package ${pkg}: npm install ${pkg}`);
+      throw new ConfigError('url', 'adapter not installed', {
+        message: `the adapter package ${pkg} is not installed (the scheme "${scheme}//" needs it): install ${pkg}, e.g. npm install ${pkg}`,
+      });
     }
     throw error;
   }

@@ -3,14 +3,19 @@ export class EventBusError extends Error {
   override readonly name: string = 'EventBusError';
 }
 
-/** A bad option, found at construction. The message names the option. */
+/**
+ * A bad option, found at construction. The message names the option — "Invalid option `url`: …" — or,
+ * when the remedy is not a different value (a package to install, a variable to set), says that
+ * instead: pass the whole message as `message`. `option` always names what was wrong.
+ */
 export class ConfigError extends EventBusError {
   override readonly name = 'ConfigError';
   constructor(
     readonly option: string,
     problem: string,
+    wording: { message?: string } = {},
   ) {
-    super(`Invalid option \`${option}\`: ${problem}`);
+    super(wording.message ?? `Invalid option \`${option}\`: ${problem}`);
   }
 }
 

@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 // eventbus-ec2 [--role api|worker|all] [--port 3000] [--host 127.0.0.1] [--url memory://]
 import { parseArgs } from 'node:util';
-import { consoleLogger } from '@org/eventbus';
+import { ConfigError, consoleLogger } from '@org/eventbus';
 import { optionsFromEnv } from './config.js';
 import { startEc2Service } from './service.js';
 
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    url: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+/** A user mistake: one line on stderr, exit code 2, no stack trace. */
+function mistake(problem: string): never {
+  console.error(`eventbus-ec2: ${problem} (--help shows the options)`);
+  process.exit(2);
+}
+
+let values: { role?: string; port?: string; host?: string; url?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      url: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (error) {
+  // parseArgs names the option ("Unknown option '--x'"); its advice about positionals does not apply.
+  mistake((error as Error).message.split('. ')[0] ?? 'bad arguments');
+}
 if (values.help) {
   console.log(`eventbus-ec2 — the reference 202 service: launch EC2 instances without making the user wait
 
@@ -51,6 +63,8 @@ try {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 } catch (error) {
+  // A bad option or variable (ConfigError) is the user's to fix: exit 2, as for a bad argument.
+  if (error instanceof ConfigError) mistake(error.message);
   console.error(`eventbus-ec2: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }

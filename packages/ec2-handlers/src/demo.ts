@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { Launcher } from './launcher.js';
 import { SimulatedLauncher } from './simulated-launcher.js';
 import type { Ec2Service } from './service.js';
 import { startEc2Service } from './service.js';
@@ -26,9 +27,17 @@ export interface DemoSummary {
   succeeded: number;
   failed: number;
   seconds: number;
-  /** Outcomes per second from the first to the last. */
+  /** Outcomes (notifications) per second from the first to the last: boot time and failures shape it, not the limit. */
   achievedRate: number;
   limit: number | undefined;
+  /** Launches the workers started (RunInstances calls, retries included); undefined against a remote --url. */
+  launchStarts: number | undefined;
+  /**
+   * Launch starts per second, what the rate limit bounds: starts / (first-to-last start + one second).
+   * A limit of L per second allows at most L starts in the window the last start opens, so this stays
+   * ≤ L however the starts bunch. Undefined against a remote --url.
+   */
+  startRate: number | undefined;
   postP50Ms: number;
   postP99Ms: number;
 }
@@ -49,10 +58,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const out = options.out ?? process.stdout;
   const limit = options.url ? undefined : (options.rate ?? 2);
   let service: Ec2Service | undefined;
+  // When the demo runs the service, it sees each launch start: the rate limit is about those, not outcomes.
+  const starts: number[] = [];
   if (!options.url) {
+    const simulated = new SimulatedLauncher({ bootMs: options.bootMs ?? 3000, failureRate: options.failureRate ?? 0.05 });
+    const launcher: Launcher = {
+      name: simulated.name,
+      launch: (spec, signal) => {
+        starts.push(performance.now());
+        return simulated.launch(spec, signal);
+      },
+    };
     service = await startEc2Service({
       port: 0,
-      launcher: new SimulatedLauncher({ bootMs: options.bootMs ?? 3000, failureRate: options.failureRate ?? 0.05 }),
+      launcher,
       guards: { rateLimit: { limit: limit ?? 2, per: 1000 }, concurrency: 50 },
       worker: { concurrency: 64 },
     });
@@ -122,12 +141,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       seconds,
       achievedRate: span > 0 ? (outcomes.size - 1) / span : outcomes.size,
       limit,
+      launchStarts: options.url ? undefined : starts.length,
+      startRate: options.url || starts.length === 0 ? undefined : starts.length / (((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000 + 1),
       postP50Ms: pct(latencies, 50),
       postP99Ms: pct(latencies, 99),
     };
+    const rate =
+      summary.startRate === undefined
+        ? `outcomes arrived at ${summary.achievedRate.toFixed(2)}/s`
+        : `${summary.launchStarts} launches started at ${summary.startRate.toFixed(2)}/s (limit ${limit}/s)`;
     out.write(
-      `\n\nsucceeded ${summary.succeeded} · failed ${summary.failed} · refused ${summary.refused} · ${summary.seconds.toFixed(1)} s · ` +
-        `achieved ${summary.achievedRate.toFixed(2)} launches/s${limit ? ` against a limit of ${limit}/s` : ''}\n`,
+      `\n\nsucceeded ${summary.succeeded} · failed ${summary.failed} · refused ${summary.refused} · ${summary.seconds.toFixed(1)} s · ${rate}\n`,
     );
     return summary;
   } finally {

@@ -1,4 +1,4 @@
-import { type Browser, CHROMIUM, chromiumAvailable, launchChromium } from '@org/eventbus/testing';
+import { type Browser, CHROMIUM, chromiumAvailable, launchChromium } from '@org/eventbus/testing/chromium';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ec2Service, SimulatedLauncher, startEc2Service } from '../src/index.js';
 import { runId } from './helpers.js';

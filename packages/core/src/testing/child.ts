@@ -1,4 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSpy, type Spy } from './spy.js';
 
@@ -20,14 +22,28 @@ export interface ChildConsumer {
 }
 
 /**
+ * The child's entry: child-consumer.ts beside this file when the workspace runs the sources (through
+ * tsx), else the built child-consumer.{js,cjs} of the same format in dist/testing — beside this code
+ * when it is bundled into dist/testing/index, one level down when the build put it in a dist/ chunk.
+ */
+function childScript(): { script: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const file = fromSource ? 'child-consumer.ts' : here.endsWith('.cjs') ? 'child-consumer.cjs' : 'child-consumer.js';
+  const candidates = [join(dirname(here), file), join(dirname(here), 'testing', file)];
+  const script = candidates.find((candidate) => existsSync(candidate));
+  if (script === undefined) {
+    throw new Error(`spawnChildConsumer: the child entry is missing (looked for ${candidates.join(' and ')}): is @org/eventbus built or installed completely?`);
+  }
+  return { script, execArgv: fromSource ? ['--conditions=@org/source', '--import', 'tsx'] : [] };
+}
+
+/**
  * Runs a consumer in a child process that takes deliveries and never settles them, as a handler
  * mid-way through slow work would, so a test can SIGKILL it and watch the work move elsewhere.
  */
 export function spawnChildConsumer(config: ChildConsumerConfig): ChildConsumer {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const script = here.replace(/child\.(ts|js|cjs)$/, fromSource ? 'child-consumer.ts' : 'child-consumer.js');
-  const execArgv = fromSource ? ['--conditions=@org/source', '--import', 'tsx'] : [];
+  const { script, execArgv } = childScript();
   const child: ChildProcess = fork(script, [], {
     execArgv,
     env: { ...process.env, EVENTBUS_CHILD_CONFIG: JSON.stringify(config) },

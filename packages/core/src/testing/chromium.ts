@@ -1,6 +1,8 @@
 // A system Chromium (Debian's `chromium` package) driven by playwright-core, for tests of pages
 // the project serves or generates. No browser download; the network stays closed, so pages must be
 // self-contained. playwright-core is an optional peer dependency, loaded only when this is called.
+// Published as its own entry, `@org/eventbus/testing/chromium`: its types name playwright-core's, so
+// only projects that have playwright-core import it, and `@org/eventbus/testing` typechecks without.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

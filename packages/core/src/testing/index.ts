@@ -4,4 +4,3 @@ export { type ChildConsumer, spawnChildConsumer } from './child.js';
 export { createSpy, eventually, Spy, type WaitOptions } from './spy.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { type BrokerSource, brokerUrlFromEnv, describeBroker } from './env.js';
-export { type Browser, CHROMIUM, chromiumAvailable, launchChromium } from './chromium.js';

@@ -65,7 +65,7 @@ export interface ConformanceOptions {
   skip?: Partial<Record<ScenarioName, string>>;
   /** How long a message held by a dead consumer takes to come back (SQS visibility timeout). */
   redeliveryTimeoutMs?: number;
-  /** Multiply the large message counts (1 = as in DESIGN.md); slow emulators may scale down. */
+  /** Multiply the large message counts (1 = as in docs/architecture.md); slow emulators may scale down. */
   scale?: number;
   /** Per-test timeout in ms. */
   timeoutMs?: number;

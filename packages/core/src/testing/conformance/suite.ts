@@ -21,7 +21,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
 class ScenarioSkipped extends Error {}
 
 /**
- * Every transport runs this same suite against its real broker (DESIGN.md's conformance list).
+ * Every transport runs this same suite against its real broker (the scenarios listed in docs/architecture.md).
  * A scenario the broker cannot support is skipped visibly, by option or by capability flag.
  */
 export function runTransportConformance(name: string, factory: TransportFactory, options: ConformanceOptions = {}): void {
