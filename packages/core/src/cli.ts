@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `eventbus` command line: `eventbus docs --entry <module> --out docs/events [--check]`.
+// The `eventbus` command line: `eventbus docs …` (event-graph docs) and `eventbus provision …` (declare groups).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { registryFromModule } from './graph/describe-app.js';
 import { run as provision } from './provision-command.js';
 
 const USAGE = `Usage: eventbus docs --entry <module> [--export <name>] [--out docs/events] [--check] [--title <text>] [--fail-on error|warning|none]
+       eventbus provision --entry <module> [--export <name>] [--url <broker url>]   (see eventbus provision --help)
 
 Builds the event graph from the module's declarations (its export --export, else \`registry\`, \`bus\` or
 default: an event bus or a registry, or a function returning one — nothing is started) and writes README.md (Markdown + Mermaid),
