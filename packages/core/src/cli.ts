@@ -21,14 +21,24 @@ A TypeScript entry needs tsx:  npx tsx node_modules/@org/eventbus/src/cli.ts doc
 
 type FailOn = 'error' | 'warning' | 'none';
 
+const TYPESCRIPT_LOAD_ERRORS = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_MODULE_NOT_FOUND',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+]);
+
 async function loadEntry(entry: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(resolve(process.cwd(), entry)).href;
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(entry)) {
-      throw new Error(`cannot import ${entry}: a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
+    // Node 20 refuses a .ts file outright; Node ≥ 22.18 strips types itself but cannot resolve the
+    // `./x.js` specifiers that point at `./x.ts` sources, nor non-erasable syntax: the fix is tsx either way.
+    if (code !== undefined && TYPESCRIPT_LOAD_ERRORS.has(code) && /\.[cm]?tsx?$/.test(entry)) {
+      const cause = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`cannot import ${entry}: a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …"); Node said: ${cause}`);
     }
     throw error;
   }
