@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(root, 'packages/core/src/cli.ts');
@@ -73,7 +73,9 @@ describe('eventbus docs', () => {
 
 describe('the built CLI (dist/cli.js)', () => {
   it('runs as `node dist/cli.js` for a JavaScript entry, and needs tsx only for a TypeScript one', async () => {
-    const out = join(root, 'packages/core/node_modules/.tmp-cli-dist');
+    // A folder of its own: CI runs this suite on several Node lines at once.
+    const out = mkdtempSync(join(root, 'packages/core/node_modules/.tmp-cli-dist-'));
+    onTestFinished(() => rmSync(out, { recursive: true, force: true }));
     // Build next to core's node_modules so the bundle resolves zod as an installed package would.
     const built = await new Promise<{ code: number; stderr: string }>((done) =>
       execFile(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', out, '--no-dts', '--silent'], { cwd: join(root, 'packages/core'), timeout: 120_000 }, (error, _stdout, stderr) =>
