@@ -29,7 +29,8 @@ export function describeBroker(name: string, source: BrokerSource, body: (url: (
   const useContainer = !fromEnv && source.container !== undefined && dockerAvailable();
   const ci = process.env.CI === 'true' || process.env.CI === '1';
   if (!fromEnv && !useContainer && !ci) {
-    console.info(`[eventbus] skipping ${name} tests: set ${source.variable} (or run Docker for testcontainers) to enable them`);
+    const docker = source.container ? ' (or run Docker: this block starts its broker with testcontainers)' : '';
+    console.info(`[eventbus] skipping ${name} tests: set ${source.variable}${docker} to enable them`);
     describe.skipIf(true)(`${name} (set ${source.variable} to run)`, () => body(() => ''));
     return;
   }
