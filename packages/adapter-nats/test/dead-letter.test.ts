@@ -1,11 +1,11 @@
 import { type Delivery, EventbusHeaders } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { fitDeadLetter } from '../src/dead-letter.js';
 import { streamNameFor } from '../src/options.js';
 import { wireSize } from '../src/wire.js';
-import { cloudEventMessage, Fixture, refuseDeadLetters, URL_VARIABLE } from './helpers.js';
+import { cloudEventMessage, type Fixture, refuseDeadLetters, URL_VARIABLE, withPlainClient } from './helpers.js';
 
 const CE = { 'ce-specversion': '1.0', 'ce-id': 'plain-big', 'ce-source': '/plain', 'ce-type': 'test.event' };
 
@@ -46,15 +46,7 @@ describe('fitDeadLetter', () => {
 });
 
 describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIABLE }, (url) => {
-  const fixture = new Fixture(url);
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await fixture.cleanup();
-  });
+  const { fixture, client } = withPlainClient(url);
 
   /** A group that dead-letters everything, and a reader of its dead letters. */
   async function deadLettering(options: Parameters<Fixture['transport']>[0], reason = 'too big for this service') {
@@ -90,8 +82,8 @@ describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIAB
     const { subject, dead, attempts } = await deadLettering({});
     const h = natsHeaders();
     for (const [k, v] of Object.entries(CE)) h.set(k, v);
-    nc.publish(subject, new Uint8Array(1_020_000).fill(0x61), { headers: h });
-    await nc.flush();
+    client().publish(subject, new Uint8Array(1_020_000).fill(0x61), { headers: h });
+    await client().flush();
     const [copy] = await dead.waitForCount(1, { timeoutMs: 15_000 });
     expect(copy!.message.body.byteLength).toBe(1_020_000);
     expect(copy!.message.headers[EventbusHeaders.deadLetterReason]).toBe('too big for this service');
@@ -101,7 +93,7 @@ describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIAB
   it('a message with room for only part of the reason is dead-lettered with the reason shortened', async () => {
     const reason = `refused: ${'r'.repeat(400)}`;
     const { group, subject, dead } = await deadLettering({}, reason);
-    const maxPayload = nc.info!.max_payload;
+    const maxPayload = client().info!.max_payload;
     // The dead-letter copy with an empty reason, its id with a 9-digit stream sequence (an upper bound).
     const dlHeaders = {
       ...CE,
@@ -115,8 +107,8 @@ describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIAB
     const bodyBytes = maxPayload - wireSize({ id, headers: dlHeaders, body: new Uint8Array(0) }) - 60;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(CE)) h.set(k, v);
-    nc.publish(subject, new Uint8Array(bodyBytes).fill(0x62), { headers: h });
-    await nc.flush();
+    client().publish(subject, new Uint8Array(bodyBytes).fill(0x62), { headers: h });
+    await client().flush();
     const [copy] = await dead.waitForCount(1, { timeoutMs: 15_000 });
     expect(copy!.message.body.byteLength).toBe(bodyBytes);
     const shortened = copy!.message.headers[EventbusHeaders.deadLetterReason]!;
@@ -127,12 +119,12 @@ describeBroker('NATS dead letters of oversized messages', { variable: URL_VARIAB
 
   it('a message at max_payload that cannot carry the dead-letter headers is reported and redelivered, never dropped', async () => {
     const { subject, errors, attempts, dead } = await deadLettering({});
-    const maxPayload = nc.info!.max_payload;
+    const maxPayload = client().info!.max_payload;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(CE)) h.set(k, v);
     const headerBytes = wireSize({ id: '', headers: CE, body: new Uint8Array(0) }) - 'Nats-Msg-Id: \r\n'.length;
-    nc.publish(subject, new Uint8Array(maxPayload - headerBytes).fill(0x63), { headers: h });
-    await nc.flush();
+    client().publish(subject, new Uint8Array(maxPayload - headerBytes).fill(0x63), { headers: h });
+    await client().flush();
     await attempts.waitForCount(2, { timeoutMs: 10_000, description: 'a redelivery after the refused dead letter' });
     expect(errors.calls[0]?.message).toMatch(/could not dead-letter.*max_payload.*redelivering/);
     await dead.expectNone(() => true, 300);

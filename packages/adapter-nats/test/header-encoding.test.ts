@@ -1,11 +1,11 @@
 import type { Delivery } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { streamNameFor } from '../src/options.js';
 import { decodeHeaderValue, encodeHeaderValue } from '../src/wire.js';
-import { cloudEventMessage, Fixture, URL_VARIABLE } from './helpers.js';
+import { cloudEventMessage, URL_VARIABLE, withPlainClient } from './helpers.js';
 
 describe('NATS header values (CloudEvents NATS binding 3.1.3.2)', () => {
   it('percent-encodes space, double quote, percent, controls and non-ASCII as upper-case UTF-8 bytes', () => {
@@ -31,21 +31,13 @@ describe('NATS header values (CloudEvents NATS binding 3.1.3.2)', () => {
 });
 
 describeBroker('NATS header values against a plain @nats-io client', { variable: URL_VARIABLE }, (url) => {
-  const fixture = new Fixture(url);
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await fixture.cleanup();
-  });
+  const { fixture, client } = withPlainClient(url);
 
   it('a plain reader sees percent-encoded values and decodes them to what was sent', async () => {
     const transport = fixture.transport();
     await transport.connect();
     const channel = fixture.name('enc');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(client());
     await jsm.consumers.add(streamNameFor(fixture.prefix), {
       durable_name: 'plain-enc-reader',
       ack_policy: AckPolicy.Explicit,
@@ -55,7 +47,7 @@ describeBroker('NATS header values against a plain @nats-io client', { variable:
     message.headers['ce-source'] = '/billing service/"eu"';
     message.headers['ce-subject'] = ' 100% Café ✓\r\n';
     await transport.publish([message]);
-    const msg = await (await jetstream(nc).consumers.get(streamNameFor(fixture.prefix), 'plain-enc-reader')).next({ expires: 5000 });
+    const msg = await (await jetstream(client()).consumers.get(streamNameFor(fixture.prefix), 'plain-enc-reader')).next({ expires: 5000 });
     msg!.ack();
     expect(msg!.headers?.get('ce-source')).toBe('/billing%20service/%22eu%22');
     expect(msg!.headers?.get('ce-subject')).toBe('%20100%25%20Caf%C3%A9%20%E2%9C%93%0D%0A');
@@ -82,7 +74,7 @@ describeBroker('NATS header values against a plain @nats-io client', { variable:
       'x-unicode': 'välue 日本',
     };
     for (const [k, v] of Object.entries(sent)) h.set(k, v);
-    await jetstream(nc).publish(`${fixture.prefix}.${channel}`, '{}', { headers: h });
+    await jetstream(client()).publish(`${fixture.prefix}.${channel}`, '{}', { headers: h });
     const [delivery] = await received.waitForCount(1);
     expect(delivery!.message.headers).toMatchObject({
       'ce-id': 'plain-enc',

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createEnvelope, encodeBinary, type OutgoingMessage } from '@org/eventbus';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll } from 'vitest';
 import { deleteTopology, NatsTransport, type NatsTransportOptions } from '../src/index.js';
 import { streamNameFor } from '../src/options.js';
 
@@ -71,3 +72,27 @@ export class Fixture {
     await deleteStreams(this.url(), this.prefix);
   }
 }
+
+/**
+ * A Fixture and a plain @nats-io connection for one describe block (interop, provisioning, dead-letter
+ * tests): connected before its tests; afterwards the connection, every transport and the run's streams go.
+ */
+export function withPlainClient(url: () => string): { fixture: Fixture; client: () => NatsConnection } {
+  const fixture = new Fixture(url);
+  let nc: NatsConnection | undefined;
+  beforeAll(async () => {
+    nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await fixture.cleanup();
+  });
+  return {
+    fixture,
+    client: () => {
+      if (!nc) throw new Error('the plain NATS client is connected in beforeAll');
+      return nc;
+    },
+  };
+}
+

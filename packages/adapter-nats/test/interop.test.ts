@@ -1,11 +1,11 @@
 import { createEventBus, defineEvent, EventbusHeaders } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { headers } from '@nats-io/transport-node';
+import { expect, it } from 'vitest';
 import { z } from 'zod';
 import { streamNameFor } from '../src/options.js';
-import { Fixture, URL_VARIABLE } from './helpers.js';
+import { URL_VARIABLE, withPlainClient } from './helpers.js';
 
 const Launched = defineEvent({
   type: 'interop.instance.launched',
@@ -16,24 +16,16 @@ const Launched = defineEvent({
 });
 
 describeBroker('NATS interop with a plain @nats-io client', { variable: URL_VARIABLE }, (url) => {
-  const fixture = new Fixture(url);
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await fixture.cleanup();
-  });
+  const { fixture, client } = withPlainClient(url);
 
   it('a plain client reads what the bus writes: ce- headers, datacontenttype, JSON body', async () => {
     const bus = createEventBus({ transport: fixture.transport(), source: '/interop' });
     await bus.transport.connect();
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(client());
     const stream = streamNameFor(fixture.prefix);
     await jsm.consumers.add(stream, { durable_name: 'plain-reader', ack_policy: AckPolicy.Explicit, filter_subject: `${fixture.prefix}.interop.launched` });
     const sent = await bus.publish(Launched, { instanceId: 'i-123', note: 'prêt ✓' }, { key: 'i-123' });
-    const consumer = await jetstream(nc).consumers.get(stream, 'plain-reader');
+    const consumer = await jetstream(client()).consumers.get(stream, 'plain-reader');
     const msg = await consumer.next({ expires: 5000 });
     expect(msg).not.toBeNull();
     msg!.ack();
@@ -72,18 +64,18 @@ describeBroker('NATS interop with a plain @nats-io client', { variable: URL_VARI
     })) {
       h.set(k, v);
     }
-    await jetstream(nc).publish(subject, JSON.stringify({ instanceId: 'i-plain', note: 'from a plain client' }), { headers: h });
+    await jetstream(client()).publish(subject, JSON.stringify({ instanceId: 'i-plain', note: 'from a plain client' }), { headers: h });
     // Poison from a plain core-NATS publish (no JetStream ack, no headers at all), then a wrong type.
-    nc.publish(subject, 'not json {');
+    client().publish(subject, 'not json {');
     const unknown = headers();
     for (const [k, v] of Object.entries({ 'ce-specversion': '1.0', 'ce-id': 'plain-2', 'ce-source': '/plain', 'ce-type': 'nobody.knows' })) unknown.set(k, v);
-    nc.publish(subject, '{}', { headers: unknown });
-    await nc.flush();
+    client().publish(subject, '{}', { headers: unknown });
+    await client().flush();
     await handled.waitFor((c) => c.includes('i-plain'));
     const reasons = (await dead.waitForCount(2)).map((d) => d[EventbusHeaders.deadLetterReason]);
     expect(reasons.some((r) => /missing CloudEvents attribute|not JSON/.test(r ?? ''))).toBe(true);
     expect(reasons.some((r) => /nobody\.knows/.test(r ?? ''))).toBe(true);
-    await jetstream(nc).publish(subject, JSON.stringify({ instanceId: 'i-after', note: 'still running' }), {
+    await jetstream(client()).publish(subject, JSON.stringify({ instanceId: 'i-after', note: 'still running' }), {
       headers: (() => {
         const after = headers();
         for (const [k, v] of Object.entries({ 'ce-specversion': '1.0', 'ce-id': 'plain-3', 'ce-source': '/plain', 'ce-type': 'interop.instance.launched' })) after.set(k, v);

@@ -1,22 +1,13 @@
 import type { Delivery } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { streamNameFor } from '../src/options.js';
 import { groupDurable } from '../src/wire.js';
-import { cloudEventMessage, Fixture, URL_VARIABLE } from './helpers.js';
+import { cloudEventMessage, type Fixture, URL_VARIABLE, withPlainClient } from './helpers.js';
 
 describeBroker('NATS: publish with no group bound, and provision()', { variable: URL_VARIABLE }, (url) => {
-  const fixture = new Fixture(url);
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: url().replace(/^nats:\/\//, '') });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await fixture.cleanup();
-  });
+  const { fixture, client } = withPlainClient(url);
 
   async function consume(transport: ReturnType<Fixture['transport']>, group: string, channel: string) {
     const seen = createSpy<Delivery>();
@@ -47,7 +38,7 @@ describeBroker('NATS: publish with no group bound, and provision()', { variable:
     const channels = [fixture.name('prov.a'), fixture.name('prov.b')];
     await transport.provision([{ group, channels }]);
     await transport.provision([{ group, channels, types: ['test.event'] }]);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(client());
     for (const channel of channels) {
       const info = await jsm.consumers.info(streamNameFor(fixture.prefix), groupDurable(group, channel));
       expect(info.config.filter_subject).toBe(`${fixture.prefix}.${channel}`);
@@ -80,7 +71,7 @@ describeBroker('NATS: publish with no group bound, and provision()', { variable:
     const group = fixture.name('backoff');
     const channel = fixture.name('backoff');
     await transport.provision([{ group, channels: [channel] }]);
-    const info = await (await jetstreamManager(nc)).consumers.info(streamNameFor(fixture.prefix), groupDurable(group, channel));
+    const info = await (await jetstreamManager(client())).consumers.info(streamNameFor(fixture.prefix), groupDurable(group, channel));
     expect(info.config.max_deliver).toBe(2_147_483_647);
     expect(info.config.backoff).toHaveLength(2);
   });
