@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createEventBus, type EventBus, type EventBusOptions } from '../../bus.js';
 import { defineEvent, type EventContract } from '../../contract.js';
 import type { CloudEvent } from '../../envelope.js';
-import type { Transport } from '../../transport.js';
+import type { ReceivedMessage, Transport } from '../../transport.js';
 import { createSpy } from '../spy.js';
 import type { ConformanceOptions, Endpoint, TransportFactory } from './options.js';
 
@@ -146,4 +146,16 @@ export class SeenIds {
   waitForCount(n: number, options: { timeoutMs?: number; description?: string } = {}): Promise<unknown> {
     return this.changed.waitFor(() => this.seen.size >= n, { description: `${n} distinct events`, ...options });
   }
+}
+
+/** Read a group's dead letters into a spy (subscribe it after the scenario is done breaking things). */
+export async function readDeadLetters(h: Harness, group: string, channels: string[]) {
+  const transport = await h.transport();
+  const letters = createSpy<ReceivedMessage>();
+  const sub = await transport.subscribe({ group, channels, prefetch: 20, deadLetters: true }, async (d) => {
+    letters.fn(d.message);
+    await d.ack();
+  });
+  h.onCleanup(() => sub.close());
+  return { transport, letters };
 }

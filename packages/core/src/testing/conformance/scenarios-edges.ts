@@ -2,22 +2,10 @@ import { expect } from 'vitest';
 import { decodeEvent, encodeEvent } from '../../codec.js';
 import { createEnvelope } from '../../envelope.js';
 import { messageSize } from '../../headers.js';
-import type { ReceivedMessage, Subscription } from '../../transport.js';
+import type { Subscription } from '../../transport.js';
 import { createSpy } from '../spy.js';
-import { type Harness, ids, missing } from './harness.js';
+import { ids, missing, readDeadLetters } from './harness.js';
 import { check, type Scenario, type ScenarioEnv } from './scenario.js';
-
-/** Read a group's dead letters into a spy (subscribed after the scenario is done breaking things). */
-async function deadLetterReader(h: Harness, group: string, channels: string[]) {
-  const transport = await h.transport();
-  const letters = createSpy<ReceivedMessage>();
-  const sub = await transport.subscribe({ group, channels, prefetch: 20, deadLetters: true }, async (d) => {
-    letters.fn(d.message);
-    await d.ack();
-  });
-  h.onCleanup(() => sub.close());
-  return { transport, letters };
-}
 
 function breakSettleHook(env: ScenarioEnv) {
   const hook = env.options.breakSettle;
@@ -66,7 +54,7 @@ export const edgeScenarios: Scenario[] = [
       await deliveries.waitForCount(2, { timeoutMs: 30_000, description: 'the delivery coming back after the refused dead-letter' });
       await repair();
       repaired = true;
-      const { transport: reader, letters } = await deadLetterReader(h, group, [contract.channel]);
+      const { transport: reader, letters } = await readDeadLetters(h, group, [contract.channel]);
       const [letter] = await letters.waitForCount(1, { timeoutMs: 60_000, description: 'the dead letter after the repair' });
       check(letter, 'no dead letter');
       expect(decodeEvent(letter, reader.capabilities.encoding)).toMatchObject({ id: sent.id, data: { n: 1, text: 'must not be lost' } });
@@ -122,7 +110,7 @@ export const edgeScenarios: Scenario[] = [
       h.onCleanup(() => sub.close());
       const publisher = await h.transport();
       await publisher.publish([{ channel: contract.channel, id: event.id, headers: encoded.headers, body: encoded.body }]);
-      const { transport: reader, letters } = await deadLetterReader(h, group, [contract.channel]);
+      const { transport: reader, letters } = await readDeadLetters(h, group, [contract.channel]);
       const [letter] = await letters.waitForCount(1, { timeoutMs: 60_000, description: 'the oversized dead letter' });
       check(letter, 'no dead letter');
       const original = decodeEvent(letter, reader.capabilities.encoding);

@@ -4,20 +4,8 @@ import { createEnvelope } from '../../envelope.js';
 import { EventbusHeaders } from '../../headers.js';
 import type { OutgoingMessage, ReceivedMessage, Transport } from '../../transport.js';
 import { createSpy } from '../spy.js';
-import { type Harness, ids, provisionGroup } from './harness.js';
+import { ids, provisionGroup, readDeadLetters } from './harness.js';
 import { check, type Scenario } from './scenario.js';
-
-/** Read a group's dead letters into a spy. */
-async function readDeadLetters(h: Harness, group: string, channels: string[]) {
-  const transport = await h.transport();
-  const letters = createSpy<ReceivedMessage>();
-  const sub = await transport.subscribe({ group, channels, prefetch: 20, deadLetters: true }, async (d) => {
-    letters.fn(d.message);
-    await d.ack();
-  });
-  h.onCleanup(() => sub.close());
-  return { transport, letters };
-}
 
 function header(message: ReceivedMessage, name: string): string | undefined {
   return message.headers[name];
