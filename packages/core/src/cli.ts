@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // The `eventbus` command line: `eventbus docs …` (event-graph docs) and `eventbus provision …` (declare groups).
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadEntry } from './cli-entry.js';
 import { generateDocs, staleDocs, writeDocs } from './docs/generate.js';
 import { count, findingLine } from './docs/markdown.js';
 import { registryFromModule } from './graph/describe-app.js';
@@ -21,21 +20,6 @@ asyncapi.json (AsyncAPI 3.0) and index.html (a clickable page) into --out.
 A TypeScript entry needs tsx loaded:  NODE_OPTIONS="--import tsx" npx eventbus docs --entry app.ts`;
 
 type FailOn = 'error' | 'warning' | 'none';
-
-async function loadEntry(entry: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(resolve(process.cwd(), entry)).href;
-  try {
-    return (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    // Node 20 refuses .ts outright; Node ≥ 22.18 strips types itself and then fails on the entry's
-    // `./x.js` imports of .ts files. Either way, what the user lacks is tsx.
-    if (/\.[cm]?tsx?$/.test(entry)) {
-      const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      throw new Error(`cannot import ${entry} (${why}): a TypeScript entry needs tsx (run "node --import tsx …" or "npx tsx …")`);
-    }
-    throw error;
-  }
-}
 
 async function docs(args: string[]): Promise<number> {
   const { values } = parseArgs({
