@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type CommandIo, processIo } from './cli/command.js';
 import { loadEntry } from './cli-entry.js';
 import { createTransport } from './create-transport.js';
 import { errorMessage } from './errors.js';
@@ -6,7 +7,6 @@ import { registryFromModule } from './graph/describe-app.js';
 import { isContract } from './graph/registry.js';
 import { redact } from './redact.js';
 import { groupTopologies } from './topology.js';
-import type { Transport } from './transport.js';
 
 export const PROVISION_USAGE = `Usage: eventbus provision --entry <module> [--export <name>] [--url <broker url>]
 
@@ -17,22 +17,6 @@ before the publishers start. The module is loaded as for \`eventbus docs\` (its 
 \`registry\`, \`bus\` or default); nothing in it is started.
 
   --url   the broker (default: $EVENTBUS_URL), e.g. amqp://user:pass@host:5672`;
-
-/** Where the command reads its environment and writes its lines (the process's, or a test's). */
-export interface CommandIo {
-  env: Readonly<Record<string, string | undefined>>;
-  out(line: string): void;
-  err(line: string): void;
-  cwd?: string;
-  /** How a URL becomes a transport (default `createTransport`). */
-  transportFor?: (url: string) => Promise<Transport>;
-}
-
-export const processIo: CommandIo = {
-  env: process.env,
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
-};
 
 /** `eventbus provision`: exit code 0 when every group is declared, 1 when the broker refused, 2 on bad usage. */
 export async function run(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
@@ -87,3 +71,5 @@ export async function run(argv: readonly string[], io: CommandIo = processIo): P
   io.out(`eventbus provision: ${groups.length} group(s) declared on ${transport.name} at ${redact(url)}.`);
   return 0;
 }
+
+export type { CommandIo };

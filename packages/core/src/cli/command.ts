@@ -1,0 +1,30 @@
+import type { Transport } from '../transport.js';
+
+/** Where a command reads its environment and writes its lines (the process's, or a test's). */
+export interface CommandIo {
+  env: Readonly<Record<string, string | undefined>>;
+  out(line: string): void;
+  err(line: string): void;
+  cwd?: string;
+  /** How a URL becomes a transport (default `createTransport`). */
+  transportFor?: (url: string) => Promise<Transport>;
+}
+
+/** The process's own environment and streams. */
+export const processIo: CommandIo = {
+  env: process.env,
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/**
+ * One `eventbus <command>`: parses its own arguments and answers with an exit code — 0 done, 1 the
+ * work failed (a broker refused), 2 bad usage. No side effects at import, so a test calls `run`.
+ */
+export interface Command {
+  /** The word after `eventbus` (or after the adapter's name for an adapter's command). */
+  readonly name: string;
+  /** One line for `eventbus help`. */
+  readonly summary: string;
+  run(argv: readonly string[], io: CommandIo): Promise<number>;
+}
