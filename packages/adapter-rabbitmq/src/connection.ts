@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { redact, TransportError } from '@org/eventbus';
+import { errorMessage, redact, TransportError } from '@org/eventbus';
 import amqp, { type ChannelModel } from 'amqplib';
+import { refusal, transportError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { closeQuietly, errorMessage } from './wire.js';
 
 /** Sleep that a close can cut short. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -17,10 +17,6 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function transportError(what: string, error: unknown): TransportError {
-  return new TransportError(redact(`${what}: ${errorMessage(error)}`), { cause: error });
-}
-
 /** How long a caller waits for a connection, and the option that sets it (named in the error). */
 export interface Wait {
   deadline: number;
@@ -30,31 +26,6 @@ export interface Wait {
 
 export function waitFor(timeoutMs: number, option: string): Wait {
   return { deadline: Date.now() + timeoutMs, timeoutMs, option };
-}
-
-/** The broker refused the login or the vhost: the same URL will not do better on a retry. */
-export class LoginRefusedError extends TransportError {}
-
-/**
- * The broker refused this login or vhost: retrying with the same URL cannot help, so callers fail at
- * once (undefined: a failure that may pass, such as a refused or lost TCP connection).
- */
-export function refusal(error: unknown, options: Pick<ResolvedOptions, 'user' | 'vhost' | 'safeUrl'>): LoginRefusedError | undefined {
-  const message = errorMessage(error);
-  if (/ACCESS.REFUSED/.test(message)) {
-    return new LoginRefusedError(
-      `authentication failed for user "${options.user}" at ${options.safeUrl}: RabbitMQ refused the login (403 ACCESS_REFUSED); check the user and password in the URL`,
-      { cause: error },
-    );
-  }
-  // amqplib's words for a connection.close in answer to connection.open: the vhost is missing or not the user's.
-  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
-    return new LoginRefusedError(
-      `RabbitMQ refused to open virtual host "${options.vhost}" for user "${options.user}" at ${options.safeUrl}: it does not exist or the user has no permission on it`,
-      { cause: error },
-    );
-  }
-  return undefined;
 }
 
 type OutageKind = 'lost' | 'refused' | 'timeout';
@@ -233,4 +204,23 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
     this.current = undefined;
     if (model) await closeQuietly(model);
   }
+}
+
+/**
+ * Closing a channel or connection waits for the broker's close-ok, which never comes if the socket
+ * dies at that moment: wait for either, and never longer than `ms`.
+ */
+export async function closeQuietly(
+  target: { close(): Promise<void>; once(event: 'close', listener: () => void): unknown },
+  ms = 2_000,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    target.close().catch(() => {}),
+    new Promise<void>((resolve) => target.once('close', () => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

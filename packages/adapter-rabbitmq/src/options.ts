@@ -1,4 +1,16 @@
-import { ConfigError, consoleLogger, type Logger, redact, safeLogger } from '@org/eventbus';
+import {
+  ConfigError,
+  consoleLogger,
+  flag,
+  type Logger,
+  matching,
+  oneOf,
+  optionsFromQuery,
+  positiveNumber,
+  redact,
+  safeLogger,
+  wholeNumber,
+} from '@org/eventbus';
 
 export type QueueType = 'quorum' | 'classic';
 
@@ -65,25 +77,43 @@ export interface ResolvedOptions {
   vhost: string;
 }
 
-function positive(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(option, `must be a positive number (got ${String(value)})`);
+/** eventbus options that may ride in the URL's query; amqplib's own (heartbeat, frameMax…) stay in the URL. */
+const URL_OPTIONS = {
+  exchange: 'string',
+  queueType: 'string',
+  mandatory: 'boolean',
+  publishers: 'number',
+  publishTimeoutMs: 'number',
+  connectTimeoutMs: 'number',
+  drainTimeoutMs: 'number',
+  maxMessageBytes: 'number',
+} as const;
+
+function parseAmqpUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new ConfigError('url', `"${redact(url)}" is not a URL (expected amqp://user:pass@host:5672/vhost)`);
   }
-  return value;
 }
 
-function parseUrl(
+/**
+ * What `fromUrl('amqp://…')` builds on. Connection details come from the URL, eventbus options from
+ * its query (`?exchange=orders&queueType=classic`) or from `extra`; where both give one, the URL wins.
+ * The values are checked by `resolveOptions`, as any other options are.
+ */
+export function optionsFromUrl(url: string, extra: Record<string, unknown> = {}): RabbitMqTransportOptions {
+  const parsed = parseAmqpUrl(url);
+  const fromQuery = optionsFromQuery(parsed.searchParams, URL_OPTIONS);
+  return { ...(extra as Partial<RabbitMqTransportOptions>), ...fromQuery, url: parsed.toString() };
+}
+
+function connectionUrl(
   url: string,
   endpoint: RabbitMqTransportOptions['endpoint'],
   heartbeatSeconds: number,
 ): { url: string; safeUrl: string; user: string; vhost: string } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('url', `"${redact(url)}" is not a URL (expected amqp://user:pass@host:5672/vhost)`);
-  }
+  const parsed = parseAmqpUrl(url);
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
     throw new ConfigError('url', `scheme must be amqp:// or amqps:// (got ${parsed.protocol}//)`);
   }
@@ -102,41 +132,30 @@ function parseUrl(
 
 export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
   if (typeof options.url !== 'string') throw new ConfigError('url', 'is required');
-  const exchange = options.exchange ?? 'eventbus';
-  if (typeof exchange !== 'string' || exchange === '' || exchange.startsWith('amq.')) {
-    throw new ConfigError('exchange', `must be a non-empty name not starting with "amq." (got ${JSON.stringify(exchange)})`);
-  }
-  const queueType = options.queueType ?? 'quorum';
-  if (queueType !== 'quorum' && queueType !== 'classic') {
-    throw new ConfigError('queueType', `must be "quorum" or "classic" (got ${JSON.stringify(queueType)})`);
-  }
-  const mandatory: unknown = options.mandatory;
-  if (mandatory !== undefined && mandatory !== true) {
+  const exchange = matching('exchange', options.exchange, /^(?!amq\.)[\s\S]+$/, 'must be a non-empty name not starting with "amq."', 'eventbus');
+  const queueType = oneOf('queueType', options.queueType, ['quorum', 'classic'], 'quorum');
+  if (!flag('mandatory', options.mandatory, true)) {
     throw new ConfigError(
       'mandatory',
-      `is always on and can only be true (got ${JSON.stringify(mandatory)}): a publish no group receives rejects with UnroutableError instead of vanishing; provision groups with bus.provision() before publishing`,
+      'is always on and can only be true (got false): a publish no group receives rejects with UnroutableError instead of vanishing; provision groups with bus.provision() before publishing',
     );
   }
   if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) {
     throw new ConfigError('tls', 'must be an object of TLS options');
   }
-  const publishers = options.publishers ?? 2;
-  if (!Number.isInteger(publishers) || publishers < 1 || publishers > 16) {
-    throw new ConfigError('publishers', `must be a whole number from 1 to 16 (got ${String(options.publishers)})`);
-  }
-  const heartbeatSeconds = positive('heartbeatSeconds', options.heartbeatSeconds, 10);
-  const initial = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  const heartbeatSeconds = positiveNumber('heartbeatSeconds', options.heartbeatSeconds, 10);
+  const initial = positiveNumber('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
   return {
-    ...parseUrl(options.url, options.endpoint, heartbeatSeconds),
+    ...connectionUrl(options.url, options.endpoint, heartbeatSeconds),
     exchange,
     queueType,
-    publishers,
-    publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 15_000),
-    drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, 30_000),
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
+    publishers: wholeNumber('publishers', options.publishers, 2, { min: 1, max: 16 }),
+    publishTimeoutMs: positiveNumber('publishTimeoutMs', options.publishTimeoutMs, 30_000),
+    connectTimeoutMs: positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 15_000),
+    drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
+    maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
     reconnectInitialDelayMs: initial,
-    reconnectMaxDelayMs: Math.max(initial, positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
+    reconnectMaxDelayMs: Math.max(initial, positiveNumber('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
     socketOptions: { noDelay: true, ...(options.tls ?? {}) },
     logger: safeLogger(options.logger ?? consoleLogger('warn')),
   };

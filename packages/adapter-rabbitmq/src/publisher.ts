@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { TransportError, UnroutableError } from '@org/eventbus';
+import { errorMessage, TransportError, UnroutableError } from '@org/eventbus';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
-import { type ConnectionManager, LoginRefusedError, transportError, type Wait, waitFor } from './connection.js';
-import type { TopologyNames } from './topology.js';
-import { closeQuietly } from './wire.js';
 import { ConfirmWait, ConfirmWaits } from './confirm-waits.js';
+import { type ConnectionManager, closeQuietly, type Wait, waitFor } from './connection.js';
+import { LoginRefusedError, transportError } from './errors.js';
+import type { TopologyNames } from './topology.js';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -89,7 +89,7 @@ export class Publisher {
       signal?.throwIfAborted();
       if (deadline - Date.now() <= 0) {
         throw new TransportError(
-          `${pending.length} message(s) not confirmed by RabbitMQ within ${this.publishTimeoutMs} ms (publishTimeoutMs)${lastError ? ` (${String((lastError as Error).message ?? lastError)})` : ''}`,
+          `${pending.length} message(s) not confirmed by RabbitMQ within ${this.publishTimeoutMs} ms (publishTimeoutMs)${lastError ? ` (${errorMessage(lastError)})` : ''}`,
           { cause: lastError },
         );
       }

@@ -3,6 +3,7 @@ import {
   type DeliveryHandler,
   DeliveryTracker,
   EventbusHeaders,
+  errorMessage,
   hideSecrets,
   type Logger,
   type SubscribeOptions,
@@ -10,12 +11,13 @@ import {
 } from '@org/eventbus';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { AckBatcher } from './ack-batcher.js';
-import { type ConnectionManager, transportError, type Wait } from './connection.js';
+import { type ConnectionManager, closeQuietly, type Wait } from './connection.js';
+import { type AmqpDelivery, settleActions } from './delivery.js';
+import { transportError } from './errors.js';
 import type { QueueType } from './options.js';
 import type { Publisher } from './publisher.js';
-import { type AmqpDelivery, RabbitMqSettle } from './settle.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
-import { brokerRedeliveries, closeQuietly, errorMessage, fromConsumeMessage } from './wire.js';
+import { brokerRedeliveries, fromConsumeMessage } from './wire.js';
 
 export interface SubscriptionDeps {
   connection: ConnectionManager;
@@ -33,7 +35,7 @@ export interface SubscriptionDeps {
 /**
  * One consumer on a group's queue (or its dead-letter queue), on a channel of its own with manual
  * ack and the subscription's prefetch. Every message goes through core's DeliveryTracker, which
- * settles it exactly once with this adapter's broker calls (settle.ts). It re-attaches whenever the
+ * settles it exactly once with this adapter's broker calls (delivery.ts). It re-attaches whenever the
  * connection comes back; deliveries of a dead channel cannot be settled any more (the broker hands
  * them out again), so settling them is a no-op.
  */
@@ -56,7 +58,7 @@ export class RabbitMqSubscription implements Subscription {
   ) {
     const { names } = deps;
     this.queue = options.deadLetters ? names.deadLetterQueue(options.group) : names.groupQueue(options.group);
-    const actions = new RabbitMqSettle({
+    const actions = settleActions({
       group: options.group,
       deadLetters: options.deadLetters === true,
       queueType: deps.queueType,

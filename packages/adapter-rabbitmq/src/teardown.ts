@@ -1,4 +1,4 @@
-import { redact, TransportError } from '@org/eventbus';
+import { errorMessage, redact, TransportError } from '@org/eventbus';
 import amqp, { type Channel } from 'amqplib';
 import { TopologyNames } from './topology.js';
 
@@ -20,7 +20,7 @@ export async function deleteTopology(url: string, { exchange, groups }: Teardown
   try {
     connection = await amqp.connect(url);
   } catch (error) {
-    throw new TransportError(redact(`could not connect to ${url} to delete topology: ${(error as Error).message}`));
+    throw new TransportError(redact(`could not connect to ${url} to delete topology: ${errorMessage(error)}`));
   }
   try {
     let ch: Channel = await connection.createChannel();

@@ -107,26 +107,3 @@ export function brokerRedeliveries(msg: ConsumeMessage): number {
   if (Number.isInteger(count) && count > 0) return count;
   return msg.fields.redelivered ? 1 : 0;
 }
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Closing a channel or connection waits for the broker's close-ok, which never comes if the socket
- * dies at that moment: wait for either, and never longer than `ms`.
- */
-export async function closeQuietly(
-  target: { close(): Promise<void>; once(event: 'close', listener: () => void): unknown },
-  ms = 2_000,
-): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    target.close().catch(() => {}),
-    new Promise<void>((resolve) => target.once('close', () => resolve())),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
-}

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, type Delivery, EventbusHeaders, MessageTooLargeError } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromUrl, RabbitMqTransport } from '../src/index.js';
+import { adapter, fromUrl, RabbitMqTransport, schemes } from '../src/index.js';
 import { cloudEventMessage, Fixture, json, URL_VARIABLE } from './helpers.js';
 
 describe('RabbitMqTransport options', () => {
@@ -34,6 +35,14 @@ describe('RabbitMqTransport options', () => {
     expect(() => fromUrl('amqp://localhost/?mandatory=yes')).toThrow(/`mandatory`/);
     expect(() => fromUrl('amqp://localhost/?mandatory=false')).toThrow(/`mandatory`: is always on/);
     expect(fromUrl('amqp://localhost/?mandatory=true').capabilities.unroutedPublish).toBe('rejected');
+  });
+
+  it('is the adapter its package.json names: same name and schemes, fromUrl builds the transport', () => {
+    const manifest: { eventbus: { name: string; schemes: string[] } } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(adapter.name).toBe(manifest.eventbus.name);
+    expect(adapter.schemes).toEqual(manifest.eventbus.schemes);
+    expect(schemes).toEqual(['amqp', 'amqps']);
+    expect(adapter.fromUrl('amqps://localhost/?exchange=orders')).toBeInstanceOf(RabbitMqTransport);
   });
 
   it('declares the CloudEvents AMQP binding as its encoding', () => {

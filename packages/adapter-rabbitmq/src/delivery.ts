@@ -31,38 +31,36 @@ export interface SettleSource {
  * back to `redeliver` (basic.nack with requeue) when one of the others throws. A delivery of a
  * channel that has closed is already back in the queue: every settle of it is a no-op.
  */
-export class RabbitMqSettle implements SettleActions<AmqpDelivery> {
-  constructor(private readonly source: SettleSource) {}
+export function settleActions(source: SettleSource): SettleActions<AmqpDelivery> {
+  const redeliver = ({ raw }: TrackedDelivery<AmqpDelivery>): void => raw.acks.requeue(raw.msg);
+  return {
+    ack({ raw }) {
+      raw.acks.ack(raw.msg);
+    },
 
-  ack({ raw }: TrackedDelivery<AmqpDelivery>): void {
-    raw.acks.ack(raw.msg);
-  }
+    async nack(delivery, delayMs) {
+      // Quorum queues count a requeue in x-delivery-count; classic queues cannot, so we republish.
+      if (source.deadLetters || (delayMs <= 0 && source.queueType === 'quorum')) return redeliver(delivery);
+      if (delivery.raw.acks.closed) return;
+      const headers = nextAttemptHeaders(delivery);
+      if (delayMs <= 0) return republish(source.publisher, delivery, '', source.names.groupQueue(source.group), headers);
+      const queue = await source.retryQueue(source.group, delayMs);
+      try {
+        await republish(source.publisher, delivery, '', queue, headers, delayMs);
+      } catch (error) {
+        source.forgetRetryQueue(source.group, delayMs);
+        throw error;
+      }
+    },
 
-  async nack(delivery: TrackedDelivery<AmqpDelivery>, delayMs: number): Promise<void> {
-    const { source } = this;
-    // Quorum queues count a requeue in x-delivery-count; classic queues cannot, so we republish.
-    if (source.deadLetters || (delayMs <= 0 && source.queueType === 'quorum')) return this.redeliver(delivery);
-    if (delivery.raw.acks.closed) return;
-    const headers = nextAttemptHeaders(delivery);
-    if (delayMs <= 0) return republish(source.publisher, delivery, '', source.names.groupQueue(source.group), headers);
-    const queue = await source.retryQueue(source.group, delayMs);
-    try {
-      await republish(source.publisher, delivery, '', queue, headers, delayMs);
-    } catch (error) {
-      source.forgetRetryQueue(source.group, delayMs);
-      throw error;
-    }
-  }
+    async deadLetter(delivery, reason) {
+      if (delivery.raw.acks.closed) return;
+      const { names, group, publisher } = source;
+      return republish(publisher, delivery, names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason));
+    },
 
-  async deadLetter(delivery: TrackedDelivery<AmqpDelivery>, reason: string): Promise<void> {
-    if (delivery.raw.acks.closed) return;
-    const { names, group, publisher } = this.source;
-    return republish(publisher, delivery, names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason));
-  }
-
-  redeliver({ raw }: TrackedDelivery<AmqpDelivery>): void {
-    raw.acks.requeue(raw.msg);
-  }
+    redeliver,
+  };
 }
 
 /**

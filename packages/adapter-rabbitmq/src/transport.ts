@@ -1,12 +1,12 @@
 import {
-  checkSubscribeOptions,
   ConfigError,
+  checkSubscribeOptions,
   type DeliveryHandler,
   fitsIn,
   type GroupTopology,
   hideSecrets,
-  messageSize,
   MessageTooLargeError,
+  messageSize,
   type OutgoingMessage,
   PendingWork,
   type PublishOptions,
@@ -17,13 +17,14 @@ import {
   TransportError,
 } from '@org/eventbus';
 import type { Channel } from 'amqplib';
-import { ConnectionManager, OutageLog, transportError, type Wait, waitFor } from './connection.js';
+import { ConnectionManager, closeQuietly, OutageLog, type Wait, waitFor } from './connection.js';
+import { transportError } from './errors.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
 import { assertGroup, assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
-import { closeQuietly, toPublishOptions } from './wire.js';
+import { toPublishOptions } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
 const MAX_HEADER_BYTES = 60 * 1024;
