@@ -1,49 +1,135 @@
-import type { Message } from '@aws-sdk/client-sqs';
-import { attemptFromHeaders, EventbusHeaders, type ReceivedMessage } from '@org/eventbus';
-import { fromWire } from './attributes.js';
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  deadLetterHeaders,
+  EventbusHeaders,
+  nextAttemptHeaders,
+  type ReceivedMessage,
+  type SettleActions,
+  type TrackedDelivery,
+} from '@org/eventbus';
+import { SQS_MAX_MESSAGE_BYTES, toWire } from './attributes.js';
+import { awsError } from './errors.js';
+import type { SettleBatcher } from './settle-batcher.js';
+import type { QueueInfo } from './topology.js';
+import { type Decoded, fifoId, type SqsReceived } from './wire.js';
 
-/** What the adapter keeps of one received SQS message: the `raw` of its tracked delivery. */
-export interface SqsReceived {
-  readonly receiptHandle: string;
-  readonly receivedAt: number;
-  /** FIFO message group (the ordering key). */
-  readonly groupId: string | undefined;
-  /** A settle has started: the visibility heartbeat leaves it alone (its receipt handle may be gone). */
-  settling: boolean;
+export interface SettleConfig {
+  sqs: SQSClient;
+  /** Batched deletes and visibility changes of `queue`. */
+  batcher: SettleBatcher;
+  /** The queue the subscription reads (the group's queue, or its dead-letter queue). */
+  queue: QueueInfo;
+  /** Where `deadLetter()` sends. */
+  deadLetters: QueueInfo;
+  group: string;
+  fifo: boolean;
+  /** Longest nack delay one visibility change holds; longer ones are chained through re-sent copies. */
+  maxVisibilityDelayMs: number;
+  /** A delivery's settle has started (its SQS call is under way): its prefetch slot is free. */
+  onSettling: () => void;
 }
 
-/** One message off the queue, decoded, before it is handed to the pipeline. */
-export interface Decoded {
-  received: SqsReceived;
-  message: ReceivedMessage;
-  attempt: number;
+/** Core's four settles, and the two SQS needs for messages that never reach a handler. */
+export interface SqsSettleActions extends SettleActions<SqsReceived> {
+  ack(delivery: TrackedDelivery<SqsReceived>): Promise<void>;
+  nack(delivery: TrackedDelivery<SqsReceived>, delayMs: number): Promise<void>;
+  deadLetter(delivery: TrackedDelivery<SqsReceived>, reason: string): Promise<void>;
+  redeliver(delivery: TrackedDelivery<SqsReceived>): Promise<void>;
+  /** A copy that must wait longer still (a chained delay): send it on with the rest of its delay. */
+  passOn(decoded: Decoded, remainingMs: number): Promise<void>;
+  /** Hand a message back at once (received while closing, or queued behind its FIFO group at close). */
+  handBack(received: SqsReceived): Promise<void>;
 }
+
+/** The longest per-message delay of SendMessage. */
+const MAX_SEND_DELAY_S = 900;
 
 /**
- * Read one received SQS message. The attempt is the retry state carried across re-sent copies
- * (chained delays) plus SQS's own receive count for this copy. Undefined without a receipt handle
- * (nothing could settle it).
+ * The SQS calls behind each settle (core's DeliveryTracker decides when, and falls back to
+ * `redeliver` when one fails). ack deletes; nack makes the message visible again after the delay
+ * (a delay SQS cannot hold in one visibility change is chained through re-sent copies carrying a
+ * not-before header); deadLetter sends it to the group's dead-letter queue with the reason, then
+ * deletes it; redeliver makes it visible at once.
  */
-export function decodeMessage(raw: Message, channels: readonly string[]): Decoded | undefined {
-  if (!raw.ReceiptHandle) return undefined;
-  const decoded = fromWire(raw.Body, raw.MessageAttributes);
-  const groupId = raw.Attributes?.MessageGroupId;
-  const key = decoded.key ?? groupId;
-  const message: ReceivedMessage = {
-    channel: decoded.channel ?? (channels.length === 1 ? channels[0]! : ''),
-    headers: decoded.headers,
-    body: decoded.body,
-  };
-  if (key !== undefined) message.key = key;
-  const receives = Number(raw.Attributes?.ApproximateReceiveCount ?? 1);
-  const attempt = attemptFromHeaders(decoded.headers) + (Number.isInteger(receives) && receives > 1 ? receives - 1 : 0);
-  return { received: { receiptHandle: raw.ReceiptHandle, receivedAt: Date.now(), groupId, settling: false }, message, attempt };
-}
+export function settleActions(config: SettleConfig): SqsSettleActions {
+  const { batcher } = config;
 
-/** How long a re-sent copy must still wait before a handler may see it (0: it is due). */
-export function notBeforeRemainingMs(message: ReceivedMessage): number {
-  const notBefore = Number(message.headers[EventbusHeaders.notBefore]);
-  const now = Date.now();
-  // NaN (no header) is not greater than now.
-  return notBefore > now ? notBefore - now : 0;
+  /** Once per delivery, whichever settle comes first (a fallback redeliver follows a failed one). */
+  function start(raw: SqsReceived): void {
+    if (raw.settling) return;
+    raw.settling = true;
+    config.onSettling();
+  }
+
+  async function resend(message: ReceivedMessage, groupId: string | undefined, queue: QueueInfo, headers: Record<string, string>): Promise<void> {
+    const wire = toWire({ ...message, headers });
+    const notBefore = Number(headers[EventbusHeaders.notBefore]);
+    const delay = notBefore > Date.now() ? Math.min(MAX_SEND_DELAY_S, Math.ceil((notBefore - Date.now()) / 1000)) : 0;
+    const fifo = config.fifo
+      ? { MessageGroupId: groupId ?? fifoId(message.channel), MessageDeduplicationId: randomUUID() }
+      : delay > 0
+        ? { DelaySeconds: delay }
+        : {};
+    try {
+      await config.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: wire.body, MessageAttributes: wire.attributes, ...fifo }));
+    } catch (error) {
+      throw awsError(`sending a message to SQS queue "${queue.name}"`, error);
+    }
+  }
+
+  return {
+    ack(delivery) {
+      start(delivery.raw);
+      return batcher.delete(delivery.raw.receiptHandle);
+    },
+
+    async nack(delivery, delayMs) {
+      const { raw } = delivery;
+      start(raw);
+      const limit = config.maxVisibilityDelayMs;
+      // FIFO cannot re-send without breaking the group's order: it holds at most one visibility change.
+      if (Date.now() - raw.receivedAt + delayMs <= limit || config.fifo) {
+        // Whole seconds, rounded up, so a delayed message is never redelivered early.
+        await batcher.changeVisibility(raw.receiptHandle, Math.ceil(Math.min(delayMs, limit) / 1000));
+        return;
+      }
+      await resend(delivery.message, raw.groupId, config.queue, nextAttemptHeaders(delivery, Date.now() + delayMs));
+      await batcher.delete(raw.receiptHandle);
+    },
+
+    async deadLetter(delivery, reason) {
+      start(delivery.raw);
+      const headers = deadLetterHeaders(delivery, config.group, reason);
+      // A message near SNS's 256 KiB still fits once the reason is cut to the room left. Queues take up
+      // to 1 MiB (their MaximumMessageSize), so a copy larger still is sent as it is; should the
+      // dead-letter queue refuse it, the tracker redelivers and the redrive policy moves the original.
+      const overflow = toWire({ ...delivery.message, headers }).size - SQS_MAX_MESSAGE_BYTES;
+      const full = headers[EventbusHeaders.deadLetterReason] ?? '';
+      if (overflow > 0) headers[EventbusHeaders.deadLetterReason] = `${full.slice(0, Math.max(0, full.length - overflow - 4))}…`;
+      await resend(delivery.message, delivery.raw.groupId, config.deadLetters, headers);
+      await batcher.delete(delivery.raw.receiptHandle);
+    },
+
+    redeliver(delivery) {
+      start(delivery.raw);
+      return batcher.changeVisibility(delivery.raw.receiptHandle, 0);
+    },
+
+    async passOn({ received, message }, remainingMs) {
+      received.settling = true;
+      if (config.fifo) {
+        const seconds = Math.ceil(Math.min(remainingMs, config.maxVisibilityDelayMs) / 1000);
+        await batcher.changeVisibility(received.receiptHandle, seconds);
+        return;
+      }
+      await resend(message, received.groupId, config.queue, message.headers);
+      await batcher.delete(received.receiptHandle);
+    },
+
+    handBack(received) {
+      received.settling = true;
+      return batcher.changeVisibility(received.receiptHandle, 0);
+    },
+  };
 }

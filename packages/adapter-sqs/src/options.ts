@@ -1,4 +1,4 @@
-import { ConfigError, consoleLogger, hideSecrets, type Logger, safeLogger } from '@org/eventbus';
+import { ConfigError, consoleLogger, flag, hideSecrets, type Logger, matching, oneOf, optionsFromQuery, safeLogger, wholeNumber } from '@org/eventbus';
 
 export interface SqsCredentials {
   accessKeyId: string;
@@ -72,14 +72,6 @@ export interface ResolvedOptions {
   logger: Logger;
 }
 
-function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(option, `must be a whole number from ${min} to ${max} (got ${String(value)})`);
-  }
-  return value;
-}
-
 function isLoopback(endpoint: string): boolean {
   const host = new URL(endpoint).hostname;
   return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
@@ -89,8 +81,8 @@ function isLoopback(endpoint: string): boolean {
 const EMULATOR_CREDENTIALS: SqsCredentials = { accessKeyId: 'eventbus-emulator', secretAccessKey: 'eventbus-emulator' };
 
 export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptions {
-  const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('region', `"${region}" is not an AWS region name`);
+  const defaultRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const region = matching('region', options.region ?? defaultRegion, /^[a-z0-9-]+$/, 'is not an AWS region name', defaultRegion);
   if (options.endpoint !== undefined) {
     try {
       const url = new URL(options.endpoint);
@@ -99,16 +91,12 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
       throw new ConfigError('endpoint', 'must be an http(s) URL such as http://127.0.0.1:4566');
     }
   }
-  const prefix = options.prefix ?? 'eventbus-';
-  if (!/^[A-Za-z0-9_-]{0,40}$/.test(prefix)) {
-    throw new ConfigError('prefix', 'may hold letters, digits, "-" and "_" only, at most 40 characters');
-  }
+  const prefix = matching('prefix', options.prefix, /^[A-Za-z0-9_-]{0,40}$/, 'may hold letters, digits, "-" and "_" only, at most 40 characters', 'eventbus-');
   const creds = options.credentials;
   if (creds !== undefined && (typeof creds.accessKeyId !== 'string' || typeof creds.secretAccessKey !== 'string')) {
     throw new ConfigError('credentials', 'needs accessKeyId and secretAccessKey strings');
   }
-  const publishTo = options.publishTo ?? 'topic';
-  if (publishTo !== 'topic' && publishTo !== 'queue') throw new ConfigError('publishTo', 'must be "topic" or "queue"');
+  const publishTo = oneOf('publishTo', options.publishTo, ['topic', 'queue'], 'topic');
   const directGroups = options.directGroups ?? {};
   if (publishTo === 'queue' && Object.keys(directGroups).length === 0) {
     throw new ConfigError('directGroups', 'is required with publishTo: "queue" (which groups receive each channel)');
@@ -118,17 +106,17 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
     endpoint: options.endpoint,
     credentials: creds ?? (options.endpoint !== undefined && isLoopback(options.endpoint) ? EMULATOR_CREDENTIALS : undefined),
     prefix,
-    manage: options.manage ?? true,
-    fifo: options.fifo ?? false,
+    manage: flag('manage', options.manage, true),
+    fifo: flag('fifo', options.fifo, false),
     publishTo,
     directGroups,
-    visibilityTimeoutSeconds: integer('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 30, 1, 43_200),
-    waitTimeSeconds: integer('waitTimeSeconds', options.waitTimeSeconds, 20, 1, 20),
-    maxReceiveCount: integer('maxReceiveCount', options.maxReceiveCount, 50, 1, 1000),
-    maxVisibilityDelaySeconds: integer('maxVisibilityDelaySeconds', options.maxVisibilityDelaySeconds, 43_140, 1, 43_140),
-    drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 30_000, 0, 3_600_000),
-    publishConcurrency: integer('publishConcurrency', options.publishConcurrency, 8, 1, 100),
-    pollers: options.pollers === undefined ? undefined : integer('pollers', options.pollers, 1, 1, 50),
+    visibilityTimeoutSeconds: wholeNumber('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 30, { max: 43_200 }),
+    waitTimeSeconds: wholeNumber('waitTimeSeconds', options.waitTimeSeconds, 20, { max: 20 }),
+    maxReceiveCount: wholeNumber('maxReceiveCount', options.maxReceiveCount, 50, { max: 1000 }),
+    maxVisibilityDelaySeconds: wholeNumber('maxVisibilityDelaySeconds', options.maxVisibilityDelaySeconds, 43_140, { max: 43_140 }),
+    drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000, { min: 0, max: 3_600_000 }),
+    publishConcurrency: wholeNumber('publishConcurrency', options.publishConcurrency, 8, { max: 100 }),
+    pollers: options.pollers === undefined ? undefined : wholeNumber('pollers', options.pollers, 1, { max: 50 }),
     logger: safeLogger(options.logger ?? consoleLogger('warn')),
   };
   // `transport.options` is public: inspecting or serialising it must not show the secret key.
@@ -139,4 +127,58 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
 /** An access key id as errors and summaries show it: its kind (`AKIA`, `ASIA`) and last four characters. */
 function maskKey(accessKeyId: string): string {
   return accessKeyId.length > 8 ? `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}` : '…';
+}
+
+/** What a `sqs://` URL's query may set, typed for core's reader; names as in the docs' URL table. */
+const URL_OPTIONS = {
+  endpoint: 'string',
+  prefix: 'string',
+  fifo: 'boolean',
+  manage: 'boolean',
+  publishTo: 'string',
+  visibilityTimeout: 'number',
+  waitTime: 'number',
+  maxReceiveCount: 'number',
+  pollers: 'number',
+} as const;
+
+/** URL parameters shorter than the option they set. */
+const OPTION_OF: Record<string, string> = { visibilityTimeout: 'visibilityTimeoutSeconds', waitTime: 'waitTimeSeconds' };
+
+/**
+ * `sqs://<region>?endpoint=http://127.0.0.1:4566&prefix=app-&fifo=true&manage=false&visibilityTimeout=30`
+ * — the region is the host (empty: AWS_REGION, then us-east-1). User info, if present, is taken as
+ * `accessKeyId:secretAccessKey` (meant for emulators; prefer the AWS default credential chain).
+ * Anything else (directGroups, credentials objects) comes in `options`; the URL wins where both say.
+ */
+export function parseSqsUrl(url: string): SqsTransportOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not echoed even redacted: a string that is not a URL may hide a secret where redact cannot see it.
+    throw new ConfigError('url', 'is not a valid URL; expected sqs://<region>?endpoint=…');
+  }
+  if (parsed.protocol !== 'sqs:') throw new ConfigError('url', `expected the sqs:// scheme (got "${parsed.protocol}//")`);
+  const options: SqsTransportOptions = {};
+  if (parsed.hostname) options.region = parsed.hostname;
+  if (parsed.username || parsed.password) {
+    if (!parsed.username || !parsed.password) throw new ConfigError('url', 'credentials in the URL need both accessKeyId:secretAccessKey');
+    options.credentials = {
+      accessKeyId: decodeURIComponent(parsed.username),
+      secretAccessKey: decodeURIComponent(parsed.password),
+    };
+  }
+  const query = new URLSearchParams(parsed.searchParams);
+  const fromQuery = optionsFromQuery(query, URL_OPTIONS);
+  const [unknown] = query.keys();
+  if (unknown !== undefined) throw new ConfigError(`url?${unknown}`, `unknown parameter; known: ${Object.keys(URL_OPTIONS).join(', ')}`);
+  // Option values are checked where every option is, in resolveOptions (a ConfigError naming the option).
+  for (const [name, value] of Object.entries(fromQuery)) Object.assign(options, { [OPTION_OF[name] ?? name]: value });
+  return options;
+}
+
+/** The options a `sqs://` URL and `extra` give together (what `fromUrl` builds a transport from). */
+export function optionsFromUrl(url: string, extra: SqsTransportOptions = {}): SqsTransportOptions {
+  return { ...extra, ...parseSqsUrl(url) };
 }

@@ -1,28 +1,15 @@
-import { ReceiveMessageCommand, type ReceiveMessageCommandOutput, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { EventbusHeaders } from '@org/eventbus';
 import { randomUUID } from 'node:crypto';
-import { fromWire, toWire } from './attributes.js';
+import { ReceiveMessageCommand, type ReceiveMessageCommandOutput, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { awsError } from './errors.js';
-import { fifoId } from './names.js';
 import { chunk } from './publisher.js';
-import { Settler } from './settler.js';
+import { SettleBatcher } from './settle-batcher.js';
 import type { GroupQueues } from './topology.js';
+import { redrivenCopy } from './wire.js';
 
 export interface RedriveOptions {
   /** Move at most this many dead letters (default: all). */
   max?: number;
 }
-
-/** Headers that described the message's death and retries: a redriven message starts afresh. */
-const DROPPED = new Set<string>([
-  EventbusHeaders.attempt,
-  EventbusHeaders.notBefore,
-  EventbusHeaders.deadLetterReason,
-  EventbusHeaders.deadLetterAttempts,
-  EventbusHeaders.deadLetterGroup,
-  EventbusHeaders.deadLetterChannel,
-  EventbusHeaders.deadLetterTime,
-]);
 
 /**
  * Move a group's dead letters back to its queue (to its group only, never to other groups of the
@@ -31,7 +18,7 @@ const DROPPED = new Set<string>([
  */
 export async function redriveDeadLetters(sqs: SQSClient, queues: GroupQueues, fifo: boolean, options: RedriveOptions = {}): Promise<number> {
   const { queue, deadLetters } = queues;
-  const settler = new Settler(sqs, deadLetters.url, deadLetters.name);
+  const batcher = new SettleBatcher(sqs, deadLetters.url, deadLetters.name);
   const max = options.max ?? Number.POSITIVE_INFINITY;
   let moved = 0;
   while (moved < max) {
@@ -53,12 +40,8 @@ export async function redriveDeadLetters(sqs: SQSClient, queues: GroupQueues, fi
     const messages = received.Messages ?? [];
     if (messages.length === 0) break;
     const entries = messages.map((m, i) => {
-      const decoded = fromWire(m.Body, m.MessageAttributes);
-      const headers = Object.fromEntries(Object.entries(decoded.headers).filter(([name]) => !DROPPED.has(name)));
-      const channel = decoded.headers[EventbusHeaders.deadLetterChannel] ?? decoded.channel ?? '';
-      const wire = toWire({ channel, ...(decoded.key === undefined ? {} : { key: decoded.key }), headers, body: decoded.body });
-      const group = m.Attributes?.MessageGroupId ?? decoded.key ?? channel;
-      return { index: i, handle: m.ReceiptHandle, wire, group: fifoId(group || 'redrive') };
+      const { wire, groupId } = redrivenCopy(m);
+      return { index: i, handle: m.ReceiptHandle, wire, group: groupId };
     });
     const refused: string[] = [];
     for (const batch of chunk(entries)) {
@@ -81,7 +64,7 @@ export async function redriveDeadLetters(sqs: SQSClient, queues: GroupQueues, fi
         throw awsError(`redriving dead letters to "${queue.name}"`, error);
       }
       const sent = batch.filter((e) => !failed.has(String(e.index)) && e.handle !== undefined);
-      await Promise.all(sent.map((e) => settler.delete(e.handle!)));
+      await Promise.all(sent.map((e) => batcher.delete(e.handle!)));
       moved += sent.length;
     }
     if (refused.length > 0) {

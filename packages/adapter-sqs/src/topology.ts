@@ -1,24 +1,23 @@
+import { createHash } from 'node:crypto';
 import {
   CreateTopicCommand,
   GetSubscriptionAttributesCommand,
   ListSubscriptionsByTopicCommand,
   ListTopicsCommand,
-  type SNSClient,
   SetSubscriptionAttributesCommand,
+  type SNSClient,
   SubscribeCommand,
 } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
-  type SQSClient,
   SetQueueAttributesCommand,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { errorMessage, TransportError } from '@org/eventbus';
 import { awsCode, awsError, isMissingQueue } from './errors.js';
-import { deadLetterName, nameOfArn, resourceName } from './names.js';
 import type { ResolvedOptions } from './options.js';
-import type { SubscriberCheck } from './subscribers.js';
 
 export interface QueueInfo {
   name: string;
@@ -34,6 +33,34 @@ export interface GroupQueues {
 
 const FOURTEEN_DAYS = String(14 * 24 * 3600);
 
+/** SQS queue names are at most 80 characters (".fifo" included); topics share the rule to stay readable. */
+const MAX_NAME = 80;
+const DLQ_SUFFIX = '-dlq';
+
+/**
+ * A valid SNS/SQS name for a channel or group: letters, digits, "-" and "_" are kept; anything
+ * else (dots in "ec2.launch.requested") becomes "_", and then a short hash of the original is added
+ * so two names that differ only there never share a resource.
+ */
+export function resourceName(prefix: string, name: string, fifo: boolean): string {
+  const suffix = fifo ? '.fifo' : '';
+  const room = MAX_NAME - suffix.length - DLQ_SUFFIX.length;
+  const clean = `${prefix}${name}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (clean === `${prefix}${name}` && clean.length <= room) return clean + suffix;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${clean.slice(0, room - hash.length - 1)}-${hash}${suffix}`;
+}
+
+/** The dead-letter queue's name for a group queue's name. */
+export function deadLetterName(queueName: string): string {
+  return queueName.endsWith('.fifo') ? `${queueName.slice(0, -5)}${DLQ_SUFFIX}.fifo` : `${queueName}${DLQ_SUFFIX}`;
+}
+
+/** The last segment of an ARN (a queue's or topic's name). */
+export function nameOfArn(arn: string): string {
+  return arn.slice(arn.lastIndexOf(':') + 1);
+}
+
 /**
  * Finds or creates the SNS/SQS resources behind channels and groups: a topic per channel, a queue
  * per group subscribed to its channels with raw delivery, and a dead-letter queue per group behind
@@ -48,7 +75,8 @@ export class Topology {
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient,
     private readonly options: ResolvedOptions,
-    private readonly subscribers: SubscriberCheck,
+    /** A queue was just subscribed to the topic: publishes to it are routed (the publisher's check). */
+    private readonly onSubscribed: (topicArn: string) => void,
   ) {}
 
   topicName(channel: string): string {
@@ -182,7 +210,7 @@ export class Topology {
         );
         const subscriptionArn = await this.subscription(topicArn, queue.arn);
         if (types && types.length > 0 && subscriptionArn) await this.filterByType(subscriptionArn, types);
-        this.subscribers.subscribed(topicArn);
+        this.onSubscribed(topicArn);
       } catch (error) {
         throw awsError(`subscribing SQS queue "${queue.name}" to SNS topic "${nameOfArn(topicArn)}"`, error);
       }

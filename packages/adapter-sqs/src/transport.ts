@@ -17,12 +17,11 @@ import {
   TransportError,
 } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
-import { Consumer } from './consumer.js';
 import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
-import { Publisher } from './publisher.js';
+import { Publisher, SubscriberCheck } from './publisher.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
-import { SubscriberCheck } from './subscribers.js';
+import { SqsSubscription } from './subscription.js';
 import { Topology } from './topology.js';
 
 /**
@@ -46,7 +45,7 @@ export class SqsTransport implements Transport {
   private readonly sns: SNSClient;
   private readonly topology: Topology;
   private readonly publisher: Publisher;
-  private readonly consumers = new Set<Consumer>();
+  private readonly subscriptions = new Set<SqsSubscription>();
   private readonly publishing = new PendingWork();
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -68,7 +67,7 @@ export class SqsTransport implements Transport {
     explainAuthFailures(this.sqs, accessKey);
     explainAuthFailures(this.sns, accessKey);
     const subscribers = new SubscriberCheck(this.sns);
-    this.topology = new Topology(this.sqs, this.sns, this.options, subscribers);
+    this.topology = new Topology(this.sqs, this.sns, this.options, (topicArn) => subscribers.subscribed(topicArn));
     this.capabilities = {
       encoding: { mode: 'structured' },
       orderingPerKey: this.options.fifo,
@@ -118,7 +117,7 @@ export class SqsTransport implements Transport {
     const { types } = options;
     const queues = await this.topology.group(options.group, options.deadLetters ? [] : options.channels, types);
     this.assertOpen();
-    const consumer: Consumer = new Consumer({
+    const subscription: SqsSubscription = new SqsSubscription({
       sqs: this.sqs,
       queue: options.deadLetters ? queues.deadLetters : queues.queue,
       deadLetters: queues.deadLetters,
@@ -133,11 +132,11 @@ export class SqsTransport implements Transport {
       onDelivery,
       onError: options.onError,
       logger: this.options.logger,
-      onClosed: () => this.consumers.delete(consumer),
+      onClosed: () => this.subscriptions.delete(subscription),
     });
-    this.consumers.add(consumer);
-    consumer.start();
-    return consumer;
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
   }
 
   /**
@@ -167,7 +166,7 @@ export class SqsTransport implements Transport {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.consumers].map((c) => c.close()));
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
       await this.publishing.settled();
       this.sqs.destroy();
       this.sns.destroy();
@@ -178,4 +177,9 @@ export class SqsTransport implements Transport {
   private assertOpen(): void {
     if (this.closing) throw new TransportError('sqs transport is closed');
   }
+}
+
+/** Create an SQS/SNS transport (same as `new SqsTransport(options)`). */
+export function createSqsTransport(options: SqsTransportOptions = {}): SqsTransport {
+  return new SqsTransport(options);
 }

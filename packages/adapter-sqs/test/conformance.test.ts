@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { type ConformanceOptions, runTransportConformance, SCENARIOS } from '@org/eventbus/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
-import { deadLetterName, resourceName } from '../src/names.js';
+import { deadLetterName, resourceName } from '../src/topology.js';
 import { breakDeadLetters } from './break-settle.js';
 import { CHILD_ENV } from './child-transport.js';
 import { type RestartableEmulator, restartableEmulator, type SqsEndpoint, sqsTestEndpoint } from './emulator.js';

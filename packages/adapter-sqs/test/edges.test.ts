@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
@@ -6,40 +5,17 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } f
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createEventBus, defineEvent, type Logger, UnroutableError } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SqsTransport, type SqsTransportOptions } from '../src/index.js';
-import { deadLetterName } from '../src/names.js';
-import { SubscriberCheck } from '../src/subscribers.js';
+import { SubscriberCheck } from '../src/publisher.js';
+import { deadLetterName } from '../src/topology.js';
 import { breakDeadLetters } from './break-settle.js';
-import { type RestartableEmulator, restartableEmulator, type SqsEndpoint, sqsTestEndpoint } from './emulator.js';
+import { type RestartableEmulator, restartableEmulator } from './emulator.js';
+import { sqsFixture } from './fixture.js';
 
-const run = randomBytes(4).toString('hex');
-let seq = 0;
-const unique = (label: string) => `e-${run}-${label}-${++seq}`;
-const region = process.env.AWS_REGION ?? 'us-east-1';
+const fixture = sqsFixture('e');
+const { unique, transport, plainConfig } = fixture;
 const body = (text: string) => new TextEncoder().encode(text);
-
-let sqs: SqsEndpoint;
-const transports: SqsTransport[] = [];
-
-function transport(options: SqsTransportOptions = {}): SqsTransport {
-  const t = new SqsTransport({
-    ...(sqs.endpoint ? { endpoint: sqs.endpoint } : {}),
-    prefix: 'eventbus-test-',
-    visibilityTimeoutSeconds: 3,
-    waitTimeSeconds: 2,
-    ...options,
-  });
-  transports.push(t);
-  return t;
-}
-
-/** Plain AWS SDK clients on the same endpoint, as an operator's script would use. */
-const plainConfig = () => ({
-  region,
-  ...(sqs.endpoint ? { endpoint: sqs.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
-});
 
 /** A logger that records every line, as the caller's logger would receive it. */
 function recordingLogger() {
@@ -51,16 +27,6 @@ function recordingLogger() {
   const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   return { logger, lines };
 }
-
-beforeAll(async () => {
-  sqs = await sqsTestEndpoint();
-});
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await sqs?.stop();
-});
 
 describe('no group bound (unroutedPublish: rejected)', () => {
   it('rejects a publish to a channel no queue subscribes to, naming the channel', async () => {

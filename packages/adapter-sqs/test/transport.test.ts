@@ -1,56 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createEventBus, createTransport, defineEvent, EventbusHeaders, type EventBus, MessageTooLargeError, type ReceivedMessage } from '@org/eventbus';
+import { createTransport, defineEvent, EventbusHeaders, MessageTooLargeError, type ReceivedMessage } from '@org/eventbus';
 import { createSpy } from '@org/eventbus/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { runRedriveCommand, SqsTransport, type SqsTransportOptions } from '../src/index.js';
-import { type SqsEndpoint, sqsTestEndpoint } from './emulator.js';
+import { redriveCommand, SqsTransport } from '../src/index.js';
+import { sqsFixture } from './fixture.js';
 
-const run = randomBytes(4).toString('hex');
-let seq = 0;
-const unique = (label: string) => `t-${run}-${label}-${++seq}`;
-
-let sqs: SqsEndpoint;
-const transports: SqsTransport[] = [];
-const buses: EventBus[] = [];
-
-function transport(options: SqsTransportOptions = {}): SqsTransport {
-  const t = new SqsTransport({
-    ...(sqs.endpoint ? { endpoint: sqs.endpoint } : {}),
-    prefix: 'eventbus-test-',
-    visibilityTimeoutSeconds: 3,
-    waitTimeSeconds: 2,
-    ...options,
-  });
-  transports.push(t);
-  return t;
-}
-
-function bus(options: SqsTransportOptions = {}): EventBus {
-  const b = createEventBus({
-    transport: transport(options),
-    source: '/test',
-    defaults: { backoff: { initialMs: 20, maxMs: 100 } },
-  });
-  buses.push(b);
-  return b;
-}
+const fixture = sqsFixture('t');
+const { unique, transport, bus } = fixture;
 
 function contract(label: string) {
   return defineEvent({ type: `sqs.test.${unique(label)}`, description: 'a test event', schema: z.object({ n: z.number() }) });
 }
-
-beforeAll(async () => {
-  sqs = await sqsTestEndpoint();
-});
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.stop()));
-  await Promise.all(transports.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await sqs?.stop();
-});
 
 describe('SqsTransport on an SQS/SNS endpoint', () => {
   it('fans out through SNS: two groups each get every event, intact', async () => {
@@ -72,10 +33,7 @@ describe('SqsTransport on an SQS/SNS endpoint', () => {
 
 /** A plain AWS SDK client on the same endpoint, as another team's service would use. */
 function plainClient(): SQSClient {
-  return new SQSClient({
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    ...(sqs.endpoint ? { endpoint: sqs.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
-  });
+  return new SQSClient(fixture.plainConfig());
 }
 
 describe('SqsTransport settling', () => {
@@ -116,7 +74,7 @@ describe('SqsTransport settling', () => {
     expect(await reader.redrive(group)).toBe(0);
   });
 
-  it('redrives from the command line (eventbus-sqs redrive --group …)', async () => {
+  it('redrives from the command line (eventbus sqs redrive --group …)', async () => {
     const t = transport();
     const channel = unique('c');
     const group = unique('g');
@@ -130,10 +88,10 @@ describe('SqsTransport settling', () => {
     await seen.waitForCount(1);
     const lines: string[] = [];
     const io = { env: {}, out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-    const url = `sqs://${process.env.AWS_REGION ?? 'us-east-1'}?prefix=eventbus-test-${sqs.endpoint ? `&endpoint=${sqs.endpoint}` : ''}`;
-    expect(await runRedriveCommand(['redrive', '--url', url], io)).toBe(2);
+    const url = fixture.url();
+    expect(await redriveCommand.run(['--url', url], io)).toBe(2);
     // The CLI's transport has the default visibility timeout: the queue exists with 3 s and is used as it is.
-    expect(await runRedriveCommand(['redrive', '--group', group, '--url', url], io)).toBe(0);
+    expect(await redriveCommand.run(['--group', group, '--url', url], io)).toBe(0);
     expect(lines.at(-1)).toBe(`moved 1 dead letter(s) of group "${group}" back to its queue`);
     await seen.waitForCount(2);
     await sub.close();
@@ -239,10 +197,10 @@ describe('SqsTransport settling', () => {
 
 describe('SqsTransport limits and options', () => {
   it('is what createTransport builds for an sqs:// URL', async () => {
-    const url = `sqs://${process.env.AWS_REGION ?? 'us-east-1'}?prefix=eventbus-test-&waitTime=2${sqs.endpoint ? `&endpoint=${sqs.endpoint}` : ''}`;
+    const url = fixture.url('&waitTime=2');
     const t = await createTransport(url);
     expect(t).toBeInstanceOf(SqsTransport);
-    transports.push(t as SqsTransport);
+    fixture.track(t);
     const channel = unique('c');
     const got = createSpy<string>();
     await t.subscribe({ group: unique('g'), channels: [channel], prefetch: 1 }, async (d) => {

@@ -1,10 +1,10 @@
 import { ConfigError } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
-import { fromUrl, parseSqsUrl, resourceName, SqsTransport } from '../src/index.js';
 import { awsError, PublishBatchError } from '../src/errors.js';
-import { fifoId } from '../src/names.js';
+import { adapter, fromUrl, parseSqsUrl, resourceName, SqsTransport, schemes } from '../src/index.js';
 import { chunk } from '../src/publisher.js';
+import { fifoId } from '../src/wire.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -22,6 +22,11 @@ describe('sqs:// URLs', () => {
     expect(t.options).toMatchObject({ region: 'us-east-2', prefix: 'x-', drainTimeoutMs: 10, credentials: undefined });
     expect(t.capabilities.encoding).toEqual({ mode: 'structured' });
     void t.close();
+  });
+
+  it('is the adapter createTransport finds for sqs://', () => {
+    expect(adapter).toMatchObject({ name: 'sqs', schemes: ['sqs'], fromUrl });
+    expect(schemes).toEqual(['sqs']);
   });
 
   it('names a bad parameter, and never echoes a secret', () => {

@@ -70,7 +70,7 @@ function failures(what: string, failed: { Id?: string; Code?: string; Message?: 
 }
 
 /** Deletes (acks) and visibility changes (nacks, heartbeats) of one queue, batched. */
-export class Settler {
+export class SettleBatcher {
   private readonly deletes: Batcher<string>;
   private readonly visibility: Batcher<{ handle: string; seconds: number }>;
 

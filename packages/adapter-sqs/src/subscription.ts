@@ -7,13 +7,13 @@ import {
   PendingWork,
   type Subscription,
 } from '@org/eventbus';
-import { type Decoded, decodeMessage, notBeforeRemainingMs, type SqsReceived } from './delivery.js';
+import { type SqsSettleActions, settleActions } from './delivery.js';
 import { awsError, isAbort } from './errors.js';
-import { SqsSettleActions } from './settle-actions.js';
-import { Settler } from './settler.js';
+import { SettleBatcher } from './settle-batcher.js';
 import type { QueueInfo } from './topology.js';
+import { type Decoded, decodeMessage, notBeforeRemainingMs, type SqsReceived } from './wire.js';
 
-export interface ConsumerConfig {
+export interface SubscriptionConfig {
   sqs: SQSClient;
   /** The queue this subscription reads (the group's queue, or its dead-letter queue). */
   queue: QueueInfo;
@@ -39,15 +39,15 @@ export interface ConsumerConfig {
 const PARTIAL_BATCH_WAIT_MS = 20;
 
 /** SQS refuses to extend visibility past 12 hours after a receive. */
-export const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
+const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
 
 /**
  * One subscription: long polls that never hold more than `prefetch` messages unsettled, core's
  * DeliveryTracker for settling and draining, a heartbeat that keeps in-flight messages invisible
  * while their handlers run, and (FIFO) one message of a message group at a time.
  */
-export class Consumer implements Subscription {
-  private readonly settler: Settler;
+export class SqsSubscription implements Subscription {
+  private readonly batcher: SettleBatcher;
   private readonly actions: SqsSettleActions;
   private readonly tracker: DeliveryTracker<SqsReceived>;
   private readonly abort = new AbortController();
@@ -67,11 +67,11 @@ export class Consumer implements Subscription {
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly config: ConsumerConfig) {
-    this.settler = new Settler(config.sqs, config.queue.url, config.queue.name);
-    this.actions = new SqsSettleActions({
+  constructor(private readonly config: SubscriptionConfig) {
+    this.batcher = new SettleBatcher(config.sqs, config.queue.url, config.queue.name);
+    this.actions = settleActions({
       ...config,
-      settler: this.settler,
+      batcher: this.batcher,
       onSettling: () => {
         this.settling++;
         this.slotsFreed();
@@ -118,7 +118,7 @@ export class Consumer implements Subscription {
       }
       clearInterval(this.heartbeat);
       await this.passing.settled();
-      await this.settler.idle();
+      await this.batcher.idle();
       this.config.onClosed();
     })();
     return this.closing;
@@ -283,7 +283,7 @@ export class Consumer implements Subscription {
     for (const waiting of this.groupQueues.values()) for (const d of waiting) held.push(d.received);
     for (const received of held) {
       if (received.settling || Date.now() - received.receivedAt + seconds * 1000 > MAX_VISIBILITY_MS) continue;
-      this.settler.changeVisibility(received.receiptHandle, seconds).catch((error: unknown) => {
+      this.batcher.changeVisibility(received.receiptHandle, seconds).catch((error: unknown) => {
         if (!received.settling) this.reportError(error as Error);
       });
     }
