@@ -1,11 +1,14 @@
-import type { Transport } from '@org/eventbus';
-import { KafkaTransport } from './kafka-transport.js';
+import type { EventbusAdapter, Transport } from '@org/eventbus';
 import { type KafkaTransportOptions, optionsFromUrl } from './options.js';
+import { KafkaTransport } from './transport.js';
 
-export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaTransportOptions } from './options.js';
 export { optionsFromUrl } from './options.js';
 export { deleteTopology, type KafkaTeardownOptions } from './teardown.js';
+export { KafkaTransport } from './transport.js';
+
+/** URL schemes this adapter serves (`kafka://host:9092`), without the colon. */
+export const schemes = ['kafka'] as const;
 
 /** `createTransport('kafka://127.0.0.1:9092')` lands here; options override what the URL says. */
 export function fromUrl(url: string, options: Record<string, unknown> = {}): Transport {
@@ -15,3 +18,5 @@ export function fromUrl(url: string, options: Record<string, unknown> = {}): Tra
 export function createKafkaTransport(options: KafkaTransportOptions): KafkaTransport {
   return new KafkaTransport(options);
 }
+
+export const adapter: EventbusAdapter = { name: 'kafka', schemes, fromUrl };

@@ -1,4 +1,4 @@
-import { ConfigError, type Logger, optionsFromQuery, redact } from '@org/eventbus';
+import { ConfigError, flag, type Logger, matching, oneOf, optionsFromQuery, redact, wholeNumber } from '@org/eventbus';
 
 export interface KafkaTransportOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -65,15 +65,7 @@ export type ResolvedKafkaOptions = Required<Omit<KafkaTransportOptions, 'endpoin
   sasl: KafkaTransportOptions['sasl'];
 };
 
-function positiveInt(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new ConfigError(option, `must be a whole number ≥ 1 (got ${String(value)})`);
-  }
-  return n;
-}
-
+/** host:port; checked here rather than with `matching`, whose message quotes the value unredacted. */
 function brokerAddress(option: string, value: string): string {
   if (!/^[^\s:/]+:\d{1,5}$/.test(value)) throw new ConfigError(option, `"${redact(value)}" is not host:port`);
   return value;
@@ -81,39 +73,26 @@ function brokerAddress(option: string, value: string): string {
 
 /** Leaves room for the channel or group after it within Kafka's 249 characters. */
 const MAX_TOPIC_PREFIX = 200;
-
-function prefix(value: unknown): string {
-  if (value === undefined) return '';
-  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]*$/.test(value) || value.length > MAX_TOPIC_PREFIX) {
-    throw new ConfigError(
-      'topicPrefix',
-      `may hold only letters, digits, ".", "_" and "-", at most ${MAX_TOPIC_PREFIX} characters (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
-}
+const TOPIC_CHARS = 'may hold only letters, digits, ".", "_" and "-"';
 
 export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
   if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
     throw new ConfigError('brokers', 'needs at least one host:port');
   }
-  const startFrom = options.startFrom ?? 'earliest';
-  if (startFrom !== 'earliest' && startFrom !== 'latest') {
-    throw new ConfigError('startFrom', `must be "earliest" or "latest" (got ${String(startFrom)})`);
-  }
-  const sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 10_000);
-  const heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.min(1000, Math.floor(sessionTimeoutMs / 3)));
+  const sessionTimeoutMs = wholeNumber('sessionTimeoutMs', options.sessionTimeoutMs, 10_000);
+  const heartbeatIntervalMs = wholeNumber('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.min(1000, Math.floor(sessionTimeoutMs / 3)));
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     throw new ConfigError('heartbeatIntervalMs', `must be below sessionTimeoutMs (${sessionTimeoutMs})`);
   }
-  const suffix = (option: string, value: string | undefined, fallback: string) => {
-    const s = value ?? fallback;
-    if (!/^[A-Za-z0-9._-]+$/.test(s)) throw new ConfigError(option, `"${s}" may hold only letters, digits, ".", "_" and "-"`);
-    return s;
-  };
-  const topicPrefix = prefix(options.topicPrefix);
-  const retryTopicSuffix = suffix('retryTopicSuffix', options.retryTopicSuffix, '.retry');
-  const deadLetterTopicSuffix = suffix('deadLetterTopicSuffix', options.deadLetterTopicSuffix, '.dlt');
+  const topicPrefix = matching(
+    'topicPrefix',
+    options.topicPrefix,
+    new RegExp(`^[A-Za-z0-9._-]{0,${MAX_TOPIC_PREFIX}}$`),
+    `${TOPIC_CHARS}, at most ${MAX_TOPIC_PREFIX} characters`,
+    '',
+  );
+  const retryTopicSuffix = matching('retryTopicSuffix', options.retryTopicSuffix, /^[A-Za-z0-9._-]+$/, TOPIC_CHARS, '.retry');
+  const deadLetterTopicSuffix = matching('deadLetterTopicSuffix', options.deadLetterTopicSuffix, /^[A-Za-z0-9._-]+$/, TOPIC_CHARS, '.dlt');
   if (retryTopicSuffix === deadLetterTopicSuffix) {
     throw new ConfigError('deadLetterTopicSuffix', 'must differ from retryTopicSuffix');
   }
@@ -121,27 +100,30 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
     brokers: options.brokers.map((b) => brokerAddress('brokers', b)),
     clientId: options.clientId ?? 'eventbus',
     endpoint: options.endpoint,
-    partitions: positiveInt('partitions', options.partitions, 3),
-    replicationFactor: positiveInt('replicationFactor', options.replicationFactor, 1),
-    startFrom,
-    partitionConcurrency: options.partitionConcurrency === undefined ? 0 : positiveInt('partitionConcurrency', options.partitionConcurrency, 1),
+    partitions: wholeNumber('partitions', options.partitions, 3),
+    replicationFactor: wholeNumber('replicationFactor', options.replicationFactor, 1),
+    startFrom: oneOf('startFrom', options.startFrom, ['earliest', 'latest'], 'earliest'),
+    // 0: as many as the subscription's prefetch.
+    partitionConcurrency: wholeNumber('partitionConcurrency', options.partitionConcurrency, 0),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    rebalanceTimeoutMs: positiveInt('rebalanceTimeoutMs', options.rebalanceTimeoutMs, Math.max(sessionTimeoutMs, 30_000)),
-    commitIntervalMs: positiveInt('commitIntervalMs', options.commitIntervalMs, 100),
-    drainTimeoutMs: positiveInt('drainTimeoutMs', options.drainTimeoutMs, 30_000),
-    maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, 1_000_000),
-    maxWaitTimeMs: positiveInt('maxWaitTimeMs', options.maxWaitTimeMs, 500),
-    fetchMaxBytes: positiveInt('fetchMaxBytes', options.fetchMaxBytes, 1_048_576),
+    rebalanceTimeoutMs: wholeNumber('rebalanceTimeoutMs', options.rebalanceTimeoutMs, Math.max(sessionTimeoutMs, 30_000)),
+    commitIntervalMs: wholeNumber('commitIntervalMs', options.commitIntervalMs, 100),
+    drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
+    maxMessageBytes: wholeNumber('maxMessageBytes', options.maxMessageBytes, 1_000_000),
+    maxWaitTimeMs: wholeNumber('maxWaitTimeMs', options.maxWaitTimeMs, 500),
+    fetchMaxBytes: wholeNumber('fetchMaxBytes', options.fetchMaxBytes, 1_048_576),
     topicPrefix,
     retryTopicSuffix,
     deadLetterTopicSuffix,
-    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, 10_000),
-    producers: positiveInt('producers', options.producers, 3),
+    requestTimeoutMs: wholeNumber('requestTimeoutMs', options.requestTimeoutMs, 10_000),
+    producers: wholeNumber('producers', options.producers, 3),
     sasl: options.sasl,
-    tls: options.tls ?? false,
+    tls: flag('tls', options.tls, false),
   };
 }
+
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
 /** eventbus options a kafka:// URL may carry in its query; the constructor validates their values. */
 const URL_OPTIONS = {
@@ -177,7 +159,7 @@ export function optionsFromUrl(url: string, options: Record<string, unknown> = {
   if (!match) throw new ConfigError('url', `"${redact(url)}" is not kafka://host:port[,host:port…][?option=value]`);
   let authority = match[1] ?? '';
   const query = new URLSearchParams(match[2] ?? '');
-  const mechanism = (query.get('mechanism') ?? 'PLAIN').toUpperCase();
+  const mechanism = query.get('mechanism')?.toUpperCase();
   query.delete('mechanism');
   const fromQuery = optionsFromQuery(query, URL_OPTIONS);
   const unknown = [...query.keys()];
@@ -187,10 +169,7 @@ export function optionsFromUrl(url: string, options: Record<string, unknown> = {
   const at = authority.lastIndexOf('@');
   if (at >= 0) {
     const [username = '', password = ''] = authority.slice(0, at).split(':').map(decodeURIComponent);
-    if (mechanism !== 'PLAIN' && mechanism !== 'SCRAM-SHA-256' && mechanism !== 'SCRAM-SHA-512') {
-      throw new ConfigError('mechanism', `must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (got ${mechanism})`);
-    }
-    fromQuery.sasl = { mechanism, username, password };
+    fromQuery.sasl = { mechanism: oneOf('mechanism', mechanism, SASL_MECHANISMS, 'PLAIN'), username, password };
     authority = authority.slice(at + 1);
   }
   const brokers = authority.split(',').filter((b) => b !== '');

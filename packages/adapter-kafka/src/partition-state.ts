@@ -10,6 +10,12 @@ export interface Entry {
   settled: boolean;
 }
 
+/** What core's DeliveryTracker carries for each Kafka delivery: the record and the partition it came from. */
+export interface HeldRecord {
+  readonly state: PartitionState;
+  readonly entry: Entry;
+}
+
 /** How far one scan of a partition's queue looks for an entry whose key is free. */
 const SCAN_LIMIT = 256;
 

@@ -1,6 +1,6 @@
-import { redact, TransportError } from '@org/eventbus';
+import { errorMessage, redact, TransportError } from '@org/eventbus';
 import type { Producer } from '@platformatic/kafka';
-import { errorMessage, type KafkaRecord } from './wire.js';
+import type { KafkaRecord } from './wire.js';
 
 type KafkaProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 

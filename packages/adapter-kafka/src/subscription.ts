@@ -1,10 +1,11 @@
-import { type DeliveryHandler, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
-import { rootMessage } from './connect-errors.js';
-import { Dispatcher, type KafkaDelivery } from './dispatcher.js';
+import { type SettleTargets, settleActions } from './delivery.js';
+import { rootMessage } from './errors.js';
 import type { ResolvedKafkaOptions } from './options.js';
-import type { PartitionState } from './partition-state.js';
-import { errorMessage, type KafkaMessage, RecordReader } from './wire.js';
+import { PartitionScheduler } from './partition-scheduler.js';
+import type { HeldRecord, PartitionState } from './partition-state.js';
+import { type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
@@ -13,9 +14,8 @@ export interface SubscriptionPlan {
   /** Topics read: the channels and the group's retry topic, or the group's dead-letter topic. */
   topics: string[];
   prefetch: number;
-  /** Settle actions that move a record elsewhere (retry topic, dead-letter topic). */
-  nack(delivery: KafkaDelivery, delayMs: number): Promise<void>;
-  deadLetter(delivery: KafkaDelivery, reason: string): Promise<void>;
+  /** Where nack and deadLetter move a record (retry topic, dead-letter topic). */
+  settle: Omit<SettleTargets, 'putBack'>;
   /** `beforeJoin` runs before every JoinGroup this consumer sends (the rebalance barrier). */
   createConsumer(beforeJoin: () => Promise<Buffer>): KafkaConsumer;
   onError(error: Error): void;
@@ -35,14 +35,15 @@ function forceClose(consumer: KafkaConsumer): Promise<void> {
 const RESTART_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
 /**
- * One `subscribe()`: a consumer in the group feeding a Dispatcher, and offsets committed only up to
- * the first unsettled record of each partition. A broken stream (broker restart) is rebuilt from the
- * committed offsets; partitions lost in a rebalance are never committed by this member again.
+ * One `subscribe()`: a consumer in the group feeding a PartitionScheduler, which hands records to
+ * core's DeliveryTracker, and offsets committed only up to the first unsettled record of each
+ * partition. A broken stream (broker restart) is rebuilt from the committed offsets; partitions
+ * lost in a rebalance are never committed by this member again.
  */
 export class KafkaSubscription implements Subscription {
   private consumer: KafkaConsumer | undefined;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
-  private readonly dispatcher: Dispatcher;
+  private readonly scheduler: PartitionScheduler;
   private closing: Promise<void> | undefined;
   private restarting = false;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -63,15 +64,17 @@ export class KafkaSubscription implements Subscription {
     const maxBuffered = Math.max(256, plan.prefetch * 4);
     this.highWaterMark = Math.min(1024, maxBuffered);
     this.reader = new RecordReader(options.topicPrefix);
-    this.dispatcher = new Dispatcher({
+    const tracker = new DeliveryTracker<HeldRecord>({
+      handler: onDelivery,
+      onError: plan.onError,
+      drainTimeoutMs: options.drainTimeoutMs,
+      onSettled: () => this.scheduler.settled(),
+      actions: settleActions({ ...plan.settle, putBack: (held) => this.scheduler.putBack(held) }),
+    });
+    this.scheduler = new PartitionScheduler(tracker, {
       prefetch: plan.prefetch,
       partitionConcurrency: options.partitionConcurrency || plan.prefetch,
       maxBuffered,
-      drainTimeoutMs: options.drainTimeoutMs,
-      onDelivery,
-      nack: plan.nack,
-      deadLetter: plan.deadLetter,
-      onError: plan.onError,
       backpressure: (paused) => {
         const stream = this.stream;
         if (!stream || this.closing) return;
@@ -121,7 +124,7 @@ export class KafkaSubscription implements Subscription {
       this.stream?.pause();
       // The membership is kept while the drain runs: a member joining now waits in the rebalance
       // barrier (beforeJoin) until this member's deliveries are settled and committed.
-      await this.dispatcher.stop();
+      await this.scheduler.stop();
       clearInterval(this.commitTimer);
       await this.committing;
       await this.commit();
@@ -146,8 +149,8 @@ export class KafkaSubscription implements Subscription {
     if (consumer !== this.consumer) return;
     const assigned = new Set<string>();
     for (const a of payload.assignments ?? []) for (const p of a.partitions) assigned.add(`${a.topic}:${p}`);
-    this.dispatcher.revoke(assigned);
-    this.dispatcher.release();
+    this.scheduler.revoke(assigned);
+    this.scheduler.release();
   }
 
   /**
@@ -160,19 +163,19 @@ export class KafkaSubscription implements Subscription {
    */
   private beforeJoin(): Promise<Buffer> {
     // A commit refused mid-rebalance makes the client rejoin from inside the barrier: no second wait.
-    if (this.barrier || (this.dispatcher.inFlight === 0 && !this.consumer?.assignments?.length)) return Promise.resolve(NO_USER_DATA);
+    if (this.barrier || (this.scheduler.inFlight === 0 && !this.consumer?.assignments?.length)) return Promise.resolve(NO_USER_DATA);
     this.barrier = (async () => {
       // The coordinator drops a member that neither heartbeats nor rejoins within the session timeout
       // (the client stops heartbeating once it starts to rejoin), and any member after the rebalance timeout.
       const { rebalanceTimeoutMs, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
       const bound = Math.max(0, Math.min(rebalanceTimeoutMs, sessionTimeoutMs) - heartbeatIntervalMs - BARRIER_COMMIT_TIMEOUT_MS);
       const group = { group: this.plan.groupId };
-      this.plan.logger.debug(group, `Kafka group rebalancing: waiting for ${this.dispatcher.inFlight} deliveries in flight before rejoining`);
-      const settled = await this.dispatcher.hold(bound);
+      this.plan.logger.debug(group, `Kafka group rebalancing: waiting for ${this.scheduler.inFlight} deliveries in flight before rejoining`);
+      const settled = await this.scheduler.hold(bound);
       if (!settled) {
         this.plan.logger.warn(
           group,
-          `Kafka group "${this.plan.groupId}" is rebalancing and ${this.dispatcher.inFlight} deliveries are still running after ${bound} ms ` +
+          `Kafka group "${this.plan.groupId}" is rebalancing and ${this.scheduler.inFlight} deliveries are still running after ${bound} ms ` +
             '(the lesser of sessionTimeoutMs and rebalanceTimeoutMs, less a heartbeat and a margin): rejoining, so another member may start them again',
         );
       }
@@ -200,12 +203,12 @@ export class KafkaSubscription implements Subscription {
       // now. The client replaces the assignments array on every change, so one check holds for a run.
       this.lastState = undefined;
       if (!assignments?.some((a) => a.topic === topic && a.partitions.includes(partition))) return;
-      state = this.dispatcher.partitionState(topic, partition);
+      state = this.scheduler.partitionState(topic, partition);
       if (!state) return;
       this.lastState = state;
       this.lastAssignments = assignments;
     }
-    this.dispatcher.add(state, this.reader.entry(record));
+    this.scheduler.add(state, this.reader.entry(record));
   }
 
   /** Commit what is settled; `fresh`: a commit of its own even while the periodic one runs. */
@@ -215,7 +218,7 @@ export class KafkaSubscription implements Subscription {
     if (!consumer || this.restarting) return Promise.resolve();
     const offsets = [];
     const states: [PartitionState, bigint][] = [];
-    for (const state of this.dispatcher.states()) {
+    for (const state of this.scheduler.states()) {
       const point = state.commitPoint();
       if (point <= state.committed || point < 0n) continue;
       offsets.push({ topic: state.topic, partition: state.partition, offset: point, leaderEpoch: -1 });
@@ -242,7 +245,7 @@ export class KafkaSubscription implements Subscription {
     const lost = new TransportError(redact(`Kafka consumer of group "${this.plan.groupId}" lost (${rootMessage(cause)}); reconnecting`));
     this.plan.logger.warn({ group: this.plan.groupId }, lost.message);
     this.plan.onError(lost);
-    this.dispatcher.revoke();
+    this.scheduler.revoke();
     void (async () => {
       await this.stopConsumer();
       for (let attempt = 0; !this.closing; attempt++) {

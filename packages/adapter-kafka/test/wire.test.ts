@@ -1,7 +1,6 @@
 import { EventbusHeaders } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
-import { HeaderDecoder, HeaderEncoder } from '../src/header-codec.js';
-import { type KafkaMessage, RETRY_CHANNEL_HEADER, RecordReader, RecordWriter } from '../src/wire.js';
+import { HeaderDecoder, HeaderEncoder, type KafkaMessage, RETRY_CHANNEL_HEADER, RecordReader, RecordWriter } from '../src/wire.js';
 
 /** What @platformatic/kafka hands a consumer: header names and values as views into one response buffer. */
 function received(headers: Map<Buffer, Buffer>, fields: Partial<KafkaMessage> = {}): KafkaMessage {

@@ -1,40 +1,24 @@
-import { type DeliveryHandler, DeliveryTracker, type TrackedDelivery } from '@org/eventbus';
-import { type Entry, PartitionState } from './partition-state.js';
+import type { DeliveryTracker } from '@org/eventbus';
+import { type Entry, type HeldRecord, PartitionState } from './partition-state.js';
 
-/** What the tracker carries for each delivery: the record and the partition it came from. */
-export interface Held {
-  readonly state: PartitionState;
-  readonly entry: Entry;
-}
-
-export type KafkaDelivery = TrackedDelivery<Held>;
-
-/** How long a record whose settle failed waits before it runs again on this member. */
-
-export interface DispatcherHooks {
+export interface SchedulerLimits {
   prefetch: number;
   partitionConcurrency: number;
   /** Records received and not yet handed out above which the fetch stream is paused. */
   maxBuffered: number;
-  drainTimeoutMs: number;
-  onDelivery: DeliveryHandler;
-  /** Settle actions that move a record elsewhere (retry topic, dead-letter topic). */
-  nack(delivery: KafkaDelivery, delayMs: number): Promise<void>;
-  deadLetter(delivery: KafkaDelivery, reason: string): Promise<void>;
-  onError(error: Error): void;
   /** Pause (true) or resume (false) fetching. */
   backpressure(paused: boolean): void;
 }
 
 /**
- * Hands received records to the handler: round robin over partitions, `prefetch` in flight in all,
- * `partitionConcurrency` per partition, never two records of one key at once, retry records not
- * before their time (that partition waits on a timer). Settling is core's DeliveryTracker; what is
- * Kafka's here is the bookkeeping of each partition's commit point.
+ * Decides which received record goes to core's DeliveryTracker next: round robin over partitions,
+ * `prefetch` in flight in all, `partitionConcurrency` per partition, never two records of one key
+ * at once, retry records not before their time (that partition waits on a timer). Settling is the
+ * tracker's; what is Kafka's here is each partition's queue and commit point, and holding
+ * everything back while a rebalance waits for what is in flight.
  */
-export class Dispatcher {
+export class PartitionScheduler {
   private partitions = new Map<string, PartitionState>();
-  private readonly tracker: DeliveryTracker<Held>;
   private buffered = 0;
   private cursor = 0;
   private stopped = false;
@@ -50,28 +34,20 @@ export class Dispatcher {
     this.dispatch();
   };
 
-  constructor(private readonly hooks: DispatcherHooks) {
-    this.tracker = new DeliveryTracker<Held>({
-      handler: hooks.onDelivery,
-      onError: hooks.onError,
-      drainTimeoutMs: hooks.drainTimeoutMs,
-      onSettled: () => this.scheduleDispatch(),
-      actions: {
-        // An ack is bookkeeping only (the commit follows on its timer): no broker call per record.
-        ack: ({ raw }) => {
-          if (!raw.state.revoked) raw.state.settle(raw.entry);
-        },
-        nack: (delivery, delayMs) => this.move(delivery, () => hooks.nack(delivery, delayMs)),
-        deadLetter: (delivery, reason) => this.move(delivery, () => hooks.deadLetter(delivery, reason)),
-        // Kafka's plain redelivery: the offset stays uncommitted and the record runs again here, at
-        // once — core already held it for HANDLER_FAILURE_DELAY_MS after the failed settle.
-        redeliver: ({ raw }) => {
-          if (raw.state.revoked) return;
-          raw.state.putBack(raw.entry, Date.now());
-          this.buffered++;
-        },
-      },
-    });
+  constructor(
+    private readonly tracker: DeliveryTracker<HeldRecord>,
+    private readonly limits: SchedulerLimits,
+  ) {}
+
+  /** A delivery was settled: its slot is free (call from the tracker's `onSettled`). */
+  settled(): void {
+    this.scheduleDispatch();
+  }
+
+  /** A record whose settle failed runs again on this member, at once (core already held it). */
+  putBack({ state, entry }: HeldRecord): void {
+    state.putBack(entry, Date.now());
+    this.buffered++;
   }
 
   /** Deliveries handed out and not yet settled. */
@@ -100,7 +76,7 @@ export class Dispatcher {
     if (this.stopped || state.revoked) return;
     if (!state.receive(entry)) return;
     this.buffered++;
-    if (this.buffered >= this.hooks.maxBuffered) this.hooks.backpressure(true);
+    if (this.buffered >= this.limits.maxBuffered) this.limits.backpressure(true);
     this.scheduleDispatch();
   }
 
@@ -126,7 +102,7 @@ export class Dispatcher {
    */
   hold(timeoutMs: number): Promise<boolean> {
     this.held = true;
-    this.hooks.backpressure(true);
+    this.limits.backpressure(true);
     return this.tracker.drain(timeoutMs);
   }
 
@@ -146,16 +122,8 @@ export class Dispatcher {
     return this.tracker.drain();
   }
 
-  /** A settle that moves the record to another topic; a record of a partition this member lost is left alone. */
-  private async move({ raw }: KafkaDelivery, produce: () => Promise<void>): Promise<void> {
-    // Its new owner handles it again: moving it to a retry or dead-letter topic here as well would duplicate it.
-    if (raw.state.revoked) return;
-    await produce();
-    raw.state.settle(raw.entry);
-  }
-
   private resumeIfRoom(): void {
-    if (!this.stopped && !this.held && this.buffered < this.hooks.maxBuffered / 2) this.hooks.backpressure(false);
+    if (!this.stopped && !this.held && this.buffered < this.limits.maxBuffered / 2) this.limits.backpressure(false);
   }
 
   /** One dispatch per microtask turn, however many records arrived or settled in it. */
@@ -166,7 +134,7 @@ export class Dispatcher {
   }
 
   private dispatch(): void {
-    const { prefetch, partitionConcurrency } = this.hooks;
+    const { prefetch, partitionConcurrency } = this.limits;
     if (this.stopped || this.held || this.tracker.size >= prefetch || this.buffered === 0) {
       this.resumeIfRoom();
       return;

@@ -2,12 +2,11 @@ import {
   checkSubscribeOptions,
   consoleLogger,
   type DeliveryHandler,
-  deadLetterHeaders,
+  errorMessage,
   type GroupTopology,
   hideSecrets,
   type Logger,
   MessageTooLargeError,
-  nextAttemptHeaders,
   type OutgoingMessage,
   type PublishOptions,
   redact,
@@ -19,14 +18,13 @@ import {
   TransportError,
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
-import { authenticationError, rootMessage } from './connect-errors.js';
-import type { KafkaDelivery } from './dispatcher.js';
-import { clientClass } from './endpoint.js';
+import { clientClass, clientOptions, probe } from './connection.js';
+import { connectFailure } from './errors.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
-import { TopicRegistry } from './topics.js';
-import { errorMessage, type KafkaRecord, RETRY_CHANNEL_HEADER, RecordWriter, topicName } from './wire.js';
+import { channelTopic, groupTopics, TopicRegistry } from './topology.js';
+import { type KafkaRecord, RecordWriter } from './wire.js';
 
 /** The distinct topics of a publish: almost always one, so no Set for the common case. */
 function topicsOf(records: readonly KafkaRecord[]): string[] {
@@ -37,8 +35,6 @@ function topicsOf(records: readonly KafkaRecord[]): string[] {
 
 /** Longest retry delay: the partition waits this long at most for one retry record. */
 const MAX_DELAY_MS = 60 * 60_000;
-/** connect() asks the broker this many times (half a second apart) before it calls it unreachable. */
-const CONNECT_ATTEMPTS = 6;
 
 /**
  * Transport over Apache Kafka with @platformatic/kafka: a topic per channel, a consumer group per
@@ -78,20 +74,6 @@ export class KafkaTransport implements Transport {
     };
   }
 
-  private base() {
-    const { clientId, brokers, requestTimeoutMs, sasl, tls } = this.options;
-    return {
-      ...(sasl ? { sasl } : {}),
-      ...(tls ? { tls: {} } : {}),
-      clientId,
-      bootstrapBrokers: [...brokers],
-      timeout: requestTimeoutMs,
-      connectTimeout: Math.min(requestTimeoutMs, 5000),
-      retries: 5,
-      retryDelay: 500,
-    };
-  }
-
   /**
    * Idempotent, and optional: publish and subscribe connect on first use, as the other adapters do,
    * so a publish-only bus that never calls start() works on Kafka too.
@@ -106,11 +88,16 @@ export class KafkaTransport implements Transport {
   }
 
   private async open(): Promise<void> {
-    await this.probe();
-    const admin = new (clientClass(Admin, this.options.endpoint))(this.base());
-    const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, this.options.endpoint);
-    this.publisher = new Publisher(() => new ProducerClass({ ...this.base(), idempotent: true, acks: ProduceAcks.ALL }), this.options.producers);
-    this.topics = new TopicRegistry(admin, this.options);
+    const { options } = this;
+    try {
+      await probe(options, () => this.closing !== undefined);
+    } catch (error) {
+      throw this.connectFailed(error);
+    }
+    const admin = new (clientClass(Admin, options.endpoint))(clientOptions(options));
+    const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, options.endpoint);
+    this.publisher = new Publisher(() => new ProducerClass({ ...clientOptions(options), idempotent: true, acks: ProduceAcks.ALL }), options.producers);
+    this.topics = new TopicRegistry(admin, options);
     try {
       await admin.metadata({ topics: [] });
       await this.publisher.warm();
@@ -119,41 +106,15 @@ export class KafkaTransport implements Transport {
       this.publisher = undefined;
       this.topics = undefined;
       await Promise.allSettled([publisher?.close(), topics?.close()]);
-      throw this.connectError(error);
+      throw this.connectFailed(error);
     }
     this.connected = true;
   }
 
-  /**
-   * Ask the broker for its metadata, a few times while it does not answer — but not once more after
-   * it refused our credentials: a wrong password fails connect() at once, saying so.
-   */
-  private async probe(): Promise<void> {
-    const admin = new (clientClass(Admin, this.options.endpoint))({ ...this.base(), retries: 0 });
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await admin.metadata({ topics: [] });
-          return;
-        } catch (error) {
-          if (authenticationError(error) || attempt >= CONNECT_ATTEMPTS || this.closing) throw this.connectError(error, attempt);
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
-    } finally {
-      await admin.close().catch(() => {});
-    }
-  }
-
-  private connectError(error: unknown, attempts?: number): TransportError {
-    const { brokers, sasl } = this.options;
-    const auth = authenticationError(error);
-    const text = auth
-      ? `Kafka authentication failed for user "${sasl?.username ?? '(none)'}" at ${brokers.join(',')}` +
-        `${sasl ? ` (SASL ${sasl.mechanism})` : ''}: ${rootMessage(auth)} — check the credentials and the mechanism (?mechanism=)`
-      : `cannot reach Kafka at ${brokers.join(',')}${attempts ? ` after ${attempts} attempts` : ''}: ${rootMessage(error)}`;
-    const failure = new TransportError(redact(text));
-    this.logger.warn({ brokers: brokers.join(',') }, failure.message);
+  /** One warning line per failed connect, saying why (the probe's failure, already in core's terms, as it is). */
+  private connectFailed(error: unknown): TransportError {
+    const failure = error instanceof TransportError ? error : connectFailure(error, this.options);
+    this.logger.warn({ brokers: this.options.brokers.join(',') }, failure.message);
     return failure;
   }
 
@@ -167,7 +128,7 @@ export class KafkaTransport implements Transport {
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
-      records[i] = writer.record(this.topic(message.channel), message);
+      records[i] = writer.record(channelTopic(this.options, message.channel), message);
       if (writer.size > max) throw new MessageTooLargeError(writer.size, max);
       bytes += writer.requestBytes;
     }
@@ -186,20 +147,14 @@ export class KafkaTransport implements Transport {
     checkSubscribeOptions(options);
     const { topics } = await this.ready();
     const group = options.group;
-    const retryTopic = this.topic(group + this.options.retryTopicSuffix);
-    const deadLetterTopic = this.topic(group + this.options.deadLetterTopicSuffix);
-    const read = options.deadLetters ? [deadLetterTopic] : [...options.channels.map((c) => this.topic(c)), retryTopic];
+    const { retryTopic, deadLetterTopic } = groupTopics(this.options, group);
+    const read = options.deadLetters ? [deadLetterTopic] : [...options.channels.map((c) => channelTopic(this.options, c)), retryTopic];
     // The group id carries the prefix as well: deployments that share a group id would rebalance each
     // other, and Kafka ACLs usually grant topics and groups by one prefix.
     const groupId = options.deadLetters ? deadLetterTopic : this.options.topicPrefix + group;
     await topics.ensure([...new Set([...read, deadLetterTopic])]);
     const { options: resolved } = this;
     const ConsumerClass = clientClass(Consumer<Buffer, Buffer, Buffer, Buffer>, resolved.endpoint);
-    const onError = (error: Error) => options.onError?.(error);
-    const republish = (topic: string, delivery: KafkaDelivery, headers: Record<string, string>) => {
-      const record = this.writer.record(topic, { ...delivery.message, headers });
-      return this.track(this.send([record], this.writer.requestBytes));
-    };
     const subscription: KafkaSubscription = new KafkaSubscription(
       {
         groupId,
@@ -208,7 +163,7 @@ export class KafkaTransport implements Transport {
         logger: this.logger,
         createConsumer: (beforeJoin) =>
           new ConsumerClass({
-            ...this.base(),
+            ...clientOptions(resolved),
             groupId,
             sessionTimeout: resolved.sessionTimeoutMs,
             heartbeatInterval: resolved.heartbeatIntervalMs,
@@ -216,15 +171,18 @@ export class KafkaTransport implements Transport {
             autocommit: false,
             protocolsMetadata: beforeJoin,
           }),
-        nack: (delivery, delayMs) => {
-          const notBefore = delayMs > 0 ? Date.now() + Math.min(delayMs, MAX_DELAY_MS) : undefined;
-          const headers = nextAttemptHeaders(delivery, notBefore);
-          // A dead letter nacked by its reader stays a dead letter; anything else goes round the retry topic.
-          if (options.deadLetters) return republish(deadLetterTopic, delivery, headers);
-          return republish(retryTopic, delivery, { ...headers, [RETRY_CHANNEL_HEADER]: delivery.message.channel });
+        settle: {
+          group,
+          retryTopic,
+          deadLetterTopic,
+          deadLetters: options.deadLetters === true,
+          maxDelayMs: MAX_DELAY_MS,
+          republish: (topic, message, headers) => {
+            const record = this.writer.record(topic, { ...message, headers });
+            return this.track(this.send([record], this.writer.requestBytes));
+          },
         },
-        deadLetter: (delivery, reason) => republish(deadLetterTopic, delivery, deadLetterHeaders(delivery, group, reason)),
-        onError,
+        onError: (error) => options.onError?.(error),
       },
       resolved,
       onDelivery,
@@ -252,9 +210,10 @@ export class KafkaTransport implements Transport {
     const { topics } = await this.ready();
     const names = new Set<string>();
     for (const { group, channels } of groups) {
-      for (const channel of channels) names.add(this.topic(channel));
-      names.add(this.topic(group + this.options.retryTopicSuffix));
-      names.add(this.topic(group + this.options.deadLetterTopicSuffix));
+      for (const channel of channels) names.add(channelTopic(this.options, channel));
+      const { retryTopic, deadLetterTopic } = groupTopics(this.options, group);
+      names.add(retryTopic);
+      names.add(deadLetterTopic);
     }
     await topics.ensure([...names]);
   }
@@ -269,11 +228,6 @@ export class KafkaTransport implements Transport {
       await this.topics?.close();
     })();
     return this.closing;
-  }
-
-  /** The Kafka topic of a channel or per-group topic: prefixed, and cleaned of what Kafka refuses. */
-  private topic(name: string): string {
-    return topicName(this.options.topicPrefix + name);
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

@@ -1,3 +1,6 @@
+import { redact, TransportError } from '@org/eventbus';
+import type { ResolvedKafkaOptions } from './options.js';
+
 /** What the client's nested errors (MultipleErrors → NetworkError → cause) say went wrong first. */
 interface ClientError {
   code?: unknown;
@@ -32,4 +35,26 @@ export function rootMessage(error: unknown, depth = 0): string {
   const inner = Array.isArray(e.errors) && e.errors.length > 0 ? e.errors[e.errors.length - 1] : e.cause;
   if (inner && typeof inner === 'object') return rootMessage(inner, depth + 1);
   return typeof e.message === 'string' ? e.message : String(error);
+}
+
+/** True when an error (or any error it wraps) says the topic exists already. */
+export function topicAlreadyExists(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 5) return false;
+  const e = error as ClientError;
+  if (e.apiId === 'TOPIC_ALREADY_EXISTS' || /already exists/i.test(String(e.message))) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => topicAlreadyExists(inner, depth + 1))) return true;
+  return topicAlreadyExists(e.cause, depth + 1);
+}
+
+/**
+ * Why connecting failed, in core's terms: refused credentials are named as such (with the user and
+ * mechanism, never the password), anything else is an unreachable broker with its deepest cause.
+ */
+export function connectFailure(error: unknown, { brokers, sasl }: Pick<ResolvedKafkaOptions, 'brokers' | 'sasl'>, attempts?: number): TransportError {
+  const auth = authenticationError(error);
+  const text = auth
+    ? `Kafka authentication failed for user "${sasl?.username ?? '(none)'}" at ${brokers.join(',')}` +
+      `${sasl ? ` (SASL ${sasl.mechanism})` : ''}: ${rootMessage(auth)} — check the credentials and the mechanism (?mechanism=)`
+    : `cannot reach Kafka at ${brokers.join(',')}${attempts ? ` after ${attempts} attempts` : ''}: ${rootMessage(error)}`;
+  return new TransportError(redact(text));
 }

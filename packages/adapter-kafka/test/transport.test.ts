@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { fromUrl, KafkaTransport } from '../src/index.js';
+import { adapter, fromUrl, KafkaTransport, schemes } from '../src/index.js';
 import { bodyOf, deleteRunTopics, message, runId, testTransport } from './helpers.js';
 
 describe('kafka options', () => {
@@ -13,6 +14,18 @@ describe('kafka options', () => {
     expect(() => fromUrl('kafka://')).toThrow(ConfigError);
     expect(() => fromUrl('kafka://user:secret@host:9092?mechanism=SCRAM-SHA-256')).not.toThrow();
     expect(() => fromUrl('kafka://user:secret@host?mechanism=PLAIN')).toThrow(/^(?!.*secret)/s);
+    expect(() => fromUrl('kafka://127.0.0.1:9092?startFrom=middle')).toThrow(/`startFrom`/);
+    expect(() => fromUrl('kafka://user:secret@127.0.0.1:9092?mechanism=MD5')).toThrow(/`mechanism`/);
+    expect(() => fromUrl('kafka://user:secret@127.0.0.1:9092?mechanism=MD5')).toThrow(/^(?!.*secret)/s);
+  });
+
+  it('is found through its package: `adapter` and the package.json `eventbus` field name it alike', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { eventbus?: unknown };
+    expect(schemes).toEqual(['kafka']);
+    expect(adapter.name).toBe('kafka');
+    expect(adapter.schemes).toBe(schemes);
+    expect(pkg.eventbus).toEqual({ name: adapter.name, schemes: [...adapter.schemes] });
+    expect(adapter.fromUrl('kafka://127.0.0.1:9092?partitions=2')).toBeInstanceOf(KafkaTransport);
   });
 
   it('createTransport picks this adapter for kafka:// URLs', async () => {

@@ -1,4 +1,9 @@
-import { Base, type Broker, type ConnectionPool } from '@platformatic/kafka';
+import { Admin, Base, type Broker, type ConnectionPool } from '@platformatic/kafka';
+import { authenticationError, connectFailure } from './errors.js';
+import type { ResolvedKafkaOptions } from './options.js';
+
+/** connect() asks the broker this many times (half a second apart) before it calls it unreachable. */
+const CONNECT_ATTEMPTS = 6;
 
 type PoolFactory = (this: object, context?: unknown) => ConnectionPool;
 type AnyConstructor = abstract new (...args: never[]) => object;
@@ -35,4 +40,40 @@ export function clientClass<C extends AnyConstructor>(Client: C, endpoint: Broke
     return redirect(original.call(this, context), endpoint);
   };
   return Mapped as unknown as C;
+}
+
+/** What every client of one transport is created with (admin, producers, consumers). */
+export function clientOptions({ clientId, brokers, requestTimeoutMs, sasl, tls }: ResolvedKafkaOptions) {
+  return {
+    ...(sasl ? { sasl } : {}),
+    ...(tls ? { tls: {} } : {}),
+    clientId,
+    bootstrapBrokers: [...brokers],
+    timeout: requestTimeoutMs,
+    connectTimeout: Math.min(requestTimeoutMs, 5000),
+    retries: 5,
+    retryDelay: 500,
+  };
+}
+
+/**
+ * Ask the broker for its metadata, a few times while it does not answer — but not once more after
+ * it refused our credentials: a wrong password fails connect() at once, saying so. `stopped`: the
+ * transport is closing, so give up after the attempt running now.
+ */
+export async function probe(options: ResolvedKafkaOptions, stopped: () => boolean): Promise<void> {
+  const admin = new (clientClass(Admin, options.endpoint))({ ...clientOptions(options), retries: 0 });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.metadata({ topics: [] });
+        return;
+      } catch (error) {
+        if (authenticationError(error) || attempt >= CONNECT_ATTEMPTS || stopped()) throw connectFailure(error, options, attempt);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  } finally {
+    await admin.close().catch(() => {});
+  }
 }

@@ -1,15 +1,35 @@
-import { redact, TransportError } from '@org/eventbus';
+import { errorMessage, redact, TransportError } from '@org/eventbus';
 import type { Admin } from '@platformatic/kafka';
+import { topicAlreadyExists } from './errors.js';
 import type { ResolvedKafkaOptions } from './options.js';
-import { errorMessage } from './wire.js';
 
-/** True when an error (or any error it wraps) says the topic exists already. */
-function alreadyExists(error: unknown, depth = 0): boolean {
-  if (!error || typeof error !== 'object' || depth > 5) return false;
-  const e = error as { apiId?: unknown; code?: unknown; message?: unknown; errors?: unknown[]; cause?: unknown };
-  if (e.apiId === 'TOPIC_ALREADY_EXISTS' || /already exists/i.test(String(e.message))) return true;
-  if (Array.isArray(e.errors) && e.errors.some((inner) => alreadyExists(inner, depth + 1))) return true;
-  return alreadyExists(e.cause, depth + 1);
+const TOPIC_CHARS = /[^A-Za-z0-9._-]/g;
+const topicNames = new Map<string, string>();
+
+/** Kafka topic names allow [A-Za-z0-9._-] up to 249 characters; anything else becomes "_". */
+export function topicName(name: string): string {
+  let topic = topicNames.get(name);
+  if (topic === undefined) {
+    topic = name.replace(TOPIC_CHARS, '_').slice(0, 249);
+    if (topicNames.size > 10_000) topicNames.clear();
+    topicNames.set(name, topic);
+  }
+  return topic;
+}
+
+type TopicNaming = Pick<ResolvedKafkaOptions, 'topicPrefix' | 'retryTopicSuffix' | 'deadLetterTopicSuffix'>;
+
+/** The Kafka topic of a channel or per-group topic: prefixed, and cleaned of what Kafka refuses. */
+export function channelTopic(options: TopicNaming, name: string): string {
+  return topicName(options.topicPrefix + name);
+}
+
+/** A group's own topics: `<topicPrefix><group>.retry` (shared by its channels) and `<topicPrefix><group>.dlt`. */
+export function groupTopics(options: TopicNaming, group: string): { retryTopic: string; deadLetterTopic: string } {
+  return {
+    retryTopic: channelTopic(options, group + options.retryTopicSuffix),
+    deadLetterTopic: channelTopic(options, group + options.deadLetterTopicSuffix),
+  };
 }
 
 /** Creates topics on first use (channels, retry and dead-letter topics), once per transport. */
@@ -49,7 +69,7 @@ export class TopicRegistry {
           replicas: this.options.replicationFactor,
         });
       } catch (error) {
-        if (!alreadyExists(error)) {
+        if (!topicAlreadyExists(error)) {
           throw new TransportError(redact(`could not create Kafka topic "${topic}": ${errorMessage(error)}`));
         }
       }
