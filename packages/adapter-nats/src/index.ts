@@ -1,8 +1,8 @@
 import type { Transport } from '@org/eventbus';
-import { NatsTransport } from './nats-transport.js';
+import { NatsTransport } from './transport.js';
 import { type NatsTransportOptions, optionsFromUrl } from './options.js';
 
-export { NatsTransport } from './nats-transport.js';
+export { NatsTransport } from './transport.js';
 export type { NatsTransportOptions } from './options.js';
 export { deleteTopology } from './teardown.js';
 

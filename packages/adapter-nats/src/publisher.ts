@@ -1,6 +1,6 @@
 import { MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
 import { errors, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import type { LinkState } from './link-state.js';
+import type { LinkState } from './connection.js';
 import { PubAckError, PubAcks } from './pub-acks.js';
 import { toNatsHeaders, wireSize } from './wire.js';
 

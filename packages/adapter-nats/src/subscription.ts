@@ -9,7 +9,7 @@ import {
   type TrackedDelivery,
 } from '@org/eventbus';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import type { LinkState } from './link-state.js';
+import type { LinkState } from './connection.js';
 import { Puller } from './puller.js';
 import { ACK, type AckInfo, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS, TERM } from './wire.js';
 

@@ -21,9 +21,9 @@ import {
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { type ConnectionOptions, connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { fitDeadLetter } from './dead-letter.js';
-import { LinkState } from './link-state.js';
+import { LinkState } from './connection.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { NatsSubscription, type PullTarget, deadLetterChannel } from './nats-subscription.js';
+import { NatsSubscription, type PullTarget, deadLetterChannel } from './subscription.js';
 import { Publisher, type RawMessage } from './publisher.js';
 import { deadLetterStream, ensureConsumer, ensureStreams } from './topology.js';
 import {
