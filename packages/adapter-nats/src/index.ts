@@ -1,10 +1,13 @@
-import type { Transport } from '@org/eventbus';
-import { NatsTransport } from './nats-transport.js';
+import type { EventbusAdapter, Transport } from '@org/eventbus';
 import { type NatsTransportOptions, optionsFromUrl } from './options.js';
+import { NatsTransport } from './transport.js';
 
-export { NatsTransport } from './nats-transport.js';
 export type { NatsTransportOptions } from './options.js';
 export { deleteTopology } from './teardown.js';
+export { NatsTransport } from './transport.js';
+
+/** URL schemes this adapter serves (a `tls://` URL connects with TLS). */
+export const schemes = ['nats', 'tls'] as const;
 
 export function createNatsTransport(options: NatsTransportOptions): NatsTransport {
   return new NatsTransport(options);
@@ -17,3 +20,5 @@ export function createNatsTransport(options: NatsTransportOptions): NatsTranspor
 export function fromUrl(url: string, options: Record<string, unknown> = {}): Transport {
   return new NatsTransport(optionsFromUrl(url, options));
 }
+
+export const adapter: EventbusAdapter = { name: 'nats', schemes, fromUrl };

@@ -1,4 +1,4 @@
-import { ConfigError, type Logger, optionsFromQuery, redact } from '@org/eventbus';
+import { ConfigError, flag, type Logger, matching, oneOf, optionsFromQuery, redact, wholeNumber } from '@org/eventbus';
 
 export interface NatsTransportOptions {
   /** Server URLs (`nats://host:4222`, `tls://host:4222`). Credentials in a URL are used and never logged. */
@@ -64,21 +64,10 @@ export type ResolvedOptions = Required<
 
 const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
 
-function positiveInt(option: string, value: unknown, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ConfigError(option, `must be a whole number ≥ ${min} (got ${String(value)})`);
-  }
-  return value;
-}
-
-function subjectPrefix(option: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value)) {
-    throw new ConfigError(option, `must be dot-separated tokens of letters, digits, "_" or "-" (got ${JSON.stringify(value)})`);
-  }
-  return value;
-}
+/** Dot-separated subject tokens without wildcards: what the channel and dead-letter prefixes may be. */
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const SUBJECT_PREFIX_RULE = 'must be dot-separated tokens of letters, digits, "_" or "-"';
+const STREAM_NAME = /^[A-Za-z0-9_-]+$/;
 
 /** A stream name the server accepts, derived from a subject prefix. */
 export function streamNameFor(prefix: string): string {
@@ -90,29 +79,30 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   if (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.trim() === '')) {
     throw new ConfigError('servers', 'needs at least one server URL, e.g. nats://127.0.0.1:4222');
   }
-  const prefix = subjectPrefix('prefix', options.prefix, 'eventbus');
-  const deadLetterPrefix = subjectPrefix('deadLetterPrefix', options.deadLetterPrefix, `${prefix}-dead-letter`);
+  const prefix = matching('prefix', options.prefix, SUBJECT_PREFIX, SUBJECT_PREFIX_RULE, 'eventbus');
+  const deadLetterPrefix = matching(
+    'deadLetterPrefix',
+    options.deadLetterPrefix,
+    SUBJECT_PREFIX,
+    SUBJECT_PREFIX_RULE,
+    `${prefix}-dead-letter`,
+  );
   if (deadLetterPrefix === prefix || deadLetterPrefix.startsWith(`${prefix}.`)) {
     throw new ConfigError('deadLetterPrefix', `must lie outside the channel prefix "${prefix}.>"`);
   }
-  const stream = options.stream ?? streamNameFor(prefix);
-  if (!/^[A-Za-z0-9_-]+$/.test(stream)) throw new ConfigError('stream', `"${stream}" is not a valid stream name`);
-  const ackWaitMs = positiveInt('ackWaitMs', options.ackWaitMs, 30_000, 1000);
-  const maxDeliver = positiveInt('maxDeliver', options.maxDeliver, 100, 2);
+  const stream = matching('stream', options.stream, STREAM_NAME, 'must be a stream name: letters, digits, "_" or "-"', streamNameFor(prefix));
+  const ackWaitMs = wholeNumber('ackWaitMs', options.ackWaitMs, 30_000, { min: 1000 });
+  const maxDeliver = wholeNumber('maxDeliver', options.maxDeliver, 100, { min: 2 });
   // No consumer-level backoff table unless asked for: on nats-server 2.9 one holds back the
   // redelivery after a second delayed NAK, and core's retry already spaces attempts with NAK delays.
-  const backoffMs = options.backoffMs ? [...options.backoffMs] : [];
-  for (const [i, ms] of backoffMs.entries()) positiveInt(`backoffMs[${i}]`, ms, 0, 1000);
+  const backoffMs = (options.backoffMs ?? []).map((ms, i) => wholeNumber(`backoffMs[${i}]`, ms, 0, { min: 1000 }));
   if (backoffMs.length >= maxDeliver) {
     throw new ConfigError('backoffMs', `needs fewer steps (${backoffMs.length}) than maxDeliver (${maxDeliver})`);
   }
-  const deliverPolicy = options.deliverPolicy ?? 'all';
-  if (deliverPolicy !== 'all' && deliverPolicy !== 'new') {
-    throw new ConfigError('deliverPolicy', `must be "all" or "new" (got ${JSON.stringify(deliverPolicy)})`);
-  }
+  const deliverPolicy = oneOf('deliverPolicy', options.deliverPolicy, ['all', 'new'], 'all');
   const resolved: ResolvedOptions = {
     servers,
-    tls: options.tls ?? servers.some((s) => s.startsWith('tls://')),
+    tls: flag('tls', options.tls, servers.some((s) => s.startsWith('tls://'))),
     name: options.name ?? 'eventbus',
     prefix,
     stream,
@@ -120,16 +110,16 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     ackWaitMs,
     backoffMs,
     maxDeliver,
-    maxAckPending: positiveInt('maxAckPending', options.maxAckPending, 10_000),
-    duplicateWindowMs: positiveInt('duplicateWindowMs', options.duplicateWindowMs, 120_000, 1000),
-    maxAgeMs: positiveInt('maxAgeMs', options.maxAgeMs, 0, 0),
+    maxAckPending: wholeNumber('maxAckPending', options.maxAckPending, 10_000),
+    duplicateWindowMs: wholeNumber('duplicateWindowMs', options.duplicateWindowMs, 120_000, { min: 1000 }),
+    maxAgeMs: wholeNumber('maxAgeMs', options.maxAgeMs, 0, { min: 0 }),
     deliverPolicy,
-    publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs, 30_000, 100),
-    publishConcurrency: positiveInt('publishConcurrency', options.publishConcurrency, 256),
-    maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
-    drainTimeoutMs: positiveInt('drainTimeoutMs', options.drainTimeoutMs, 30_000, 0),
-    pullExpiresMs: positiveInt('pullExpiresMs', options.pullExpiresMs, 5_000, 1000),
-    reconnectTimeWaitMs: positiveInt('reconnectTimeWaitMs', options.reconnectTimeWaitMs, 250, 10),
+    publishTimeoutMs: wholeNumber('publishTimeoutMs', options.publishTimeoutMs, 30_000, { min: 100 }),
+    publishConcurrency: wholeNumber('publishConcurrency', options.publishConcurrency, 256),
+    maxMessageBytes: wholeNumber('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000, { min: 0 }),
+    pullExpiresMs: wholeNumber('pullExpiresMs', options.pullExpiresMs, 5_000, { min: 1000 }),
+    reconnectTimeWaitMs: wholeNumber('reconnectTimeWaitMs', options.reconnectTimeWaitMs, 250, { min: 10 }),
   };
   if (options.user !== undefined) resolved.user = options.user;
   if (options.pass !== undefined) resolved.pass = options.pass;
@@ -137,10 +127,6 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   return resolved;
 }
 
-/**
- * Options from a `nats://[user:pass@|token@]host:port[,host:port]` URL; everything else comes from
- * `options`. Credentials move from the URL into options so they never appear in a server list or log.
- */
 /** eventbus options a nats:// URL may carry in its query: `nats://host:4222?prefix=orders`. */
 const URL_OPTIONS = {
   name: 'string',
@@ -159,6 +145,10 @@ const URL_OPTIONS = {
   drainTimeoutMs: 'number',
 } as const;
 
+/**
+ * Options from a `nats://[user:pass@|token@]host:port[,host:port]` URL; everything else comes from
+ * `options`. Credentials move from the URL into options so they never appear in a server list or log.
+ */
 export function optionsFromUrl(url: string, options: Record<string, unknown> = {}): NatsTransportOptions {
   const scheme = /^(nats|tls):\/\//.exec(url)?.[1];
   if (!scheme) throw new ConfigError('url', `"${redact(url)}" is not a nats:// or tls:// URL`);

@@ -1,15 +1,7 @@
-import { MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
-import { errors, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import type { LinkState } from './link-state.js';
-import { PubAckError, PubAcks } from './pub-acks.js';
-import { toNatsHeaders, wireSize } from './wire.js';
-
-export interface RawMessage {
-  subject: string;
-  id: string;
-  headers: Record<string, string>;
-  body: Uint8Array;
-}
+import { errorMessage, MessageTooLargeError, messageSize, redact, TransportError } from '@org/eventbus';
+import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { LinkState } from './connection.js';
+import { fitDeadLetter, type RawMessage, toNatsHeaders, wireSize } from './wire.js';
 
 interface PublisherOptions {
   timeoutMs: number;
@@ -23,7 +15,7 @@ const ATTEMPT_TIMEOUT_MS = 5_000;
 function isTransient(error: unknown): boolean {
   if (error instanceof PubAckError) return !error.final;
   if (error instanceof errors.ClosedConnectionError || error instanceof errors.DrainingConnectionError) return false;
-  return /disconnect/i.test(String((error as Error)?.message));
+  return /disconnect/i.test(errorMessage(error));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -87,6 +79,11 @@ export class Publisher {
     });
   }
 
+  /** A dead letter carries what the server delivered: only max_payload bounds it, not maxMessageBytes. */
+  publishDeadLetter(message: RawMessage): Promise<void> {
+    return this.publishAll([fitDeadLetter(message, this.maxPayload)], undefined, false);
+  }
+
   /** Publish all with bounded parallelism; resolve when every one is acked, reject on the first failure. */
   async publishAll(messages: readonly RawMessage[], signal?: AbortSignal, limit = true): Promise<void> {
     const prepared = this.prepare(messages, limit);
@@ -134,12 +131,116 @@ export class Publisher {
         signal?.throwIfAborted();
         if (!isTransient(error) || this.nc.isClosed() || deadline - Date.now() <= 0) {
           throw new TransportError(
-            redact(`publish to "${message.subject}" failed${isTransient(error) ? ` within ${this.options.timeoutMs} ms` : ''}: ${(error as Error).message}`),
+            redact(`publish to "${message.subject}" failed${isTransient(error) ? ` within ${this.options.timeoutMs} ms` : ''}: ${errorMessage(error)}`),
             { cause: error },
           );
         }
         await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, deadline - Date.now())), signal);
       }
+    }
+  }
+}
+
+/** Why an ack did not come: the attempt may be resent (same Nats-Msg-Id) unless `final`. */
+class PubAckError extends Error {
+  override readonly name = 'PubAckError';
+  constructor(
+    message: string,
+    readonly final: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve: (outcome: 'acked' | 'lost') => void;
+  reject: (error: Error) => void;
+  deadline: number;
+}
+
+const decoder = new TextDecoder();
+
+/** The reason a reply is not a successful publish ack, or undefined when it is one. */
+function ackError(msg: Msg): PubAckError | undefined {
+  const code = msg.headers?.code ?? 0;
+  // No stream listens on the subject (yet, or the server is still starting JetStream).
+  if (code === 503) return new PubAckError('no JetStream stream answered (no responders)', false);
+  if (code !== 0) return new PubAckError(`${code} ${msg.headers?.description ?? ''}`.trim(), false);
+  let ack: { stream?: string; error?: { code?: number; description?: string } };
+  try {
+    ack = JSON.parse(decoder.decode(msg.data)) as typeof ack;
+  } catch {
+    return new PubAckError('unreadable publish ack', false);
+  }
+  if (ack.error) {
+    const unavailable = ack.error.code === 503;
+    return new PubAckError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`, !unavailable);
+  }
+  return ack.stream ? undefined : new PubAckError('publish ack without a stream', false);
+}
+
+/**
+ * JetStream publish acks over one wildcard reply subscription. `js.publish()` does the same through
+ * the client's request machinery, which builds an Error (with a stack) and a timer for every
+ * request; at thousands of events a second that was a tenth of the publish cost. Timeouts here are
+ * swept by one timer, and a dropped connection settles every ack still awaited as `lost` at once.
+ */
+class PubAcks {
+  private readonly prefix = createInbox();
+  private readonly pending = new Map<string, Pending>();
+  private readonly sub: Subscription;
+  private readonly sweeper: NodeJS.Timeout;
+  private seq = 0;
+
+  constructor(private readonly nc: NatsConnection) {
+    this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (_error, msg) => this.receive(msg) });
+    this.sweeper = setInterval(() => this.sweep(), 100);
+    this.sweeper.unref();
+  }
+
+  /** Resolves `acked` once stored (or found a duplicate), `lost` if the connection dropped first. */
+  publish(subject: string, body: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<'acked' | 'lost'> {
+    const token = (++this.seq).toString(36);
+    return new Promise((resolve, reject) => {
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      try {
+        this.nc.publish(subject, body, { reply: `${this.prefix}.${token}`, headers });
+      } catch (error) {
+        this.pending.delete(token);
+        reject(error);
+      }
+    });
+  }
+
+  /** The connection dropped: no ack awaited on it will come. */
+  lost(): void {
+    for (const p of this.pending.values()) p.resolve('lost');
+    this.pending.clear();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sub.unsubscribe();
+    for (const p of this.pending.values()) p.reject(new PubAckError('the connection was closed', true));
+    this.pending.clear();
+  }
+
+  private receive(msg: Msg): void {
+    const token = msg.subject.slice(this.prefix.length + 1);
+    const p = this.pending.get(token);
+    if (!p) return;
+    this.pending.delete(token);
+    const error = ackError(msg);
+    if (error) p.reject(error);
+    else p.resolve('acked');
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) continue;
+      this.pending.delete(token);
+      p.reject(new PubAckError('timeout', false));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from './connection.js';
 import { type NatsTransportOptions, optionsFromUrl, resolveOptions } from './options.js';
 import { deadLetterStream } from './topology.js';
 
@@ -10,13 +10,8 @@ import { deadLetterStream } from './topology.js';
  */
 export async function deleteTopology(target: string | NatsTransportOptions): Promise<void> {
   const options = resolveOptions(typeof target === 'string' ? optionsFromUrl(target) : target);
-  const { servers, user, pass, token } = typeof target === 'string' ? optionsFromUrl(target) : target;
-  const nc = await connect({
-    servers: typeof servers === 'string' ? servers : [...(servers ?? [])],
-    ...(user === undefined ? {} : { user }),
-    ...(pass === undefined ? {} : { pass }),
-    ...(token === undefined ? {} : { token }),
-  });
+  // The transport's own connect: the same credentials, TLS and error messages.
+  const nc = await connectNats(options);
   try {
     const jsm = await jetstreamManager(nc);
     for (const name of [options.stream, deadLetterStream(options)]) await jsm.streams.delete(name).catch(() => false);

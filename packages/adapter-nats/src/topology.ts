@@ -8,6 +8,7 @@ import {
   type StreamConfig,
   StorageType,
 } from '@nats-io/jetstream';
+import { errorMessage } from '@org/eventbus';
 import { nanos } from '@nats-io/transport-node';
 import type { ResolvedOptions } from './options.js';
 
@@ -48,7 +49,7 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
     });
   } catch (error) {
     // Another process created it between our info and add: converge on its config.
-    if (!/already in use|exist/i.test(String((error as Error).message))) throw error;
+    if (!/already in use|exist/i.test(errorMessage(error))) throw error;
     const info = await jsm.streams.info(settings.name);
     await jsm.streams.update(settings.name, { ...info.config, ...settings });
   }
@@ -110,6 +111,6 @@ export async function ensureConsumer(
 }
 
 function isNotFound(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 10059 || code === 10014 || /not found/i.test(String((error as Error)?.message));
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return code === 10059 || code === 10014 || /not found/i.test(errorMessage(error));
 }

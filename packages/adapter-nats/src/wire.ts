@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, TransportError } from '@org/eventbus';
+import { ConfigError, EventbusHeaders, errorMessage, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+
+/** A message as it goes to the server: subject, event id (the Nats-Msg-Id), headers, body. */
+export interface RawMessage {
+  subject: string;
+  id: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
 
 /** Carries OutgoingMessage.key when the CloudEvents partitionkey does not already say it. */
 export const KEY_HEADER = 'eventbus-key';
@@ -43,6 +51,11 @@ export function deadLetterSubject(deadLetterPrefix: string, group: string): stri
 
 export function deadLetterDurable(group: string): string {
   return `dead-letters__${safeName(group)}`;
+}
+
+/** Dead letters keep the channel they failed on. */
+export function deadLetterChannel(subject: string, headers: Record<string, string>): string {
+  return headers[EventbusHeaders.deadLetterChannel] ?? subject;
 }
 
 /** Bytes the binding says travel as is: printable ASCII except space, `"` and `%` (NATS binding 3.1.3.2). */
@@ -92,7 +105,7 @@ export function toNatsHeaders(headers: Record<string, string>, msgId?: string): 
     try {
       h.set(name, encodeHeaderValue(value));
     } catch (error) {
-      throw new TransportError(`header ${JSON.stringify(name)} cannot travel in NATS headers: ${(error as Error).message}`);
+      throw new TransportError(`header ${JSON.stringify(name)} cannot travel in NATS headers: ${errorMessage(error)}`);
     }
   }
   if (msgId !== undefined) h.set('Nats-Msg-Id', msgId);
@@ -148,10 +161,49 @@ export function nakPayload(delayMs: number): Uint8Array {
  * the header block (`NATS/1.0` line, `name: value` lines with their percent-encoded values and
  * CRLFs, the blank line), Nats-Msg-Id included.
  */
-export function wireSize(message: { id: string; headers: Record<string, string>; body: Uint8Array }): number {
+export function wireSize(message: Pick<RawMessage, 'id' | 'headers' | 'body'>): number {
   let size = message.body.byteLength + 'NATS/1.0\r\n\r\n'.length + 'Nats-Msg-Id: \r\n'.length + Buffer.byteLength(message.id);
   for (const [name, value] of Object.entries(message.headers)) {
     size += Buffer.byteLength(name) + 4 + Buffer.byteLength(encodeHeaderValue(value));
   }
   return size;
+}
+
+/** Dead-letter headers that may go, in this order, when the copy would not fit max_payload. */
+const EXPENDABLE = [EventbusHeaders.deadLetterTime, EventbusHeaders.deadLetterAttempts, EventbusHeaders.deadLetterReason] as const;
+
+/**
+ * The dead-letter copy of a message the server delivered, made to fit the server's max_payload.
+ * The publish limit (`maxMessageBytes`) does not apply: the server already accepted the original,
+ * so an oversized event (the very thing poison often is) must still reach the dead-letter stream.
+ * Only an original within a few hundred bytes of max_payload (a foreign client's; the default
+ * maxMessageBytes leaves 48 KB) lacks room for the reason headers: the reason is shortened first,
+ * then the time, attempt and reason headers go; group and channel stay (reading the dead letters back
+ * needs them). If even that does not fit, this throws and the original is redelivered, never
+ * dropped.
+ */
+export function fitDeadLetter(message: RawMessage, maxPayload: number): RawMessage {
+  let size = wireSize(message);
+  if (size <= maxPayload) return message;
+  const headers = { ...message.headers };
+  const fitted = { ...message, headers };
+  const reason = headers[EventbusHeaders.deadLetterReason] ?? '';
+  // Shorten the reason by what is over (its ellipsis travels as 9 percent-encoded bytes), again
+  // by what is still over where encoding made characters longer than one byte.
+  const ELLIPSIS_BYTES = 9;
+  let keep = reason.length - (size - maxPayload) - ELLIPSIS_BYTES;
+  while (keep > 0) {
+    headers[EventbusHeaders.deadLetterReason] = `${reason.slice(0, keep)}…`;
+    size = wireSize(fitted);
+    if (size <= maxPayload) return fitted;
+    keep -= size - maxPayload;
+  }
+  headers[EventbusHeaders.deadLetterReason] = '…';
+  for (const name of EXPENDABLE) {
+    if (wireSize(fitted) <= maxPayload) return fitted;
+    delete headers[name];
+  }
+  size = wireSize(fitted);
+  if (size <= maxPayload) return fitted;
+  throw new MessageTooLargeError(size, maxPayload, 'dead letter with its group and channel headers (the server max_payload)');
 }

@@ -2,9 +2,8 @@ import { type Delivery, EventbusHeaders } from '@org/eventbus';
 import { createSpy, describeBroker } from '@org/eventbus/testing';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { fitDeadLetter } from '../src/dead-letter.js';
 import { streamNameFor } from '../src/options.js';
-import { wireSize } from '../src/wire.js';
+import { fitDeadLetter, wireSize } from '../src/wire.js';
 import { cloudEventMessage, type Fixture, refuseDeadLetters, URL_VARIABLE, withPlainClient } from './helpers.js';
 
 const CE = { 'ce-specversion': '1.0', 'ce-id': 'plain-big', 'ce-source': '/plain', 'ce-type': 'test.event' };

@@ -18,20 +18,21 @@ import {
   type TransportCapabilities,
   TransportError,
 } from '@org/eventbus';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { type ConnectionOptions, connect, errors, type NatsConnection } from '@nats-io/transport-node';
-import { fitDeadLetter } from './dead-letter.js';
-import { LinkState } from './link-state.js';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, followLink, LinkState } from './connection.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { NatsSubscription, type PullTarget, deadLetterChannel } from './nats-subscription.js';
-import { Publisher, type RawMessage } from './publisher.js';
+import { Publisher } from './publisher.js';
+import { NatsSubscription, type PullTarget } from './subscription.js';
 import { deadLetterStream, ensureConsumer, ensureStreams } from './topology.js';
 import {
   channelSubject,
+  deadLetterChannel,
   deadLetterDurable,
   deadLetterSubject,
   groupDurable,
   KEY_HEADER,
+  type RawMessage,
 } from './wire.js';
 
 interface Connected {
@@ -100,7 +101,7 @@ export class NatsTransport implements Transport {
       targets = await this.declare(jsm, options);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new TransportError(redact(`cannot set up the consumers of group "${group}": ${(error as Error).message}`), { cause: error });
+      throw new TransportError(redact(`cannot set up the consumers of group "${group}": ${errorMessage(error)}`), { cause: error });
     }
     const onError = (error: Error) => options.onError?.(error);
     const subscription = new NatsSubscription(
@@ -115,8 +116,10 @@ export class NatsTransport implements Transport {
         drainTimeoutMs: opts.drainTimeoutMs,
         pullExpiresMs: opts.pullExpiresMs,
         onError,
-        publishDeadLetter: (headers, body, id) =>
-          this.publishDeadLetter({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body }),
+        publishDeadLetter: async (headers, body, id) => {
+          const { publisher } = await this.connection();
+          await publisher.publishDeadLetter({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body });
+        },
         onClosed: () => this.subscriptions.delete(subscription),
       },
       targets,
@@ -182,12 +185,6 @@ export class NatsTransport implements Transport {
     return this.closing;
   }
 
-  /** A dead letter carries what the server delivered: only max_payload bounds it, not maxMessageBytes. */
-  private async publishDeadLetter(message: RawMessage): Promise<void> {
-    const { publisher } = await this.connection();
-    await publisher.publishAll([fitDeadLetter(message, publisher.maxPayload)], undefined, false);
-  }
-
   private connection(): Promise<Connected> {
     this.assertOpen();
     this.connecting ??= this.open();
@@ -200,35 +197,7 @@ export class NatsTransport implements Transport {
 
   private async open(): Promise<Connected> {
     const opts = this.options;
-    const connectOptions: ConnectionOptions = {
-      servers: opts.servers,
-      name: opts.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: opts.reconnectTimeWaitMs,
-      reconnectJitter: 100,
-      pingInterval: 10_000,
-      // An Error (with a captured stack) per request is a tenth of the publish cost; our own
-      // errors say which subject failed.
-      noAsyncTraces: true,
-    };
-    if (opts.user !== undefined) connectOptions.user = opts.user;
-    if (opts.pass !== undefined) connectOptions.pass = opts.pass;
-    if (opts.token !== undefined) connectOptions.token = opts.token;
-    if (opts.tls) connectOptions.tls = {};
-    let nc: NatsConnection;
-    try {
-      nc = await connect(connectOptions);
-    } catch (error) {
-      const where = opts.servers.join(', ');
-      // The server answered and refused: retrying the same credentials cannot help, so say it at once.
-      if (error instanceof errors.AuthorizationError || /authori[sz]ation violation/i.test(errorMessage(error))) {
-        const who = opts.user !== undefined ? `user "${opts.user}"` : opts.token !== undefined ? 'the token' : 'an anonymous client';
-        throw new TransportError(redact(`NATS authentication failed for ${who} at ${where}: check the user, password or token`), {
-          cause: error,
-        });
-      }
-      throw new TransportError(redact(`cannot connect to NATS at ${where}: ${errorMessage(error)}`), { cause: error });
-    }
+    const nc = await connectNats(opts);
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStreams(jsm, opts);
@@ -238,30 +207,16 @@ export class NatsTransport implements Transport {
         concurrency: opts.publishConcurrency,
         maxMessageBytes: opts.maxMessageBytes,
       });
-      void this.watchStatus(nc, link, publisher);
+      void followLink(nc, link, this.logger, {
+        disconnected: () => publisher.disconnected(),
+        reconnected: () => {
+          for (const s of this.subscriptions) s.reconnected();
+        },
+      });
       return { nc, link, jsm, publisher };
     } catch (error) {
       await nc.close().catch(() => undefined);
-      throw new TransportError(redact(`cannot set up JetStream streams: ${(error as Error).message}`), { cause: error });
-    }
-  }
-
-  private async watchStatus(nc: NatsConnection, link: LinkState, publisher: Publisher): Promise<void> {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') {
-        this.logger.warn(
-          { server: status.server },
-          'NATS connection lost; reconnecting for ever (publishes and settles wait for it, bounded by publishTimeoutMs)',
-        );
-        link.disconnected();
-        publisher.disconnected();
-      } else if (status.type === 'reconnect') {
-        this.logger.info({ server: status.server }, 'NATS connection restored');
-        link.reconnected();
-        for (const s of this.subscriptions) s.reconnected();
-      } else if (status.type === 'error') {
-        this.logger.warn({ error: errorMessage(status.error) }, 'NATS server reported an error on the connection');
-      }
+      throw new TransportError(redact(`cannot set up JetStream streams: ${errorMessage(error)}`), { cause: error });
     }
   }
 

@@ -1,17 +1,9 @@
-import {
-  type DeliveryHandler,
-  DeliveryTracker,
-  deadLetterHeaders,
-  EventbusHeaders,
-  type ReceivedMessage,
-  type SettleActions,
-  type Subscription,
-  type TrackedDelivery,
-} from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, type ReceivedMessage, type Subscription } from '@org/eventbus';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import type { LinkState } from './link-state.js';
+import type { LinkState } from './connection.js';
+import { type NatsRaw, type SettleContext, settleActions } from './delivery.js';
 import { Puller } from './puller.js';
-import { ACK, type AckInfo, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS, TERM } from './wire.js';
+import { type AckInfo, fromNatsHeaders, KEY_HEADER, PROGRESS } from './wire.js';
 
 /** One durable this subscription reads, and how its subjects map back to channels. */
 export interface PullTarget {
@@ -22,30 +14,17 @@ export interface PullTarget {
   ensure: () => Promise<void>;
 }
 
-export interface SubscriptionContext {
+/** What a subscription needs beside its targets; group, deadLetters, maxDeliver and publishDeadLetter go to the settles. */
+export interface SubscriptionContext extends Omit<SettleContext, 'respond'> {
   nc: NatsConnection;
   link: LinkState;
-  group: string;
   prefetch: number;
-  deadLetters: boolean;
   /** Redeliveries happen after this long without a settle or progress signal. */
   ackWaitMs: number;
-  /** Deliveries after which a nack dead-letters, and past which a message is dead-lettered unhandled. */
-  maxDeliver: number;
   drainTimeoutMs: number;
   pullExpiresMs: number;
   onError: (error: Error) => void;
-  /** Publish a dead letter and resolve on the server's ack (retried with the same id). */
-  publishDeadLetter: (headers: Record<string, string>, body: Uint8Array, id: string) => Promise<void>;
   onClosed: () => void;
-}
-
-/** A message off the broker, as the tracker holds it. */
-interface NatsRaw {
-  msg: Msg;
-  info: AckInfo | undefined;
-  target: PullTarget;
-  lastProgress: number;
 }
 
 const TICK_MS = 250;
@@ -73,7 +52,13 @@ export class NatsSubscription implements Subscription {
   ) {
     this.progressEveryMs = Math.max(200, Math.floor(ctx.ackWaitMs / 3));
     this.tracker = new DeliveryTracker<NatsRaw>({
-      actions: this.settleActions(),
+      actions: settleActions({
+        group: ctx.group,
+        deadLetters: ctx.deadLetters,
+        maxDeliver: ctx.maxDeliver,
+        respond: (msg, payload) => this.respond(msg, payload),
+        publishDeadLetter: ctx.publishDeadLetter,
+      }),
       handler: (delivery) => {
         // Delivered more often than maxDeliver without a settle (a consumer that keeps dying on it):
         // the server would go on for ever, so dead-letter it without running the handler again.
@@ -123,37 +108,9 @@ export class NatsSubscription implements Subscription {
     return this.closing;
   }
 
-  /** The broker calls behind each settle; the tracker settles once and falls back to `redeliver`. */
-  private settleActions(): SettleActions<NatsRaw> {
-    const { ctx } = this;
-    const deadLetter = async (d: TrackedDelivery<NatsRaw>, reason: string): Promise<void> => {
-      if (ctx.deadLetters) return this.respond(d.raw, TERM);
-      const { msg, info, target } = d.raw;
-      const id = `${ctx.group}:${info?.stream ?? target.stream}:${info?.streamSequence ?? msg.sid}`;
-      // Only once the copy is stored is the original terminated; a refused copy throws, and the
-      // tracker hands the original back for another try.
-      await ctx.publishDeadLetter(deadLetterHeaders(d, ctx.group, reason), msg.data, id);
-      this.respond(d.raw, TERM);
-    };
-    return {
-      ack: (d) => this.respond(d.raw, ACK),
-      nack: (d, delayMs) => {
-        // The handler gave up on its last delivery: dead-letter rather than hand it out past maxDeliver.
-        if (d.attempt >= ctx.maxDeliver && !ctx.deadLetters) {
-          return deadLetter(d, `nacked on delivery ${d.attempt}, the transport's maxDeliver`);
-        }
-        this.respond(d.raw, nakPayload(delayMs));
-      },
-      deadLetter,
-      // A NAK the server always takes; the delay keeps a refused dead-letter path from spinning.
-      // Core already held it for HANDLER_FAILURE_DELAY_MS: a plain NAK, as every transport redelivers.
-      redeliver: (d) => this.respond(d.raw, nakPayload(0)),
-    };
-  }
-
-  private respond(raw: NatsRaw, payload: Uint8Array): void {
-    if (this.ctx.link.connected) raw.msg.respond(payload);
-    else this.heldSettles.push({ msg: raw.msg, payload });
+  private respond(msg: Msg, payload: Uint8Array): void {
+    if (this.ctx.link.connected) msg.respond(payload);
+    else this.heldSettles.push({ msg, payload });
   }
 
   /**
@@ -220,11 +177,6 @@ export class NatsSubscription implements Subscription {
     delete headers[KEY_HEADER];
     const message: ReceivedMessage = { channel: target.channelOf(msg.subject, headers), headers, body: msg.data };
     if (key !== undefined) message.key = key;
-    this.tracker.dispatch({ msg, info, target, lastProgress: Date.now() }, message, info?.deliveryCount ?? 1);
+    this.tracker.dispatch({ msg, info, stream: target.stream, lastProgress: Date.now() }, message, info?.deliveryCount ?? 1);
   }
-}
-
-/** Dead letters keep the channel they failed on. */
-export function deadLetterChannel(subject: string, headers: Record<string, string>): string {
-  return headers[EventbusHeaders.deadLetterChannel] ?? subject;
 }

@@ -2,8 +2,9 @@ import { ConfigError, createTransport, type Delivery, EventbusHeaders, MessageTo
 import { createSpy, describeBroker, startTcpProxy } from '@org/eventbus/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromUrl, NatsTransport } from '../src/index.js';
+import { adapter, fromUrl, NatsTransport, schemes } from '../src/index.js';
 import { optionsFromUrl, streamNameFor } from '../src/options.js';
 import { groupDurable } from '../src/wire.js';
 import { cloudEventMessage, Fixture, json, URL_VARIABLE } from './helpers.js';
@@ -16,6 +17,15 @@ describe('NatsTransport options', () => {
     expect(() => new NatsTransport({ servers: 'nats://x', maxDeliver: 3, backoffMs: [1000, 2000, 3000] })).toThrow(/`backoffMs`/);
     expect(() => new NatsTransport({ servers: 'nats://x', prefix: 'p', deadLetterPrefix: 'p.dl' })).toThrow(/`deadLetterPrefix`/);
     expect(() => fromUrl('http://localhost')).toThrow(ConfigError);
+  });
+
+  it('is found as the adapter its package.json names: nats, for nats:// and tls:// URLs', async () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { eventbus?: unknown };
+    expect(manifest.eventbus).toEqual({ name: adapter.name, schemes: [...schemes] });
+    expect(adapter).toMatchObject({ name: 'nats', schemes: ['nats', 'tls'], fromUrl });
+    const transport = adapter.fromUrl('tls://127.0.0.1:4222?prefix=orders');
+    expect(transport).toBeInstanceOf(NatsTransport);
+    await transport.close();
   });
 
   it('reads eventbus options from the URL query, which wins over options given in code', async () => {
