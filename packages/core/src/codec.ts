@@ -178,7 +178,9 @@ function decodeBinary(
  * transport may also name its binding's binary attribute headers, so that binary messages plain
  * clients send are read too (the adapters' proposed default, docs/decisions/0008).
  */
-export type CodecEncoding = WireEncoding | { mode: 'structured'; attributePrefix?: string; contentTypeHeader?: string };
+export type CodecEncoding =
+  | Extract<WireEncoding, { mode: 'binary' }>
+  | { mode: 'structured'; attributePrefix?: string; contentTypeHeader?: string };
 
 /**
  * Decode a received message into a CloudEvent. Reads structured mode on any transport (a plain
