@@ -67,6 +67,38 @@ describe('structured mode', () => {
   });
 });
 
+describe('a structured-mode transport that names its binding', () => {
+  const amqp = { mode: 'structured', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' } as const;
+
+  it('writes structured', () => {
+    const { headers, body } = encodeEvent(event, amqp);
+    expect(headers).toEqual({ 'content-type': STRUCTURED_CONTENT_TYPE });
+    expect(JSON.parse(text(body))).toEqual(event);
+  });
+
+  it('reads its own structured messages and the binary ones plain clients send', () => {
+    expect(decodeEvent(encodeStructured(event), amqp)).toEqual(event);
+    expect(decodeEvent(encodeBinary(event, 'cloudEvents_', 'content-type'), amqp)).toEqual(event);
+  });
+
+  it('reads binary attributes whatever the case of their names', () => {
+    const { headers, body } = encodeBinary(event, 'ce-');
+    const folded = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toUpperCase(), v]));
+    expect(decodeEvent({ headers: folded, body }, { mode: 'structured', attributePrefix: 'ce-' })).toEqual(event);
+  });
+
+  it('without a prefix, reads the body as structured (today\'s SQS)', () => {
+    const { body } = encodeBinary(event, 'ce_', 'content-type');
+    expect(() => decodeEvent({ headers: { ce_specversion: '1.0' }, body }, { mode: 'structured' })).toThrow(PoisonMessageError);
+  });
+
+  it('fills the defaults of a minimal structured event', () => {
+    const minimal = { specversion: '1.0', id: 'e-1', source: '/s', type: 't.x' };
+    const decoded = decodeEvent({ headers: {}, body: Buffer.from(JSON.stringify(minimal)) }, amqp);
+    expect(decoded).toEqual({ ...minimal, time: '', datacontenttype: 'application/json', data: null });
+  });
+});
+
 describe('poison input', () => {
   const binary = { mode: 'binary', attributePrefix: 'ce_' } as const;
   const reason = (fn: () => unknown) => {

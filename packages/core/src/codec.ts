@@ -53,7 +53,7 @@ export function encodeStructured(event: CloudEvent): EncodedEvent {
   };
 }
 
-export function encodeEvent(event: CloudEvent, encoding: WireEncoding): EncodedEvent {
+export function encodeEvent(event: CloudEvent, encoding: CodecEncoding): EncodedEvent {
   return encoding.mode === 'binary'
     ? encodeBinary(event, encoding.attributePrefix, encoding.contentTypeHeader)
     : encodeStructured(event);
@@ -98,18 +98,16 @@ function decodeStructured(body: Uint8Array): CloudEvent {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new PoisonMessageError('malformed', 'structured CloudEvent is not a JSON object');
   }
-  const attrs = doc as Partial<CloudEvent>;
-  checkRequired(attrs);
-  const event: CloudEvent = {
-    ...(attrs as CloudEvent),
-    time: attrs.time ?? '',
-    datacontenttype: attrs.datacontenttype ?? JSON_CONTENT_TYPE,
-    data: attrs.data ?? null,
-  };
-  if (!('data' in attrs) && 'data_base64' in attrs) {
+  // The parsed document is ours alone: fill in the defaults in place rather than copying it.
+  const event = doc as Partial<CloudEvent>;
+  checkRequired(event);
+  if (!('data' in event) && 'data_base64' in event) {
     throw new PoisonMessageError('malformed', 'binary data (data_base64) is not supported; send JSON data');
   }
-  return event;
+  event.time ??= '';
+  event.datacontenttype ??= JSON_CONTENT_TYPE;
+  event.data ??= null;
+  return event as CloudEvent;
 }
 
 /** Where the optional attributes start in CONTEXT_ATTRIBUTES (after the six every event carries). */
@@ -176,13 +174,34 @@ function decodeBinary(
 }
 
 /**
- * Decode a received message into a CloudEvent. Reads structured mode on any transport (a plain
- * client may send it), binary mode with the transport's prefix otherwise. Throws PoisonMessageError.
+ * What decoding needs to know of the wire: the transport's encoding, where a structured-mode
+ * transport may also name its binding's binary attribute headers, so that binary messages plain
+ * clients send are read too (the adapters' proposed default, docs/decisions/0008).
  */
-export function decodeEvent(
-  message: { headers: Record<string, string>; body: Uint8Array },
-  encoding: WireEncoding,
-): CloudEvent {
-  if (isStructured(message.headers) || encoding.mode === 'structured') return decodeStructured(message.body);
-  return decodeBinary(message.headers, message.body, encoding.attributePrefix, encoding.contentTypeHeader);
+export type CodecEncoding =
+  | Extract<WireEncoding, { mode: 'binary' }>
+  | { mode: 'structured'; attributePrefix?: string; contentTypeHeader?: string };
+
+/**
+ * Decode a received message into a CloudEvent. Reads structured mode on any transport (a plain
+ * client may send it), binary mode with the transport's prefix otherwise; a structured-mode
+ * transport that names a prefix reads binary messages that carry `<prefix>specversion`. Throws
+ * PoisonMessageError.
+ */
+export function decodeEvent(message: { headers: Record<string, string>; body: Uint8Array }, encoding: CodecEncoding): CloudEvent {
+  const { headers, body } = message;
+  const prefix = encoding.attributePrefix;
+  if (encoding.mode === 'structured') {
+    // The common case first: our own structured messages, one header lookup at most.
+    if (prefix === undefined || isStructured(headers) || !isBinary(headers, prefix)) return decodeStructured(body);
+    return decodeBinary(headers, body, prefix, encoding.contentTypeHeader);
+  }
+  if (isStructured(headers)) return decodeStructured(body);
+  return decodeBinary(headers, body, encoding.attributePrefix, encoding.contentTypeHeader);
+}
+
+/** A binary-mode message: its specversion attribute in a header (whatever the case of the name). */
+function isBinary(headers: Record<string, string>, prefix: string): boolean {
+  const name = namesFor(prefix)[0]!;
+  return headers[name] !== undefined || headerValue(headers, name) !== undefined;
 }

@@ -1,0 +1,174 @@
+/**
+ * The one harness every broker benchmark uses: a path is a `Setup` that connects a publisher and a
+ * consumer and calls `onEvent` once per event its consumer handled; the harness drives it with the
+ * same load (lanes of batches, or one event per call paced), counts, clocks CPU, rotates the order
+ * of the paths within each round, and writes one table with the median of per-round ratios to the
+ * ceiling (raw client, plain JSON) and the run's load average.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { type Transport, type WireEncoding, defineEvent } from '@org/eventbus';
+import { z } from 'zod';
+import { inLanes } from './lanes.js';
+import { percentile, table, writeSection } from './report.js';
+import { clock, median, rotatingRounds, type Sample } from './rounds.js';
+
+/** The 1 KB payload every path moves; `sentAt` gives the latency at the handler. */
+export const PAYLOAD = 'x'.repeat(1024 - 60);
+export const Schema = z.object({ seq: z.number().int(), sentAt: z.number(), payload: z.string() });
+export type Data = z.infer<typeof Schema>;
+export const data = (seq: number): Data => ({ seq, sentAt: performance.now(), payload: PAYLOAD });
+
+/** A contract for one run's channel (each path gets fresh queues or topics). */
+export const measured = (type: string, channel?: string) =>
+  defineEvent({ type, description: 'A 1 KB benchmark event.', schema: Schema, ...(channel ? { channel } : {}) });
+
+/** What a path's set-up returns: send `n` events starting at `seq` (one broker call or several), then close. */
+export interface Endpoint {
+  send(seq: number, n: number): Promise<void>;
+  close(): Promise<void>;
+}
+export type Setup = (onEvent: (sentAt: number) => void) => Promise<Endpoint>;
+
+/** A promise resolved on the `total`-th call of `tick`. */
+export function counter(total: number): { tick: () => void; done: Promise<void> } {
+  let n = 0;
+  let resolve: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { tick: () => void (++n === total && resolve()), done };
+}
+
+export interface Load {
+  total: number;
+  lanes: number;
+  batch: number;
+}
+
+/** Throughput of one path: set up (not clocked), send everything in lanes, wait for every handler. */
+export async function throughput(setup: Setup, load: Load): Promise<Sample> {
+  const { tick, done } = counter(load.total);
+  const endpoint = await setup(tick);
+  const stop = clock(load.total);
+  await inLanes(load.total, load, (seq, n) => endpoint.send(seq, n));
+  await done;
+  const sample = stop();
+  await endpoint.close();
+  return sample;
+}
+
+/** Latency publish call → handler of one event per call at a paced rate (p50, p99 in ms). */
+export async function pacedLatency(setup: Setup, total: number, rate: number): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  const { tick, done } = counter(total);
+  let warm: () => void = () => {};
+  const warmed = new Promise<void>((r) => {
+    warm = r;
+  });
+  let first = true;
+  const endpoint = await setup((sentAt) => {
+    if (first) {
+      first = false;
+      return warm();
+    }
+    samples.push(performance.now() - sentAt);
+    tick();
+  });
+  // One event through first, so a consumer group's join or a lazy connection is not in the samples.
+  await endpoint.send(-1, 1);
+  await warmed;
+  const sends: Promise<void>[] = [];
+  const started = performance.now();
+  for (let seq = 0; seq < total; seq++) {
+    const wait = started + (seq * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sends.push(endpoint.send(seq, 1));
+  }
+  await Promise.all(sends);
+  await done;
+  await endpoint.close();
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+/**
+ * The transport with another wire encoding, for measuring a mode its adapter does not default to
+ * (an own-property override: the adapters set `capabilities` in their constructor).
+ */
+export function withEncoding<T extends Transport>(transport: T, encoding: WireEncoding): T {
+  Object.defineProperty(transport, 'capabilities', { value: { ...transport.capabilities, encoding } });
+  return transport;
+}
+
+export interface BenchPath {
+  /** Row label; the first path is the ceiling every ratio is taken against. */
+  name: string;
+  setup: Setup;
+  /** Work between runs (dropping a round's queues), outside the measurement. */
+  after?: () => Promise<void>;
+}
+
+export interface BenchSpec {
+  /** Section name in docs/benchmarks.md (`pnpm bench <name>`). */
+  section: string;
+  title: string;
+  /** What is measured and how, in prose, above the table. */
+  intro: string;
+  paths: BenchPath[];
+  load: Load;
+  rounds: number;
+  /** Paths measured one event per publish call at `rate`/s, by name. */
+  latency?: { rate: number; total: number; paths: BenchPath[] };
+  /** Warm-up runs (JIT, connections, first topology) before the rounds. */
+  warmup?: number;
+}
+
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+
+/** Run the rounds and the latency rows, print the tables and write this bench's section. */
+export async function runBench(spec: BenchSpec): Promise<void> {
+  const loadBefore = loadAverage();
+  for (const p of spec.paths) {
+    await throughput(p.setup, { ...spec.load, total: spec.warmup ?? Math.min(2_000, spec.load.total) });
+    await p.after?.();
+  }
+  const results = await rotatingRounds(
+    spec.paths.map((p) => ({ name: p.name, run: () => throughput(p.setup, spec.load), ...(p.after ? { after: p.after } : {}) })),
+    spec.rounds,
+  );
+  const ceiling = results[spec.paths[0]!.name]!;
+  const rows = spec.paths.map((p) => {
+    const samples = results[p.name]!;
+    return {
+      path: p.name,
+      'events/s (median)': Math.round(median(samples.map((s) => s.rate))),
+      '÷ raw plain JSON (median of rounds)': median(samples.map((s, i) => s.rate / ceiling[i]!.rate)),
+      'client CPU µs/event (median)': median(samples.map((s) => s.cpuPerEvent)),
+      'per round events/s': samples.map((s) => Math.round(s.rate)).join(' / '),
+    };
+  });
+  const md = table(rows);
+  let latencyMd = '';
+  if (spec.latency) {
+    const { rate, total } = spec.latency;
+    const latencyRows = [];
+    for (const p of spec.latency.paths) {
+      const l = await pacedLatency(p.setup, total, rate);
+      await p.after?.();
+      latencyRows.push({ path: p.name, 'paced rate': `${rate}/s, one event per publish`, events: total, 'p50 ms': l.p50, 'p99 ms': l.p99 });
+    }
+    latencyMd = `\n\nLatency, publish call → handler start:\n\n${table(latencyRows)}`;
+  }
+  const loadAfter = loadAverage();
+  const { total, lanes, batch } = spec.load;
+  writeSection(
+    spec.section,
+    `## ${spec.title}\n\n**Load average (1 / 5 / 15 min) at the start ${loadBefore}, at the end ${loadAfter}** on ${os.cpus().length} cores shared with the brokers and other work.\n\n` +
+      `${spec.intro}\n\n${total.toLocaleString('en-US')} events of 1 KB per run, ${lanes} publishing lanes of ${batch} event(s) per call, ${spec.rounds} rounds; each round runs every path back to back in an order that rotates, a ratio is taken within a round and the table gives the median of the per-round ratios. Events are validated with zod on publish and on consume on every path. CPU is this process's (publisher and consumer together; not the broker's).\n\n${md}${latencyMd}`,
+  );
+}
