@@ -71,7 +71,11 @@ export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
           await fail(error.message, error.code);
           return;
         }
-        if (ctx.attempt >= ctx.maxAttempts) await fail(`gave up after ${ctx.attempt} attempts: ${(error as Error).message}`);
+        if (ctx.attempt >= ctx.maxAttempts) {
+          await fail(`gave up after ${ctx.attempt} attempts: ${(error as Error).message}`);
+          // This attempt throws (to dead-letter the request), which would drop the held emit: publish it now.
+          await ctx.emits.flush();
+        }
         throw error;
       }
     },
