@@ -93,6 +93,12 @@ export function normalScheme(scheme: string): string {
 }
 
 /**
+ * Whether this is core's CommonJS build: `__filename` exists there and not in ESM. (vitest's module
+ * wrapper defines it too; vite loads a path and honours its own conditions, so that case works as well.)
+ */
+const COMMON_JS = typeof __filename === 'string';
+
+/**
  * Import an installed package. By name first, so the runtime's resolver picks the entry with its own
  * conditions (Node's `--conditions=@org/source`, vitest's `resolve.conditions`, a bundler's); where the
  * name does not resolve from core (a workspace where only the app lists the adapter, a linked core),
@@ -104,7 +110,9 @@ export async function importPackage(packageName: string, dir?: string): Promise<
   } catch (error) {
     if (dir === undefined || !isMissingPackage(error, packageName)) throw error;
   }
-  return import(pathToFileURL(await entryFile(dir)).href);
+  const file = await entryFile(dir);
+  // Core's CommonJS build turns import() into require(), which takes a path where ESM wants a file URL.
+  return import(COMMON_JS ? file : pathToFileURL(file).href);
 }
 
 /** Node's "not found" for this very package (not for something its entry imports). */
@@ -115,10 +123,13 @@ export function isMissingPackage(error: unknown, packageName: string): boolean {
   return notFound && (error.message.includes(`'${packageName}'`) || error.message.includes(` ${packageName} `) || error.message.includes(`"${packageName}"`));
 }
 
-/** Conditions Node resolves an `import` with: its own, then the user's (`--conditions`/`-C`, also in NODE_OPTIONS). */
-function importConditions(): Set<string> {
+/**
+ * Conditions Node loads a package with from here: its own (`import`, or `require` in core's CommonJS build,
+ * so the adapter shares the app's copy of core), then the user's (`--conditions`/`-C`, also in NODE_OPTIONS).
+ */
+function loadConditions(): Set<string> {
   const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const conditions = new Set(['node', 'import', 'default']);
+  const conditions = new Set(['node', COMMON_JS ? 'require' : 'import', 'default']);
   args.forEach((arg, i) => {
     const inline = /^(?:--conditions|-C)=(.+)$/.exec(arg)?.[1];
     const next = args[i + 1];
@@ -151,7 +162,7 @@ function exportTarget(exportsField: unknown, conditions: Set<string>): string | 
 async function entryFile(dir: string): Promise<string> {
   const manifest: unknown = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
   const record = isRecord(manifest) ? manifest : {};
-  const target = exportTarget(record.exports, importConditions()) ?? (typeof record.main === 'string' ? record.main : 'index.js');
+  const target = exportTarget(record.exports, loadConditions()) ?? (typeof record.main === 'string' ? record.main : 'index.js');
   return resolve(dir, target);
 }
 
