@@ -89,6 +89,12 @@ describe('createTransport', () => {
     await expect(transportFromUrl('sqs://eu-west-1', {}, empty.dir)).rejects.toThrow(/install @org\/eventbus-sqs/);
   });
 
+  it('a known adapter installed without the eventbus field is named as too old, not as missing', async () => {
+    const error = await transportFromUrl('kafka://127.0.0.1:9092', {}, app.dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^@org\/eventbus-kafka is installed \(.*node_modules\/@org\/eventbus-kafka\) but its package.json does not declare the scheme "kafka".*upgrade it$/);
+  });
+
   it('a scheme whose adapter package is not installed names the package to install', async () => {
     await expect(loadAdapter('@org/eventbus-not-installed', 'kafka:')).rejects.toThrow(ConfigError);
     await expect(loadAdapter('@org/eventbus-not-installed', 'kafka:')).rejects.toThrow(

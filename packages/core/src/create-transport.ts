@@ -1,6 +1,6 @@
 import type { EventbusAdapter } from './adapter.js';
 import { ConfigError } from './errors.js';
-import { adapterOf, importPackage, installedPackages, isAdapter, isMissingPackage, normalScheme } from './installed-packages.js';
+import { adapterOf, importPackage, installedPackages, isAdapter, isMissingPackage, normalScheme, packageFolder } from './installed-packages.js';
 import { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 import { redact } from './redact.js';
 import type { Transport } from './transport.js';
@@ -80,7 +80,13 @@ export async function installedAdapter(scheme: string, from: string): Promise<Ev
   const pkg = installed.find((p) => p.schemes.includes(scheme));
   if (pkg) return loadAdapter(pkg.packageName, scheme, pkg.dir);
   const hint = INSTALL_HINTS[scheme];
-  if (hint) throw notInstalled(hint, scheme);
+  if (hint) {
+    const folder = await packageFolder(hint, from);
+    if (folder === undefined) throw notInstalled(hint, scheme);
+    throw new ConfigError('url', 'adapter too old', {
+      message: `${hint} is installed (${folder}) but its package.json does not declare the scheme "${scheme}" ("eventbus": { "schemes": […] }): it is older than this @org/eventbus; upgrade it`,
+    });
+  }
   const known = [...new Set(['memory', ...installed.flatMap((p) => p.schemes), ...Object.keys(INSTALL_HINTS)])];
   throw new ConfigError(
     'url',

@@ -87,6 +87,15 @@ async function readEventbusField(dir: string, folderName: string): Promise<Event
   };
 }
 
+/** The folder of `packageName` in the nearest node_modules from `from` up, whatever its package.json says. */
+export async function packageFolder(packageName: string, from: string = process.cwd()): Promise<string | undefined> {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const folder = join(dir, 'node_modules', packageName);
+    if (await readFile(join(folder, 'package.json')).then(() => true, () => false)) return folder;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /** `AMQP:` and `amqp` are the same scheme: lower case, no colon. */
 export function normalScheme(scheme: string): string {
   return scheme.toLowerCase().replace(/:$/, '');

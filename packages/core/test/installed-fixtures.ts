@@ -8,7 +8,8 @@ const packages = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/eventbu
 /**
  * An app folder outside the workspace whose node_modules links the fixture packages, as pnpm links
  * installed ones: a third-party adapter (scheme fixture://, command hello), a package with commands
- * only (tools count), one declaring a scheme without an `adapter` export (broken://), and an unrelated one.
+ * only (tools count), one declaring a scheme without an `adapter` export (broken://), an unrelated one, and an
+ * @org/eventbus-kafka from before the `eventbus` field.
  */
 export function fixtureApp(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'eventbus-app-'));
@@ -20,6 +21,7 @@ export function fixtureApp(): { dir: string; remove(): void } {
   link('fixture-tools', '@fixture/eventbus-tools');
   link('fixture-broken', 'eventbus-fixture-broken');
   link('fixture-unrelated', 'unrelated-package');
+  link('fixture-old-kafka', '@org/eventbus-kafka');
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
