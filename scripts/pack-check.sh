@@ -2,10 +2,11 @@
 # Release check: every package as a user gets it. Builds, packs each package (`pnpm pack`, which applies
 # publishConfig), lints the tarballs (publint --strict; are-the-types-wrong's strict profile: node10, node16
 # and bundler resolution), installs them into a scratch npm project outside the workspace, and there runs
-# the README quick start
-# in ESM and CommonJS on memory://, the common-mistake errors, every adapter through createTransport, the
-# testing entry (CommonJS, the child consumer, the memory conformance suite under vitest), a typecheck
-# without skipLibCheck, and each bin's --help. Exits 1 if anything failed; prints one line per check.
+# the README quick start in ESM and CommonJS on memory://, the common-mistake errors, every adapter through
+# createTransport (found by its package.json "eventbus" field, its built ESM entry loaded), the testing entry
+# (CommonJS, the child consumer, the memory conformance suite under vitest), a typecheck without skipLibCheck,
+# each bin's --help and the adapters' commands through `eventbus <name> <command>`. Exits 1 if anything
+# failed; prints one line per check.
 #   bash scripts/pack-check.sh [--no-build]     (--no-build: dist/ is already built from this tree)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -103,12 +104,15 @@ for resolution in node16 bundler; do
     --module "$module" --moduleResolution "$resolution" --target es2022 --types node types.ts
 done
 
-for bin in eventbus eventbus-ec2 eventbus-ec2-demo eventbus-sqs; do
+for bin in eventbus eventbus-ec2 eventbus-ec2-demo; do
   check "$bin --help" "./node_modules/.bin/$bin" --help
 done
+# Adapter commands come from the installed packages' package.json "eventbus" field, found from the cwd.
+check "eventbus help lists the installed adapters' commands (sqs redrive)" bash -c './node_modules/.bin/eventbus help | grep -q "eventbus sqs redrive"'
+expect_usage_error "eventbus frobnicate: one line, exit 2" ./node_modules/.bin/eventbus frobnicate
 expect_usage_error "eventbus-ec2 --bogus: one line, exit 2" ./node_modules/.bin/eventbus-ec2 --bogus
 expect_usage_error "eventbus-ec2-demo --count abc: one line, exit 2" ./node_modules/.bin/eventbus-ec2-demo --count abc
-expect_usage_error "eventbus-sqs redrive without a URL: one line, exit 2" env -u EVENTBUS_URL ./node_modules/.bin/eventbus-sqs redrive --group g
+expect_usage_error "eventbus sqs redrive without a URL: one line, exit 2" env -u EVENTBUS_URL ./node_modules/.bin/eventbus sqs redrive --group g
 
 # The memory conformance suite from the published build, under the workspace's vitest (linked in: an
 # optional peer the user installs; the suite loads it on first use).

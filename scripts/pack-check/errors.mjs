@@ -15,10 +15,18 @@ await bus.start();
 const notContract = await bus.publish({ type: 'x' }, {}).catch((e) => e);
 if (!(notContract instanceof ConfigError) || !/defineEvent/.test(notContract.message)) fail(`publish({ type }): ${inspect(notContract)}`);
 await bus.stop();
-for (const url of ['amqp://guest:guest@127.0.0.1:1', 'kafka://127.0.0.1:1', 'nats://127.0.0.1:1', 'sqs://us-east-1?endpoint=http://127.0.0.1:1']) {
+const adapters = {
+  'amqp://guest:guest@127.0.0.1:1': '@org/eventbus-rabbitmq',
+  'kafka://127.0.0.1:1': '@org/eventbus-kafka',
+  'nats://127.0.0.1:1': '@org/eventbus-nats',
+  'sqs://us-east-1?endpoint=http://127.0.0.1:1': '@org/eventbus-sqs',
+};
+for (const [url, pkg] of Object.entries(adapters)) {
+  // Found by the package.json "eventbus" field, and the same ESM build the app imports (one class, not two).
   const transport = await createTransport(url);
-  if (typeof transport.subscribe !== 'function') fail(`${url}: no transport`);
-  await transport.close();
+  const direct = (await import(pkg)).adapter.fromUrl(url);
+  if (!(transport instanceof direct.constructor)) fail(`${url}: createTransport did not load ${pkg}'s ESM entry`);
+  await Promise.all([transport.close(), direct.close()]);
 }
 const spy = createSpy();
 spy.fn(1);

@@ -19,7 +19,7 @@ export {
 export type { EventbusAdapter } from './adapter.js';
 export { type Command, type CommandIo, processIo } from './cli/command.js';
 export { flag, matching, oneOf, positiveNumber, wholeNumber } from './option-checks.js';
-export { type AdapterModule, adapterPackageFor, createTransport, SUPPORTED_SCHEMES } from './create-transport.js';
+export { type CreateTransportOptions, createTransport } from './create-transport.js';
 export {
   type CloudEvent,
   type CloudEventAttributes,

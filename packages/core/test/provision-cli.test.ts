@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UnroutableError } from '../src/errors.js';
 import { MemoryTransport } from '../src/memory/memory-transport.js';
-import { type CommandIo, run } from '../src/provision-command.js';
+import type { CommandIo } from '../src/cli/command.js';
+import { provisionCommand } from '../src/cli/provision-command.js';
 import type { Transport } from '../src/transport.js';
 import { OrderPlaced, PaymentCaptured, ShipmentDispatched } from './docs-fixture-registry.js';
 
@@ -16,6 +17,7 @@ function io(env: Record<string, string> = {}, transportFor?: CommandIo['transpor
   return { io: value, out, err };
 }
 
+const run = (argv: string[], env: CommandIo) => provisionCommand.run(argv, env);
 const message = (channel: string) => ({ channel, id: '1', headers: {}, body: new Uint8Array([1]) });
 
 describe('eventbus provision', () => {

@@ -18,6 +18,5 @@ export {
 export { buildEc2Bus, type Ec2Bus, type Ec2Service, type Ec2ServiceOptions, ROLES, type Role, startEc2Service } from './service.js';
 export { SimulatedLauncher, type SimulatedLauncherOptions } from './simulated-launcher.js';
 export { SseHub } from './sse-hub.js';
-export { loadTransport } from './transport.js';
 export { type DemoOptions, type DemoSummary, runDemo } from './demo.js';
 export { connectSse, type ServerSentEvent, type SseConnection } from './sse-client.js';

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import {
   type BackoffOptions,
   createEventBus,
+  createTransport,
   declarePublisher,
   type EventBus,
   type Logger,
@@ -19,7 +20,6 @@ import type { Launcher } from './launcher.js';
 import { MemoryRequestStore, type RequestStore } from './request-store.js';
 import { SimulatedLauncher } from './simulated-launcher.js';
 import { SseHub } from './sse-hub.js';
-import { loadTransport } from './transport.js';
 
 export type Role = 'api' | 'worker' | 'all';
 export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
@@ -132,7 +132,7 @@ export function buildEc2Bus(
 /** Start the service: connect to the broker, subscribe the role's handlers, and listen for HTTP. */
 export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<Ec2Service> {
   const role = options.role ?? 'all';
-  const transport = options.transport ?? (await loadTransport(options.url ?? 'memory://', options.transportOptions));
+  const transport = options.transport ?? (await createTransport(options.url ?? 'memory://', options.transportOptions));
   const store = options.store ?? new MemoryRequestStore();
   const launcher = options.launcher ?? new SimulatedLauncher();
   const hub = role === 'worker' ? undefined : new SseHub();

@@ -9,7 +9,6 @@ import {
   SimulatedLauncher,
   startEc2Service,
 } from '../src/index.js';
-import { loadTransport } from '../src/transport.js';
 import { FakeEc2 } from './fake-ec2.js';
 import { LAUNCH, landedBrokers, postLaunch, type Running, runId, serviceOptions, startWithStream } from './helpers.js';
 
@@ -113,7 +112,7 @@ for (const broker of brokers) {
 
         // The broker delivers the same event again (same id), as after a lost ack.
         const replay = createEventBus({
-          transport: await loadTransport(options.url ?? '', options.transportOptions),
+          transport: await createTransport(options.url ?? '', options.transportOptions),
           source: '/tests/replay',
         });
         await replay.publish(Ec2LaunchRequested, { ...LAUNCH, tags: {}, requestId }, { id: requestId });

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { type CommandIo, processIo } from './cli/command.js';
-import { loadEntry } from './cli-entry.js';
-import { createTransport } from './create-transport.js';
-import { errorMessage } from './errors.js';
-import { registryFromModule } from './graph/describe-app.js';
-import { isContract } from './graph/registry.js';
-import { redact } from './redact.js';
-import { groupTopologies } from './topology.js';
+import { transportFromUrl } from '../create-transport.js';
+import { errorMessage } from '../errors.js';
+import { registryFromModule } from '../graph/describe-app.js';
+import { isContract } from '../graph/registry.js';
+import { redact } from '../redact.js';
+import { groupTopologies } from '../topology.js';
+import type { Command, CommandIo } from './command.js';
+import { loadEntry } from './entry.js';
 
 export const PROVISION_USAGE = `Usage: eventbus provision --entry <module> [--export <name>] [--url <broker url>]
 
@@ -19,7 +19,7 @@ before the publishers start. The module is loaded as for \`eventbus docs\` (its 
   --url   the broker (default: $EVENTBUS_URL), e.g. amqp://user:pass@host:5672`;
 
 /** `eventbus provision`: exit code 0 when every group is declared, 1 when the broker refused, 2 on bad usage. */
-export async function run(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+async function run(argv: readonly string[], io: CommandIo): Promise<number> {
   let values: { entry?: string | undefined; export?: string | undefined; url?: string | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
@@ -55,7 +55,7 @@ export async function run(argv: readonly string[], io: CommandIo = processIo): P
     io.out(`eventbus provision: ${values.entry} declares no handlers; nothing to provision.`);
     return 0;
   }
-  const transport = await (io.transportFor ?? createTransport)(url);
+  const transport = await (io.transportFor ?? ((u: string) => transportFromUrl(u, {}, io.cwd ?? process.cwd())))(url);
   try {
     await transport.connect();
     await transport.provision(groups);
@@ -72,4 +72,8 @@ export async function run(argv: readonly string[], io: CommandIo = processIo): P
   return 0;
 }
 
-export type { CommandIo };
+export const provisionCommand: Command = {
+  name: 'provision',
+  summary: "declare every consumer group of an app on the broker, before anything publishes (run it on every deploy)",
+  run,
+};
