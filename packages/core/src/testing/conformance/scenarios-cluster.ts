@@ -21,10 +21,19 @@ export interface ClusterFailoverOptions {
   publishes?: number;
   /** Kill the leader once this fraction of the publishes was sent (0.3). */
   killAt?: number;
-  /** Restart it once this fraction was sent (0.6), or `maxDownMs` after the kill, whichever comes first. */
+  /**
+   * Restart it once this fraction was sent (0.6) and events were both published and delivered since
+   * the kill — the cluster failed over — or `maxDownMs` after the kill, whichever comes first.
+   */
   restartAt?: number;
-  /** Longest the killed node stays down (10 s). */
+  /** Longest the killed node stays down (15 s). */
   maxDownMs?: number;
+  /**
+   * Require progress while the leader is down (publishes resolving, new deliveries): true by default,
+   * so a topology that only recovers when the node comes back (one replica) fails. False for a broker
+   * that is expected to pause until the node returns.
+   */
+  progressWhileDown?: boolean;
   /**
    * Redeliveries (deliveries past the first of one event) the broker may make around a failover:
    * unacknowledged work in flight when the leader died. The handler runs behind `idempotency()`, so
@@ -55,6 +64,8 @@ export interface ClusterFailoverResult {
   leader: string;
   killedAtMs: number;
   restartedAtMs: number;
+  /** Publish batches resolved and events first delivered while the killed node was down. */
+  whileDown: { published: number; delivered: number };
   /** Longest gap without a new delivery, and without a publish resolving, from the kill to the end. */
   consumeStallMs: number;
   publishStallMs: number;
@@ -141,11 +152,16 @@ export async function clusterFailoverScenario(options: ClusterFailoverOptions): 
     });
     let killedAt = 0;
     let restartedAt = 0;
+    const since = (times: readonly number[], from: number) => times.filter((t) => t > from).length;
+    const whileDown = { published: 0, delivered: 0 };
     const fault = (async () => {
       await until(() => sent >= total * (options.killAt ?? 0.3), 120_000);
       await cluster.kill(leader);
       killedAt = Date.now();
-      await until(() => sent >= total * (options.restartAt ?? 0.6), options.maxDownMs ?? 10_000);
+      const failedOver = () => since(publishedAt, killedAt) > 0 && since(deliveredAt, killedAt) > 0;
+      await until(() => sent >= total * (options.restartAt ?? 0.6) && failedOver(), options.maxDownMs ?? 15_000);
+      whileDown.published = since(publishedAt, killedAt);
+      whileDown.delivered = since(deliveredAt, killedAt);
       await cluster.restart(leader);
       restartedAt = Date.now();
     })();
@@ -165,17 +181,23 @@ export async function clusterFailoverScenario(options: ClusterFailoverOptions): 
       leader,
       killedAtMs: killedAt - started,
       restartedAtMs: restartedAt - started,
+      whileDown,
       consumeStallMs: longestGap(deliveredAt, killedAt, end),
       publishStallMs: longestGap(publishedAt, killedAt, publishedEnd),
       totalMs: end - started,
     };
     (options.log ?? console.info)(
-      `[eventbus] ${options.name} cluster failover: leader ${leader} SIGKILLed at ${result.killedAtMs} ms, back at ${result.restartedAtMs} ms; ` +
+      `[eventbus] ${options.name} cluster failover: leader ${leader} SIGKILLed at ${result.killedAtMs} ms, back at ${result.restartedAtMs} ms ` +
+        `(while down: ${whileDown.published} publish batches resolved, ${whileDown.delivered} events delivered); ` +
         `${result.resolved}/${total} publishes resolved (${rejected} rejected), ${result.lost} lost, ${result.duplicates} redelivered ` +
         `(${result.duplicateRuns} ran twice); longest time without progress: consume ${result.consumeStallMs} ms, publish ${result.publishStallMs} ms; total ${result.totalMs} ms`,
     );
     expect(result.resolved, `only ${result.resolved} of ${total} publishes resolved`).toBeGreaterThan(total / 2);
     expect(result.lost, 'resolved publishes never delivered').toBe(0);
+    if (options.progressWhileDown ?? true) {
+      expect(whileDown.published, 'publishes resolved while the leader was down (no failover?)').toBeGreaterThan(0);
+      expect(whileDown.delivered, 'events delivered while the leader was down (no failover?)').toBeGreaterThan(0);
+    }
     expect(result.duplicateRuns, 'handler runs past the first behind idempotency()').toBe(0);
     expect(result.duplicates, 'redeliveries around the failover').toBeLessThanOrEqual(options.maxDuplicates ?? Math.ceil(total / 10));
     expect(result.consumeStallMs, 'longest time without a new delivery after the kill').toBeLessThanOrEqual(options.maxStallMs ?? 60_000);
