@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CLUSTER_BROKERS, clusterSelection, startCluster } from './cluster.js';
 import { longestGap } from './conformance/scenarios-cluster.js';
 
@@ -35,9 +35,15 @@ describe('longestGap', () => {
   });
 });
 
+const scriptDirs: string[] = [];
+afterAll(() => {
+  for (const dir of scriptDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fake broker script following the contract: `sleep` processes stand in for nodes. */
 function fakeScript(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-fake-cluster-'));
+  scriptDirs.push(dir);
   const script = path.join(dir, 'fake-cluster.sh');
   writeFileSync(
     script,
@@ -83,7 +89,9 @@ describe('startCluster', () => {
   });
 
   it('a script that fails to start is an error carrying the output of the script', async () => {
-    const script = path.join(mkdtempSync(path.join(os.tmpdir(), 'eventbus-bad-cluster-')), 'bad.sh');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-fake-cluster-'));
+    scriptDirs.push(dir);
+    const script = path.join(dir, 'bad.sh');
     writeFileSync(script, 'echo "port 14222 is taken" >&2; exit 1\n');
     await expect(startCluster({ script, startTimeoutMs: 10_000 })).rejects.toThrow(/bad\.sh start failed[\s\S]*port 14222 is taken/);
   });
