@@ -46,12 +46,21 @@ export interface NatsTransportOptions {
   pullExpiresMs?: number;
   /** Delay between reconnect attempts (the client retries for ever). */
   reconnectTimeWaitMs?: number;
+  /**
+   * Copies of each stream (the server's num_replicas, 1 to 5). `'auto'` (default): 3 on a cluster the
+   * server reports with 3 or more servers, else as many as it has — 1 on a single server. A number
+   * larger than the cluster the server reports fails the first connect with a ConfigError. An
+   * existing stream keeps the replicas it was created with under `'auto'`; a number moves it.
+   */
+  replicas?: number | 'auto';
+  /** Copies of each durable consumer's state; default: as many as its stream (the server's 0). At most `replicas`. */
+  consumerReplicas?: number;
   /** Where connection loss and recovery are reported (one warning line each); console warnings by default. */
   logger?: Logger;
 }
 
 export type ResolvedOptions = Required<
-  Omit<NatsTransportOptions, 'user' | 'pass' | 'token' | 'tls' | 'name' | 'servers' | 'backoffMs' | 'logger'>
+  Omit<NatsTransportOptions, 'user' | 'pass' | 'token' | 'tls' | 'name' | 'servers' | 'backoffMs' | 'logger' | 'replicas' | 'consumerReplicas'>
 > & {
   servers: string[];
   user?: string;
@@ -60,7 +69,13 @@ export type ResolvedOptions = Required<
   tls: boolean;
   name: string;
   backoffMs: number[];
+  replicas: number | 'auto';
+  /** 0: as many as the stream. */
+  consumerReplicas: number;
 };
+
+/** The most replicas a JetStream stream can have. */
+export const MAX_REPLICAS = 5;
 
 const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
 
@@ -99,6 +114,14 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   if (backoffMs.length >= maxDeliver) {
     throw new ConfigError('backoffMs', `needs fewer steps (${backoffMs.length}) than maxDeliver (${maxDeliver})`);
   }
+  const replicas =
+    options.replicas === undefined || options.replicas === 'auto'
+      ? 'auto'
+      : wholeNumber('replicas', options.replicas, 1, { min: 1, max: MAX_REPLICAS });
+  const consumerReplicas = wholeNumber('consumerReplicas', options.consumerReplicas, 0, { min: 1, max: MAX_REPLICAS });
+  if (replicas !== 'auto' && consumerReplicas > replicas) {
+    throw new ConfigError('consumerReplicas', `is ${consumerReplicas}, more than the stream's replicas (${replicas}): a consumer lives on its stream's servers`);
+  }
   const deliverPolicy = oneOf('deliverPolicy', options.deliverPolicy, ['all', 'new'], 'all');
   const resolved: ResolvedOptions = {
     servers,
@@ -109,6 +132,8 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     deadLetterPrefix,
     ackWaitMs,
     backoffMs,
+    replicas,
+    consumerReplicas,
     maxDeliver,
     maxAckPending: wholeNumber('maxAckPending', options.maxAckPending, 10_000),
     duplicateWindowMs: wholeNumber('duplicateWindowMs', options.duplicateWindowMs, 120_000, { min: 1000 }),
@@ -143,6 +168,8 @@ const URL_OPTIONS = {
   publishConcurrency: 'number',
   maxMessageBytes: 'number',
   drainTimeoutMs: 'number',
+  replicas: 'string',
+  consumerReplicas: 'number',
 } as const;
 
 /**

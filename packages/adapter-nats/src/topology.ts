@@ -8,18 +8,50 @@ import {
   type StreamConfig,
   StorageType,
 } from '@nats-io/jetstream';
-import { errorMessage } from '@org/eventbus';
-import { nanos } from '@nats-io/transport-node';
+import { ConfigError, errorMessage } from '@org/eventbus';
+import { nanos, type ServerInfo } from '@nats-io/transport-node';
 import type { ResolvedOptions } from './options.js';
 
-type StreamSettings = Pick<StreamConfig, 'name' | 'subjects' | 'duplicate_window' | 'max_age'>;
+/** How many copies the streams and consumers get on the cluster this connection reached. */
+export interface Replicas {
+  stream: number;
+  /** 0: as many as the stream. */
+  consumer: number;
+  /** Chosen by the user (an existing stream is moved to it), not derived from the cluster. */
+  explicit: boolean;
+}
 
-function streamSettings(name: string, subject: string, options: ResolvedOptions): StreamSettings {
+/**
+ * The servers the one we reached reports in its cluster: its INFO lists every server's client URL
+ * (itself included) in connect_urls; a server outside a cluster has no `cluster` name.
+ */
+export function reportedClusterSize(info: Pick<ServerInfo, 'cluster' | 'connect_urls'> | undefined): number {
+  if (!info?.cluster) return 1;
+  return Math.max(1, new Set(info.connect_urls ?? []).size);
+}
+
+/** `replicas: 'auto'` → 3 on a cluster of 3 or more, else the cluster's size; a number is checked against it. */
+export function replicasFor(options: Pick<ResolvedOptions, 'replicas' | 'consumerReplicas'>, clusterSize: number): Replicas {
+  const { replicas, consumerReplicas } = options;
+  const stream = replicas === 'auto' ? Math.min(3, clusterSize) : replicas;
+  if (replicas !== 'auto' && replicas > clusterSize) {
+    throw new ConfigError('replicas', `is ${replicas}, but the server reports a cluster of ${clusterSize} server(s): use at most ${clusterSize}, or 'auto'`);
+  }
+  if (consumerReplicas > stream) {
+    throw new ConfigError('consumerReplicas', `is ${consumerReplicas}, more than the stream's ${stream} replica(s) on this cluster of ${clusterSize}`);
+  }
+  return { stream, consumer: consumerReplicas, explicit: replicas !== 'auto' };
+}
+
+type StreamSettings = Pick<StreamConfig, 'name' | 'subjects' | 'duplicate_window' | 'max_age' | 'num_replicas'>;
+
+function streamSettings(name: string, subject: string, options: ResolvedOptions, replicas: Replicas): StreamSettings {
   return {
     name,
     subjects: [subject],
     duplicate_window: nanos(options.duplicateWindowMs),
     max_age: nanos(options.maxAgeMs),
+    num_replicas: replicas.stream,
   };
 }
 
@@ -27,13 +59,17 @@ function streamSettings(name: string, subject: string, options: ResolvedOptions)
  * Create the stream, or bring an existing one to these settings. Safe to run from many processes
  * at once: an add that loses the race becomes an update.
  */
-export async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings, explicitReplicas = false): Promise<void> {
   try {
-    const info = await jsm.streams.info(settings.name);
+    const info = await jsm.streams.info(wanted.name);
+    // Under replicas 'auto' a stream keeps the copies it was made with: a connect while a node is
+    // down (a smaller cluster reported) must never shrink it.
+    const settings = explicitReplicas ? wanted : { ...wanted, num_replicas: info.config.num_replicas };
     const same =
       info.config.subjects?.join(' ') === settings.subjects?.join(' ') &&
       info.config.duplicate_window === settings.duplicate_window &&
-      info.config.max_age === settings.max_age;
+      info.config.max_age === settings.max_age &&
+      info.config.num_replicas === settings.num_replicas;
     if (!same) await jsm.streams.update(settings.name, { ...info.config, ...settings });
     return;
   } catch (error) {
@@ -41,24 +77,23 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
   }
   try {
     await jsm.streams.add({
-      ...settings,
+      ...wanted,
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      num_replicas: 1,
     });
   } catch (error) {
     // Another process created it between our info and add: converge on its config.
     if (!/already in use|exist/i.test(errorMessage(error))) throw error;
-    const info = await jsm.streams.info(settings.name);
-    await jsm.streams.update(settings.name, { ...info.config, ...settings });
+    const info = await jsm.streams.info(wanted.name);
+    await jsm.streams.update(wanted.name, { ...info.config, ...wanted, ...(explicitReplicas ? {} : { num_replicas: info.config.num_replicas }) });
   }
 }
 
 /** The channel stream (`<prefix>.>`) and the dead-letter stream (`<deadLetterPrefix>.>`). */
-export async function ensureStreams(jsm: JetStreamManager, options: ResolvedOptions): Promise<void> {
-  await ensureStream(jsm, streamSettings(options.stream, `${options.prefix}.>`, options));
-  await ensureStream(jsm, streamSettings(deadLetterStream(options), `${options.deadLetterPrefix}.>`, options));
+export async function ensureStreams(jsm: JetStreamManager, options: ResolvedOptions, replicas: Replicas): Promise<void> {
+  await ensureStream(jsm, streamSettings(options.stream, `${options.prefix}.>`, options, replicas), replicas.explicit);
+  await ensureStream(jsm, streamSettings(deadLetterStream(options), `${options.deadLetterPrefix}.>`, options, replicas), replicas.explicit);
 }
 
 export function deadLetterStream(options: ResolvedOptions): string {
@@ -75,6 +110,7 @@ export async function ensureConsumer(
   durable: string,
   filterSubject: string,
   options: ResolvedOptions,
+  replicas: Replicas,
 ): Promise<void> {
   const updatable: Partial<ConsumerConfig> = {
     ack_wait: nanos(options.ackWaitMs),
@@ -91,6 +127,8 @@ export async function ensureConsumer(
     deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
     filter_subject: filterSubject,
     max_waiting: 512,
+    // Set at creation only: 0 follows the stream's replicas.
+    num_replicas: replicas.consumer,
     ...updatable,
   };
   if (options.backoffMs.length === 0) delete config.backoff;

@@ -24,7 +24,7 @@ import { connectNats, followLink, LinkState } from './connection.js';
 import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { NatsSubscription, type PullTarget } from './subscription.js';
-import { deadLetterStream, ensureConsumer, ensureStreams } from './topology.js';
+import { deadLetterStream, ensureConsumer, ensureStreams, type Replicas, replicasFor, reportedClusterSize } from './topology.js';
 import {
   channelSubject,
   deadLetterChannel,
@@ -40,6 +40,8 @@ interface Connected {
   link: LinkState;
   jsm: JetStreamManager;
   publisher: Publisher;
+  /** Sized at connect from the cluster the server reported. */
+  replicas: Replicas;
 }
 
 /**
@@ -93,12 +95,13 @@ export class NatsTransport implements Transport {
   async subscribe(options: SubscribeOptions, onDelivery: DeliveryHandler): Promise<Subscription> {
     this.assertOpen();
     checkSubscribeOptions(options);
-    const { nc, jsm, link } = await this.connection();
+    const connected = await this.connection();
+    const { nc, link } = connected;
     const { group } = options;
     const opts = this.options;
     let targets: PullTarget[];
     try {
-      targets = await this.declare(jsm, options);
+      targets = await this.declare(connected, options);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw new TransportError(redact(`cannot set up the consumers of group "${group}": ${errorMessage(error)}`), { cause: error });
@@ -135,10 +138,10 @@ export class NatsTransport implements Transport {
    */
   async provision(groups: readonly GroupTopology[]): Promise<void> {
     this.assertOpen();
-    const { jsm } = await this.connection();
+    const connected = await this.connection();
     for (const { group, channels } of groups) {
       try {
-        await this.declare(jsm, { group, channels, prefetch: 1 });
+        await this.declare(connected, { group, channels, prefetch: 1 });
       } catch (error) {
         if (error instanceof ConfigError) throw error;
         throw new TransportError(redact(`cannot provision the consumers of group "${group}": ${errorMessage(error)}`), { cause: error });
@@ -147,23 +150,23 @@ export class NatsTransport implements Transport {
   }
 
   /** The durable consumers a subscription reads: one per channel, or the group's dead letters. */
-  private async declare(jsm: JetStreamManager, options: SubscribeOptions): Promise<PullTarget[]> {
+  private async declare({ jsm, replicas }: Connected, options: SubscribeOptions): Promise<PullTarget[]> {
     const opts = this.options;
     const { group } = options;
     if (options.deadLetters) {
       const stream = deadLetterStream(opts);
       const durable = deadLetterDurable(group);
-      const ensure = () => ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts);
+      const ensure = () => ensureConsumer(jsm, stream, durable, deadLetterSubject(opts.deadLetterPrefix, group), opts, replicas);
       await ensure();
-      return [{ stream, durable, channelOf: deadLetterChannel, ensure: () => ensureStreams(jsm, opts).then(ensure) }];
+      return [{ stream, durable, channelOf: deadLetterChannel, ensure: () => ensureStreams(jsm, opts, replicas).then(ensure) }];
     }
     const targets: PullTarget[] = [];
     for (const channel of new Set(options.channels)) {
       const durable = groupDurable(group, channel);
-      const ensure = () => ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts);
+      const ensure = () => ensureConsumer(jsm, opts.stream, durable, channelSubject(opts.prefix, channel), opts, replicas);
       await ensure();
       // Recreating after a loss also brings back the streams, in case they went too.
-      targets.push({ stream: opts.stream, durable, channelOf: () => channel, ensure: () => ensureStreams(jsm, opts).then(ensure) });
+      targets.push({ stream: opts.stream, durable, channelOf: () => channel, ensure: () => ensureStreams(jsm, opts, replicas).then(ensure) });
     }
     return targets;
   }
@@ -200,7 +203,8 @@ export class NatsTransport implements Transport {
     const nc = await connectNats(opts);
     try {
       const jsm = await jetstreamManager(nc);
-      await ensureStreams(jsm, opts);
+      const replicas = replicasFor(opts, reportedClusterSize(nc.info));
+      await ensureStreams(jsm, opts, replicas);
       const link = new LinkState();
       const publisher = new Publisher(nc, link, {
         timeoutMs: opts.publishTimeoutMs,
@@ -213,9 +217,10 @@ export class NatsTransport implements Transport {
           for (const s of this.subscriptions) s.reconnected();
         },
       });
-      return { nc, link, jsm, publisher };
+      return { nc, link, jsm, publisher, replicas };
     } catch (error) {
       await nc.close().catch(() => undefined);
+      if (error instanceof ConfigError) throw error;
       throw new TransportError(redact(`cannot set up JetStream streams: ${errorMessage(error)}`), { cause: error });
     }
   }
