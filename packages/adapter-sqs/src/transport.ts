@@ -19,7 +19,8 @@ import {
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
 import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
-import { Publisher, SubscriberCheck } from './publisher.js';
+import { Publisher } from './publisher.js';
+import { SubscriberCheck } from './subscriber-check.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { SqsSubscription } from './subscription.js';
 import { Topology } from './topology.js';
