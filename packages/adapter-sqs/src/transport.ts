@@ -35,6 +35,19 @@ export type SqsSubscribeOptions = SubscribeOptions;
 const ATTRIBUTE_RESERVE = 1024;
 
 /**
+ * The SDK clients' logger. It has no `info`: the SDK's logger middleware calls `logger.info?.(…)`
+ * after every call with a sanitised deep copy of the request and the response, which a no-op
+ * logger then drops — that copy is built only when `info` exists. Everything the SDK reports as
+ * an error reaches the caller as the call's rejection, so nothing is lost by not logging it here.
+ */
+class SdkLogger {
+  declare readonly info: (...content: unknown[]) => void;
+  debug(): void {}
+  warn(): void {}
+  error(): void {}
+}
+
+/**
  * Transport over Amazon SNS and SQS: a topic per channel, a queue per group subscribed to its
  * channels with raw delivery, a dead-letter queue per group, structured-mode CloudEvents bodies.
  */
@@ -60,6 +73,9 @@ export class SqsTransport implements Transport {
       ...(endpoint === undefined ? {} : { endpoint }),
       ...(credentials === undefined ? {} : { credentials }),
       maxAttempts: 5,
+      // Resolve each command's middleware stack once, not on every call (calls without per-call options).
+      cacheMiddleware: true,
+      logger: new SdkLogger(),
       requestHandler: { httpAgent: new http.Agent(agent), httpsAgent: new https.Agent(agent), connectionTimeout: 5000 },
     };
     this.sqs = new SQSClient(config);
