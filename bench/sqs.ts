@@ -1,7 +1,8 @@
 // SNS → SQS end to end on the fauxqs emulator (a child process, so it does not share the measured
 // event loop), ONE publish call per event with 16 calls in flight, 4 long polls of 10 and batched
 // deletes: the raw AWS SDK with plain JSON (SNS Publish, the ceiling) and with our structured
-// CloudEvent + the adapter's metadata, the adapter alone, and the bus (structured, its default here).
+// CloudEvent + the adapter's metadata, the adapter alone, the bus (structured, its default here),
+// and message-queue-toolkit on its SNS→SQS path (AbstractSnsPublisher, AbstractSnsSqsConsumer).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -10,9 +11,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AbstractSnsPublisher, AbstractSnsSqsConsumer, type SNSSQSConsumerDependencies, type SNSSQSConsumerOptions } from '@message-queue-toolkit/sns';
+import { SqsConsumerErrorResolver } from '@message-queue-toolkit/sqs';
 import { createEnvelope, createEventBus, encodeStructured, silentLogger } from '@org/eventbus';
 import { SqsTransport } from '@org/eventbus-sqs';
 import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
+import { type MqtMessage, MqtSchema, mqtHandlers, mqtMessage, mqtOptions, quietDependencies } from './lib/mqt.js';
 
 const RUN = randomBytes(3).toString('hex');
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -149,17 +154,60 @@ const bus: Setup = async (onEvent) => {
   };
 };
 
+class MqtPublisher extends AbstractSnsPublisher<MqtMessage> {}
+class MqtConsumer extends AbstractSnsSqsConsumer<MqtMessage, undefined> {
+  constructor(dependencies: SNSSQSConsumerDependencies, options: SNSSQSConsumerOptions<MqtMessage, undefined, undefined>) {
+    super(dependencies, options, undefined);
+  }
+}
+
+/** message-queue-toolkit on its SNS→SQS path: one publish() per event (SNS Publish); 4 sqs-consumers of 10 (= 4 long polls of 10). */
+const mqt: Setup = async (onEvent) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const config = { region: 'us-east-1', endpoint, credentials, requestHandler: { httpAgent: agent } };
+  const snsClient = new SNSClient(config);
+  const sqsClient = new SQSClient(config);
+  const stsClient = new STSClient(config);
+  const name = next('mqt');
+  const consumer = new MqtConsumer(
+    { ...quietDependencies, snsClient, sqsClient, stsClient, consumerErrorResolver: new SqsConsumerErrorResolver() },
+    {
+      ...mqtOptions,
+      handlers: mqtHandlers<undefined>(onEvent),
+      creationConfig: { topic: { Name: name }, queue: { QueueName: name } },
+      subscriptionConfig: { updateAttributesIfExists: false },
+      concurrentConsumersAmount: POLLERS,
+      consumerOverrides: { batchSize: 10, waitTimeSeconds: 1 },
+    },
+  );
+  await consumer.start();
+  const publisher = new MqtPublisher(
+    { ...quietDependencies, snsClient, stsClient },
+    { ...mqtOptions, messageSchemas: [MqtSchema], creationConfig: { topic: { Name: name } } },
+  );
+  await publisher.init();
+  return {
+    send: (start, n) => Promise.all(Array.from({ length: n }, (_, i) => publisher.publish(mqtMessage(start + i)))).then(() => {}),
+    close: async () => {
+      await consumer.close();
+      publisher.close();
+      for (const client of [snsClient, sqsClient, stsClient]) client.destroy();
+    },
+  };
+};
+
 const paths: BenchPath[] = [
   { name: 'raw AWS SDK, plain JSON (SNS Publish per event)', setup: raw('plain') },
   { name: 'raw AWS SDK, structured CloudEvent + channel attribute', setup: raw('cloudevents') },
   { name: 'SqsTransport alone, structured', setup: adapterAlone },
   { name: 'bus, structured (the SQS default)', setup: bus },
+  { name: 'message-queue-toolkit SNS→SQS (publish per event, 4 consumers of 10)', setup: mqt },
 ];
 try {
   await runBench({
     section: 'sqs',
     title: 'SQS/SNS (fauxqs emulator, one publish per event)',
-    intro: `fauxqs ${process.env.EVENTBUS_SQS_ENDPOINT ? 'at EVENTBUS_SQS_ENDPOINT' : 'in a child process'}; a fresh topic and queue per run; ONE publish call per event, 16 calls in flight; 4 long polls of 10 (the bus: handler concurrency 40), deletes batched and not awaited by the next receive. The raw client publishes with SNS Publish; the adapter today turns one bus.publish into a PublishBatch of one entry. Reproduce: \`pnpm bench sqs\`.`,
+    intro: `fauxqs ${process.env.EVENTBUS_SQS_ENDPOINT ? 'at EVENTBUS_SQS_ENDPOINT' : 'in a child process'}; a fresh topic and queue per run; ONE publish call per event, 16 calls in flight; 4 long polls of 10 (the bus: handler concurrency 40), deletes batched and not awaited by the next receive. The raw client and message-queue-toolkit publish with SNS Publish, one call per event; the adapter sends a lone publish as SNS Publish and coalesces single publishes that arrive while a call to the same topic is in flight into one PublishBatch (≤ 10). Reproduce: \`pnpm bench sqs\`.`,
     paths,
     load: { total: Number(process.env.BENCH_EVENTS ?? 3_000), lanes: 16, batch: 1 },
     rounds: Number(process.env.BENCH_ROUNDS ?? 3),

@@ -1,84 +1,17 @@
-import { ListSubscriptionsByTopicCommand, PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { errorMessage, MessageTooLargeError, messageSize, type OutgoingMessage, TransportError, UnroutableError } from '@org/eventbus';
 import { SQS_MAX_MESSAGE_BYTES, toWire, type WireMessage } from './attributes.js';
-import { awsCode, awsError, isAbort, PublishBatchError, type PublishFailure } from './errors.js';
+import { type BatchResult, type Destination, sendCall } from './broker-calls.js';
+import { Coalescer, type Entry, MAX_BATCH_ENTRIES } from './coalescer.js';
+import { awsCode, isAbort, PublishBatchError, type PublishFailure } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { nameOfArn, type Topology } from './topology.js';
+import type { SubscriberCheck } from './subscriber-check.js';
+import type { Topology } from './topology.js';
 import { fifoId } from './wire.js';
 
-const MAX_BATCH_ENTRIES = 10;
 /** Attempts for entries the service refused on its side (throttling, internal errors). */
 const ENTRY_ATTEMPTS = 3;
-
-interface Entry {
-  id: string;
-  wire: WireMessage;
-  groupId: string | undefined;
-}
-
-interface Destination {
-  kind: 'topic' | 'queue';
-  /** Topic ARN or queue URL. */
-  target: string;
-}
-
-export interface BatchResult {
-  failed: { index: number; code: string; message: string; senderFault: boolean }[];
-}
-
-/** How long a topic seen with a subscription is taken to still have one. */
-export const SUBSCRIBED_TTL_MS = 30_000;
-
-/**
- * Whether an SNS topic has at least one subscription, so that a publish no queue would receive
- * is rejected instead of dropped by SNS. A topic seen subscribed is trusted for `ttlMs` (the hot
- * path makes no call); one seen without is asked again on every publish until a group arrives.
- */
-export class SubscriberCheck {
-  private readonly subscribedAt = new Map<string, number>();
-  private readonly asking = new Map<string, Promise<boolean>>();
-
-  constructor(
-    private readonly sns: SNSClient,
-    private readonly ttlMs = SUBSCRIBED_TTL_MS,
-  ) {}
-
-  /** This transport just subscribed a queue to the topic (subscribe, provision): no need to ask. */
-  subscribed(topicArn: string): void {
-    this.subscribedAt.set(topicArn, Date.now());
-  }
-
-  async has(topicArn: string): Promise<boolean> {
-    const seen = this.subscribedAt.get(topicArn);
-    if (seen !== undefined && Date.now() - seen < this.ttlMs) return true;
-    let asking = this.asking.get(topicArn);
-    if (!asking) {
-      // One question per topic at a time, however many publishes wait on it.
-      asking = this.ask(topicArn).finally(() => this.asking.delete(topicArn));
-      this.asking.set(topicArn, asking);
-    }
-    return asking;
-  }
-
-  private async ask(topicArn: string): Promise<boolean> {
-    let NextToken: string | undefined;
-    try {
-      do {
-        const page = await this.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }));
-        // An unconfirmed (e-mail, HTTP) subscription receives nothing yet.
-        if (page.Subscriptions?.some((s) => s.SubscriptionArn?.startsWith('arn:'))) {
-          this.subscribedAt.set(topicArn, Date.now());
-          return true;
-        }
-        NextToken = page.NextToken;
-      } while (NextToken);
-    } catch (error) {
-      throw awsError(`listing the subscriptions of SNS topic "${nameOfArn(topicArn)}"`, error);
-    }
-    return false;
-  }
-}
 
 /** Split into batches of at most 10 entries and 256 KiB together (SQS and SNS count the whole request). */
 export function chunk<T extends { wire: WireMessage }>(entries: readonly T[]): T[][] {
@@ -113,36 +46,42 @@ function groupIdOf(message: OutgoingMessage): string {
 }
 
 /**
- * Publishes through SNS (fan-out) with PublishBatch, or straight to group queues with
- * SendMessageBatch; refused entries are retried while the service says the fault is its own, and
- * whatever still fails is reported per entry in a PublishBatchError.
+ * Publishes through SNS (fan-out), or straight to group queues. A publish of one message joins its
+ * destination's Coalescer (alone: SNS Publish / SQS SendMessage; with others that arrive while a
+ * call is in flight: one batch); a publish of several goes out in batches of its own. Refused
+ * entries are retried while the service says the fault is its own; whatever still fails is
+ * reported per entry in a PublishBatchError, to the caller whose entry it was.
  */
 export class Publisher {
+  private readonly coalescers = new Map<string, Coalescer>();
+  private readonly clients: { sns: SNSClient; sqs: SQSClient };
+  /** FIFO: one call at a time per destination, so calls cannot overtake each other within a message group. */
+  private readonly callsPerDestination: number;
+
   constructor(
-    private readonly sqs: SQSClient,
-    private readonly sns: SNSClient,
+    sqs: SQSClient,
+    sns: SNSClient,
     private readonly topology: Topology,
     private readonly subscribers: SubscriberCheck,
     private readonly options: ResolvedOptions,
     private readonly maxMessageBytes: number,
-  ) {}
+  ) {
+    this.clients = { sns, sqs };
+    this.callsPerDestination = options.fifo ? 1 : options.publishConcurrency;
+  }
 
   async publish(messages: readonly OutgoingMessage[], signal: AbortSignal | undefined): Promise<void> {
+    if (messages.length === 1) return this.publishOne(messages[0]!, signal);
     const byDestination = new Map<string, { destination: Promise<Destination[]>; entries: Entry[] }>();
     for (const message of messages) {
-      const size = messageSize(message);
-      if (size > this.maxMessageBytes) throw new MessageTooLargeError(size, this.maxMessageBytes, `message ${message.id}`);
-      const wire = toWire(message);
-      if (wire.size > SQS_MAX_MESSAGE_BYTES) {
-        throw new MessageTooLargeError(wire.size, SQS_MAX_MESSAGE_BYTES, `message ${message.id} with its SQS attributes`);
-      }
+      const entry = this.entryOf(message);
       let slot = byDestination.get(message.channel);
       if (!slot) {
         slot = { destination: this.destinations(message.channel), entries: [] };
         slot.destination.catch(() => {});
         byDestination.set(message.channel, slot);
       }
-      slot.entries.push({ id: message.id, wire, groupId: this.options.fifo ? groupIdOf(message) : undefined });
+      slot.entries.push(entry);
     }
     const jobs: { destination: Destination; entries: Entry[] }[] = [];
     for (const slot of byDestination.values()) {
@@ -151,11 +90,45 @@ export class Publisher {
       }
     }
     const failures: PublishFailure[] = [];
-    await pool(jobs, this.options.publishConcurrency, async ({ destination, entries }) => {
-      failures.push(...(await this.sendWithRetry(destination, entries, signal)));
+    await pool(jobs, this.callsPerDestination, async ({ destination, entries }) => {
+      failures.push(...(await this.sendWithRetry(destination, entries, signal)).values());
     });
     signal?.throwIfAborted();
     if (failures.length > 0) throw new PublishBatchError(failures, messages.length);
+  }
+
+  private async publishOne(message: OutgoingMessage, signal: AbortSignal | undefined): Promise<void> {
+    const entry = this.entryOf(message);
+    const destinations = await this.destinations(message.channel);
+    const failures: PublishFailure[] = [];
+    if (destinations.length === 1) {
+      const failure = await this.coalescer(destinations[0]!).submit(entry, signal);
+      if (failure) failures.push(failure);
+    } else {
+      for (const failure of await Promise.all(destinations.map((d) => this.coalescer(d).submit(entry, signal)))) if (failure) failures.push(failure);
+    }
+    signal?.throwIfAborted();
+    if (failures.length > 0) throw new PublishBatchError(failures, 1);
+  }
+
+  /** The message laid out for SQS, refused here if SQS would refuse it for its size. */
+  private entryOf(message: OutgoingMessage): Entry {
+    const size = messageSize(message);
+    if (size > this.maxMessageBytes) throw new MessageTooLargeError(size, this.maxMessageBytes, `message ${message.id}`);
+    const wire = toWire(message);
+    if (wire.size > SQS_MAX_MESSAGE_BYTES) {
+      throw new MessageTooLargeError(wire.size, SQS_MAX_MESSAGE_BYTES, `message ${message.id} with its SQS attributes`);
+    }
+    return { id: message.id, wire, groupId: this.options.fifo ? groupIdOf(message) : undefined };
+  }
+
+  private coalescer(destination: Destination): Coalescer {
+    let coalescer = this.coalescers.get(destination.target);
+    if (!coalescer) {
+      coalescer = new Coalescer((entries, signal) => this.sendWithRetry(destination, entries, signal), this.callsPerDestination);
+      this.coalescers.set(destination.target, coalescer);
+    }
+    return coalescer;
   }
 
   private async destinations(channel: string): Promise<Destination[]> {
@@ -174,71 +147,35 @@ export class Publisher {
     return queues.map((q) => ({ kind: 'queue', target: q.queue.url }));
   }
 
-  private async sendWithRetry(destination: Destination, entries: Entry[], signal: AbortSignal | undefined): Promise<PublishFailure[]> {
+  /** Send `entries`, retrying what the service refused on its side; the entries finally refused, each with why. */
+  private async sendWithRetry(destination: Destination, entries: Entry[], signal: AbortSignal | undefined): Promise<Map<Entry, PublishFailure>> {
     let pending = entries;
-    const failures: PublishFailure[] = [];
+    const failures = new Map<Entry, PublishFailure>();
     for (let attempt = 1; pending.length > 0; attempt++) {
       const last = attempt === ENTRY_ATTEMPTS;
       let result: BatchResult;
       try {
-        result = await this.sendBatch(destination, pending, signal);
+        result = await sendCall(this.clients, destination, pending, signal);
       } catch (error) {
         // The SDK already retried the call; one more round of ours covers a connection cut mid-retry.
         if (last || isAbort(error) || signal?.aborted) {
           const code = isAbort(error) ? 'Aborted' : (awsCode(error) ?? 'NetworkError');
-          return [...failures, ...pending.map((e) => ({ id: e.id, code, message: errorMessage(error), senderFault: false }))];
+          for (const e of pending) failures.set(e, { id: e.id, code, message: errorMessage(error), senderFault: false });
+          return failures;
         }
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         continue;
       }
+      if (result.failed.length === 0) break;
       const retry: Entry[] = [];
       for (const f of result.failed) {
         const entry = pending[f.index]!;
-        if (f.senderFault || last) failures.push({ id: entry.id, code: f.code, message: f.message, senderFault: f.senderFault });
+        if (f.senderFault || last) failures.set(entry, { id: entry.id, code: f.code, message: f.message, senderFault: f.senderFault });
         else retry.push(entry);
       }
       pending = retry;
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }
     return failures;
-  }
-
-  private async sendBatch(destination: Destination, entries: Entry[], signal: AbortSignal | undefined): Promise<BatchResult> {
-    const options = signal ? { abortSignal: signal } : {};
-    const fifo = (e: Entry) => (e.groupId === undefined ? {} : { MessageGroupId: e.groupId, MessageDeduplicationId: fifoId(e.id) });
-    const out =
-      destination.kind === 'topic'
-        ? await this.sns.send(
-            new PublishBatchCommand({
-              TopicArn: destination.target,
-              PublishBatchRequestEntries: entries.map((e, i) => ({
-                Id: String(i),
-                Message: e.wire.body,
-                MessageAttributes: e.wire.attributes as Record<string, { DataType: string; StringValue?: string }>,
-                ...fifo(e),
-              })),
-            }),
-            options,
-          )
-        : await this.sqs.send(
-            new SendMessageBatchCommand({
-              QueueUrl: destination.target,
-              Entries: entries.map((e, i) => ({
-                Id: String(i),
-                MessageBody: e.wire.body,
-                MessageAttributes: e.wire.attributes,
-                ...fifo(e),
-              })),
-            }),
-            options,
-          );
-    return {
-      failed: (out.Failed ?? []).map((f) => ({
-        index: Number(f.Id),
-        code: f.Code ?? 'Unknown',
-        message: f.Message ?? '',
-        senderFault: f.SenderFault ?? false,
-      })),
-    };
   }
 }

@@ -19,7 +19,8 @@ import {
 import { SQS_MAX_MESSAGE_BYTES } from './attributes.js';
 import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
-import { Publisher, SubscriberCheck } from './publisher.js';
+import { Publisher } from './publisher.js';
+import { SubscriberCheck } from './subscriber-check.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { SqsSubscription } from './subscription.js';
 import { Topology } from './topology.js';
@@ -32,6 +33,19 @@ export type SqsSubscribeOptions = SubscribeOptions;
 
 /** Room kept under SQS's 256 KiB for the adapter's own attributes (channel, key, attribute type names). */
 const ATTRIBUTE_RESERVE = 1024;
+
+/**
+ * The SDK clients' logger. It has no `info`: the SDK's logger middleware calls `logger.info?.(…)`
+ * after every call with a sanitised deep copy of the request and the response, which a no-op
+ * logger then drops — that copy is built only when `info` exists. Everything the SDK reports as
+ * an error reaches the caller as the call's rejection, so nothing is lost by not logging it here.
+ */
+class SdkLogger {
+  declare readonly info: (...content: unknown[]) => void;
+  debug(): void {}
+  warn(): void {}
+  error(): void {}
+}
 
 /**
  * Transport over Amazon SNS and SQS: a topic per channel, a queue per group subscribed to its
@@ -59,6 +73,9 @@ export class SqsTransport implements Transport {
       ...(endpoint === undefined ? {} : { endpoint }),
       ...(credentials === undefined ? {} : { credentials }),
       maxAttempts: 5,
+      // Resolve each command's middleware stack once, not on every call (calls without per-call options).
+      cacheMiddleware: true,
+      logger: new SdkLogger(),
       requestHandler: { httpAgent: new http.Agent(agent), httpsAgent: new https.Agent(agent), connectionTimeout: 5000 },
     };
     this.sqs = new SQSClient(config);

@@ -7,7 +7,7 @@ import { createEventBus, defineEvent, type Logger, UnroutableError } from '@org/
 import { createSpy } from '@org/eventbus/testing';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SubscriberCheck } from '../src/publisher.js';
+import { SubscriberCheck } from '../src/subscriber-check.js';
 import { deadLetterName } from '../src/topology.js';
 import { breakDeadLetters } from './break-settle.js';
 import { type RestartableEmulator, restartableEmulator } from './emulator.js';
