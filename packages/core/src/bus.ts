@@ -9,7 +9,7 @@ import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { deadLetter } from './middleware/dead-letter.js';
 import { retry } from './middleware/retry.js';
 import { timeout } from './middleware/timeout.js';
-import { compose, type Middleware } from './middleware/types.js';
+import { compose, type Middleware } from './context.js';
 import { oneOf } from './option-checks.js';
 import { createReceiver, type Route } from './pipeline.js';
 import { type PublishEventOptions, Publisher } from './publisher.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createEventBus, type EventBus } from './bus.js';
 import { defineEvent } from './contract.js';
 import { MemoryTransport } from './memory/memory-transport.js';
-import type { Middleware } from './middleware/types.js';
+import type { Middleware } from './context.js';
 import { createSpy } from './testing/spy.js';
 import type { Delivery } from './transport.js';
 

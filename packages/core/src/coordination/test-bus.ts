@@ -6,7 +6,7 @@ import { defineEvent } from '../contract.js';
 import type { HandlerContext } from '../handler.js';
 import { MemoryTransport } from '../memory/memory-transport.js';
 import { RATE_LIMIT_STARTED_AT } from '../middleware/rate-limit.js';
-import type { Middleware } from '../middleware/types.js';
+import type { Middleware } from '../context.js';
 import { createSpy } from '../testing/spy.js';
 
 export const Job = defineEvent({

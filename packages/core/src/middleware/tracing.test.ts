@@ -7,7 +7,7 @@ import { createEnvelope } from '../envelope.js';
 import { silentLogger } from '../logger.js';
 import { formatTraceparent, parseTraceparent } from '../tracing/trace-context.js';
 import { PROCESS_SPAN, tracingMiddleware } from './tracing.js';
-import type { MessageContext } from './types.js';
+import type { MessageContext } from '../context.js';
 
 const Thing = defineEvent({ type: 'mw.thing', description: 'A thing.', schema: z.object({}) });
 

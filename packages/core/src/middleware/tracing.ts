@@ -1,4 +1,4 @@
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 import { ATTR, eventAttributes, messagingSystem } from '../tracing/attributes.js';
 import { type OtelApi, type OtelSpan, type OtelTracer, SPAN_KIND_CONSUMER, SPAN_STATUS_ERROR } from '../tracing/otel.js';
 import { parseTraceparent } from '../tracing/trace-context.js';

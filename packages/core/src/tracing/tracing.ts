@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { MessageContext } from '../middleware/types.js';
+import type { MessageContext } from '../context.js';
 import { PROCESS_SPAN, tracingMiddleware } from '../middleware/tracing.js';
 import { ATTR, eventAttributes, messagingSystem } from './attributes.js';
 import type { Instrumentation, SendInfo } from './hooks.js';
