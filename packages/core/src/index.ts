@@ -55,7 +55,11 @@ export {
   type SettleActions,
   type TrackedDelivery,
 } from './delivery-tracker.js';
+export { type ConcurrencyOptions, concurrency } from './middleware/concurrency.js';
 export { deadLetter } from './middleware/dead-letter.js';
+export { type IdempotencyOptions, idempotency } from './middleware/idempotency.js';
+export { type LockOptions, lock } from './middleware/lock.js';
+export { RATE_LIMIT_STARTED_AT, type RateLimitOptions, rateLimit } from './middleware/rate-limit.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
 export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next } from './context.js';
@@ -76,7 +80,22 @@ export type {
   TransportCapabilities,
   WireEncoding,
 } from './transport.js';
-export * from './coordination/index.js';
+// Coordination: the middleware above, the store contracts, the one-process stores and the lease guard's
+// error. Redis stores for many processes live in `@org/eventbus/redis`.
+export { type KeyOption, LeaseLostError } from './coordination/guard.js';
+export { MemoryIdempotencyStore, MemoryLockStore, MemoryRateLimitStore, MemorySemaphoreStore } from './coordination/memory-stores.js';
+export type {
+  ClaimResult,
+  IdempotencyStore,
+  Lease,
+  LockStore,
+  RateClaim,
+  RateLimitStore,
+  RateWindow,
+  ReleaseNotifier,
+  Reservation,
+  SemaphoreStore,
+} from './coordination/stores.js';
 // chains, graph, docs, tracing
 export {
   buildEventGraph,

@@ -8,7 +8,7 @@ import { createSpy } from '../testing/spy.js';
 import type { OutgoingMessage, PublishOptions } from '../transport.js';
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
 import type { IdempotencyStore } from '../coordination/stores.js';
-import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { ConfigError, CoordinationUnavailableError } from '../errors.js';
 import { idempotency } from './idempotency.js';
 
