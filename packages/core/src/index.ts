@@ -120,7 +120,7 @@ export {
   registryFromModule,
 } from './graph/index.js';
 export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
-export { PROCESS_SPAN, tracingMiddleware } from './middleware/tracing.js';
+export { PROCESS_SPAN, tracingMiddleware } from './tracing/process.js';
 export type { Instrumentation, SendInfo, SendScope } from './tracing/hooks.js';
 export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
 export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';
