@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTransport, loadAdapter } from './create-transport.js';
 import { ConfigError } from './errors.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport } from './memory/transport.js';
 
 describe('createTransport', () => {
   it('memory:// needs no package', async () => {

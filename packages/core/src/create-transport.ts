@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
+import { MemoryTransport, type MemoryTransportOptions } from './memory/transport.js';
 import { redact } from './redact.js';
 import type { Transport } from './transport.js';
 

@@ -47,7 +47,9 @@ export {
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
-export { MemoryTransport, type MemoryTransportOptions, refuseSettles, resetMemoryBrokers } from './memory/memory-transport.js';
+export { refuseSettles, resetMemoryBrokers } from './memory/broker.js';
+export type { MemoryTransportOptions } from './memory/options.js';
+export { MemoryTransport } from './memory/transport.js';
 export {
   DeliveryTracker,
   type DeliveryTrackerOptions,

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UnroutableError } from '../src/errors.js';
-import { MemoryTransport } from '../src/memory/memory-transport.js';
+import { MemoryTransport } from '../src/memory/transport.js';
 import { type CommandIo, run } from '../src/provision-command.js';
 import type { Transport } from '../src/transport.js';
 import { OrderPlaced, PaymentCaptured, ShipmentDispatched } from './docs-fixture-registry.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../bus.js';
 import { defineEvent } from '../contract.js';
-import { MemoryTransport } from '../memory/memory-transport.js';
+import { MemoryTransport } from '../memory/transport.js';
 import { createSpy } from '../testing/spy.js';
 import type { OutgoingMessage, PublishOptions } from '../transport.js';
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
