@@ -4,7 +4,7 @@ import { createEventBus, type EventBus } from './bus.js';
 import { defineEvent } from './contract.js';
 import { ConfigError, NonRetryableError, UnroutableError, ValidationError } from './errors.js';
 import { EventbusHeaders } from './headers.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport } from './memory/transport.js';
 import { createSpy } from './testing/spy.js';
 import type { ReceivedMessage, Transport } from './transport.js';
 

@@ -1,49 +1,16 @@
-import type { BackoffOptions } from './backoff.js';
-import { resolveBackoff } from './backoff.js';
+import { type EventBusOptions, resolveBusOptions } from './bus-options.js';
 import type { EventContract, EventData, EventInput } from './contract.js';
 import type { CloudEvent, EnvelopeOptions } from './envelope.js';
 import { ConfigError, EventBusError } from './errors.js';
-import type { Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
-import { Limiter } from './limiter.js';
-import { consoleLogger, type Logger, safeLogger } from './logger.js';
-import { deadLetter } from './middleware/dead-letter.js';
-import { retry } from './middleware/retry.js';
-import { timeout } from './middleware/timeout.js';
-import { compose, type Middleware } from './middleware/types.js';
-import { oneOf } from './option-checks.js';
-import { createReceiver, type Route } from './pipeline.js';
+import type { Handler, HandleOptions, HandlerRegistration } from './handler.js';
+import { createReceiver } from './pipeline.js';
 import { type PublishEventOptions, Publisher } from './publisher.js';
-import type { Instrumentation } from './tracing/hooks.js';
+import { Router } from './router.js';
 import { groupTopologies } from './topology.js';
 import type { GroupTopology, OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
 
+export type { EventBusOptions } from './bus-options.js';
 export type { PublishEventOptions } from './publisher.js';
-
-export interface EventBusOptions {
-  transport: Transport;
-  /** CloudEvents `source` of everything this bus publishes, e.g. "/services/ec2-api". */
-  source: string;
-  /** Default consumer group for handlers that name none; defaults to `source`. */
-  group?: string;
-  /** Types this bus can decode besides the ones it handles or publishes. */
-  contracts?: readonly EventContract[];
-  /** Middleware around every handler, outermost first (inside retry and dead-letter). */
-  middleware?: readonly Middleware[];
-  /**
-   * Where the bus logs (a pino logger fits). Default `consoleLogger('warn')`: one redacted line on
-   * stderr per dead letter, given-up retry and subscription error (lost connection, failed settle);
-   * info and debug stay silent. Pass `silentLogger` for none.
-   */
-  logger?: Logger;
-  /** Subscription and settle errors; they never become unhandled rejections. */
-  onError?: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
-  /** Largest message accepted on either side; defaults to the transport's limit. */
-  maxMessageBytes?: number;
-  defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
-  /** Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans. */
-  instrumentation?: Instrumentation;
-}
-
 
 export interface BatchEntry<C extends EventContract = EventContract> {
   contract: C;
@@ -91,30 +58,8 @@ export interface EventBus {
   stop(): Promise<void>;
 }
 
-function positiveInt(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(option, `must be a whole number ≥ 1 (got ${String(value)})`);
-  return value;
-}
-
 export function createEventBus(options: EventBusOptions): EventBus {
-  if (!options?.transport) throw new ConfigError('transport', 'is required (createTransport(url) makes one)');
-  if (typeof options.source !== 'string' || options.source === '') throw new ConfigError('source', 'is required, e.g. "/services/orders"');
-  const { transport, source } = options;
-  const logger = safeLogger(options.logger ?? consoleLogger('warn'));
-  const onError = (error: Error, context: { group: string; eventId?: string; settle?: string }) => {
-    logger.error({ ...context, transport: transport.name, err: error }, 'eventbus error');
-    options.onError?.(error, context);
-  };
-  const defaults = {
-    maxAttempts: positiveInt('defaults.maxAttempts', options.defaults?.maxAttempts, 5),
-    concurrency: positiveInt('defaults.concurrency', options.defaults?.concurrency, 10),
-    backoff: resolveBackoff(options.defaults?.backoff, 'defaults.backoff'),
-    timeout: options.defaults?.timeout,
-  };
-  const maxMessageBytes = options.maxMessageBytes ?? transport.capabilities.maxMessageBytes;
-  if (!(maxMessageBytes > 0)) throw new ConfigError('maxMessageBytes', `must be positive (got ${maxMessageBytes})`);
-
+  const { transport, source, logger, onError, defaults, maxMessageBytes } = resolveBusOptions(options);
   const contracts = new Map<string, EventContract>();
   const register = (contract: EventContract) => {
     const known = contracts.get(contract.type);
@@ -125,40 +70,34 @@ export function createEventBus(options: EventBusOptions): EventBus {
   };
   for (const c of options.contracts ?? []) register(c);
 
-  const groups = new Map<string, Map<string, Route>>();
-  const registrations: HandlerRegistration[] = [];
-  const subscriptions: Subscription[] = [];
   let state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle';
   let stopping: Promise<void> | undefined;
-
-  const instrumentation = options.instrumentation;
-  const processMiddleware = instrumentation?.process?.({ transport: transport.name });
-  const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
-
-  /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
-  function topology(): GroupTopology[] {
-    return groupTopologies(registrations, contracts.values());
-  }
-
-  function assertCanPublish() {
+  const subscriptions: Subscription[] = [];
+  const assertCanPublish = () => {
     if (state === 'stopped') throw new EventBusError('the event bus is stopped');
-  }
+  };
+  const { instrumentation } = options;
+  const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
+  const router = new Router({
+    group: options.group ?? source,
+    defaults,
+    middleware: options.middleware ?? [],
+    processMiddleware: instrumentation?.process?.({ transport: transport.name }),
+    maxDelayMs: transport.capabilities.maxDelayMs,
+    publisher,
+    register,
+  });
+  /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
+  const topology = (): GroupTopology[] => groupTopologies(router.registrations, contracts.values());
 
-  const bus: EventBus = {
+  return {
     transport,
     source,
-    registrations,
+    registrations: router.registrations,
     contracts,
 
     async publish(contract, data, publishOptions = {}) {
-      // A plain { type } (or nothing) would fail deep inside with "reading 'safeParse'": say what is expected.
-      if (typeof contract !== 'object' || contract === null || typeof contract.schema?.safeParse !== 'function') {
-        const type = (contract as { type?: unknown } | null)?.type;
-        const got = typeof contract === 'object' && contract !== null ? `an object with no zod schema (type ${JSON.stringify(type)})` : String(contract);
-        throw new ConfigError('contract', 'not a contract', {
-          message: `publish() needs an event contract from defineEvent({ type, schema }) as its first argument; got ${got}`,
-        });
-      }
+      assertContract(contract);
       return (await publisher.publishOne(contract, data, publishOptions)) as CloudEvent<EventData<typeof contract>>;
     },
 
@@ -172,51 +111,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
 
     handle(contract, handleOptions, handler) {
       if (state !== 'idle') throw new ConfigError('handle', 'register handlers before start()');
-      const group = handleOptions.group ?? options.group ?? source;
-      const maxAttempts = positiveInt('maxAttempts', handleOptions.maxAttempts, defaults.maxAttempts);
-      const concurrency = positiveInt('concurrency', handleOptions.concurrency, defaults.concurrency);
-      const timeoutMs = handleOptions.timeout ?? defaults.timeout;
-      const emits = handleOptions.emits ?? [];
-      const emitTiming = oneOf('emit', handleOptions.emit, ['after-success', 'immediate'], 'after-success');
-      register(contract);
-      for (const e of emits) register(e);
-      let routes = groups.get(group);
-      if (!routes) {
-        routes = new Map();
-        groups.set(group, routes);
-      }
-      if (routes.has(contract.type)) {
-        throw new ConfigError('group', `group "${group}" already has a handler for "${contract.type}"`);
-      }
-      const registration: HandlerRegistration = {
-        name: handleOptions.name ?? `${group}:${contract.type}`,
-        contract,
-        group,
-        emits,
-        maxAttempts,
-        concurrency,
-      };
-      const chain = compose(
-        [
-          ...(processMiddleware ? [processMiddleware] : []),
-          deadLetter(),
-          retry({ maxAttempts, backoff: handleOptions.backoff ?? defaults.backoff, maxDelayMs: transport.capabilities.maxDelayMs }),
-          // Inside retry, so a failed flush is retried like a failed handler.
-          ...(emitTiming === 'after-success' ? [publisher.holdEmits()] : []),
-          ...(options.middleware ?? []),
-          ...(handleOptions.middleware ?? []),
-          ...(timeoutMs === undefined ? [] : [timeout(timeoutMs)]),
-        ],
-        (ctx) => Promise.resolve(handler(ctx.event as never, ctx as HandlerContext<never>)),
-      );
-      routes.set(contract.type, {
-        registration,
-        chain,
-        limiter: new Limiter(concurrency),
-        emit: publisher.emitterFor(registration, emitTiming),
-      });
-      registrations.push(registration);
-      return registration;
+      return router.add(contract, handleOptions, handler);
     },
 
     async provision() {
@@ -233,18 +128,10 @@ export function createEventBus(options: EventBusOptions): EventBus {
       state = 'started';
       await transport.connect();
       for (const { group, channels, types } of topology()) {
-        const routes = groups.get(group);
+        const routes = router.routesOf(group);
         if (!routes) continue;
         const prefetch = [...routes.values()].reduce((sum, r) => sum + r.registration.concurrency, 0);
-        const receive = createReceiver({
-          group,
-          encoding: transport.capabilities.encoding,
-          maxMessageBytes,
-          contracts,
-          routes,
-          logger,
-          onError,
-        });
+        const receive = createReceiver({ group, encoding: transport.capabilities.encoding, maxMessageBytes, contracts, routes, logger, onError });
         const subscription = await transport.subscribe(
           { group, channels, ...(types ? { types } : {}), prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),
@@ -265,6 +152,14 @@ export function createEventBus(options: EventBusOptions): EventBus {
       return stopping;
     },
   };
+}
 
-  return bus;
+/** A plain { type } (or nothing) would fail deep inside with "reading 'safeParse'": say what is expected. */
+function assertContract(contract: unknown): void {
+  if (typeof contract === 'object' && contract !== null && typeof (contract as Partial<EventContract>).schema?.safeParse === 'function') return;
+  const type = (contract as { type?: unknown } | null)?.type;
+  const got = typeof contract === 'object' && contract !== null ? `an object with no zod schema (type ${JSON.stringify(type)})` : String(contract);
+  throw new ConfigError('contract', 'not a contract', {
+    message: `publish() needs an event contract from defineEvent({ type, schema }) as its first argument; got ${got}`,
+  });
 }

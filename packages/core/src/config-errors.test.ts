@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEventBus } from './bus.js';
 import { createTransport, loadAdapter } from './create-transport.js';
 import { ConfigError } from './errors.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport } from './memory/transport.js';
 
 describe('errors that say what to set', () => {
   it('createTransport(undefined) — an unset EVENTBUS_URL — says to set EVENTBUS_URL', async () => {

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus, type EventBus } from './bus.js';
 import { defineEvent } from './contract.js';
-import { MemoryTransport } from './memory/memory-transport.js';
-import type { Middleware } from './middleware/types.js';
+import { MemoryTransport } from './memory/transport.js';
+import type { Middleware } from './context.js';
 import { createSpy } from './testing/spy.js';
 import type { Delivery } from './transport.js';
 

@@ -4,7 +4,7 @@ import type { EventbusAdapter } from './adapter.js';
 import { createTransport, installedAdapter, loadAdapter, transportFromUrl } from './create-transport.js';
 import { ConfigError } from './errors.js';
 import { installedPackages } from './installed-packages.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport } from './memory/transport.js';
 import type { Transport } from './transport.js';
 
 const app = fixtureApp();

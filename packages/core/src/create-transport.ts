@@ -1,7 +1,7 @@
 import type { EventbusAdapter } from './adapter.js';
 import { ConfigError } from './errors.js';
 import { adapterOf, importPackage, installedPackages, isAdapter, isMissingPackage, normalScheme, packageFolder } from './installed-packages.js';
-import { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
+import { MemoryTransport, type MemoryTransportOptions } from './memory/transport.js';
 import { redact } from './redact.js';
 import type { Transport } from './transport.js';
 

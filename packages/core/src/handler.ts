@@ -1,7 +1,7 @@
 import type { BackoffOptions } from './backoff.js';
 import type { EventContract, EventData, EventInput } from './contract.js';
 import type { CloudEvent, EnvelopeOptions } from './envelope.js';
-import type { MessageContext, Middleware } from './middleware/types.js';
+import type { MessageContext, Middleware } from './context.js';
 
 /** A delivered event: the CloudEvents envelope with data typed by its contract. */
 export type Event<C extends EventContract> = CloudEvent<EventData<C>>;

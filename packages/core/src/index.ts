@@ -47,7 +47,9 @@ export {
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
-export { MemoryTransport, type MemoryTransportOptions, refuseSettles, resetMemoryBrokers } from './memory/memory-transport.js';
+export { refuseSettles, resetMemoryBrokers } from './memory/broker.js';
+export type { MemoryTransportOptions } from './memory/options.js';
+export { MemoryTransport } from './memory/transport.js';
 export {
   DeliveryTracker,
   type DeliveryTrackerOptions,
@@ -55,10 +57,14 @@ export {
   type SettleActions,
   type TrackedDelivery,
 } from './delivery-tracker.js';
+export { type ConcurrencyOptions, concurrency } from './middleware/concurrency.js';
 export { deadLetter } from './middleware/dead-letter.js';
+export { type IdempotencyOptions, idempotency } from './middleware/idempotency.js';
+export { type LockOptions, lock } from './middleware/lock.js';
+export { RATE_LIMIT_STARTED_AT, type RateLimitOptions, rateLimit } from './middleware/rate-limit.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
-export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next } from './middleware/types.js';
+export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next } from './context.js';
 export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
@@ -76,7 +82,22 @@ export type {
   TransportCapabilities,
   WireEncoding,
 } from './transport.js';
-export * from './coordination/index.js';
+// Coordination: the middleware above, the store contracts, the one-process stores and the lease guard's
+// error. Redis stores for many processes live in `@org/eventbus/redis`.
+export { type KeyOption, LeaseLostError } from './coordination/guard.js';
+export { MemoryIdempotencyStore, MemoryLockStore, MemoryRateLimitStore, MemorySemaphoreStore } from './coordination/memory-stores.js';
+export type {
+  ClaimResult,
+  IdempotencyStore,
+  Lease,
+  LockStore,
+  RateClaim,
+  RateLimitStore,
+  RateWindow,
+  ReleaseNotifier,
+  Reservation,
+  SemaphoreStore,
+} from './coordination/stores.js';
 // chains, graph, docs, tracing
 export {
   buildEventGraph,
@@ -101,7 +122,7 @@ export {
   registryFromModule,
 } from './graph/index.js';
 export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
-export { PROCESS_SPAN, tracingMiddleware } from './middleware/tracing.js';
+export { PROCESS_SPAN, tracingMiddleware } from './tracing/process.js';
 export type { Instrumentation, SendInfo, SendScope } from './tracing/hooks.js';
 export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
 export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';

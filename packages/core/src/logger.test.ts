@@ -4,7 +4,7 @@ import { createEventBus } from './bus.js';
 import { defineEvent } from './contract.js';
 import { TransportError } from './errors.js';
 import { consoleLogger } from './logger.js';
-import { MemoryTransport } from './memory/memory-transport.js';
+import { MemoryTransport } from './memory/transport.js';
 import { createSpy } from './testing/spy.js';
 
 const at = () => new Date('2026-01-02T03:04:05.678Z');

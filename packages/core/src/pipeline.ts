@@ -7,7 +7,7 @@ import { fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
-import type { HeldEmits, Next } from './middleware/types.js';
+import type { HeldEmits, Next } from './context.js';
 import type { Emitter } from './publisher.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
 

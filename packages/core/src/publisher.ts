@@ -5,7 +5,7 @@ import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } fro
 import type { EmitOptions, HandleOptions, HandlerRegistration } from './handler.js';
 import { fitsIn, messageSize } from './headers.js';
 import { type BuiltEvent, holdEmits, openHoldOf } from './middleware/hold-emits.js';
-import type { HeldEmit, MessageContext, Middleware } from './middleware/types.js';
+import type { HeldEmit, MessageContext, Middleware } from './context.js';
 import type { Instrumentation } from './tracing/hooks.js';
 import type { OutgoingMessage, PublishOptions, Transport } from './transport.js';
 

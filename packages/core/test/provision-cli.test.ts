@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UnroutableError } from '../src/errors.js';
-import { MemoryTransport } from '../src/memory/memory-transport.js';
+import { MemoryTransport } from '../src/memory/transport.js';
 import type { CommandIo } from '../src/cli/command.js';
 import { provisionCommand } from '../src/cli/provision-command.js';
 import type { Transport } from '../src/transport.js';

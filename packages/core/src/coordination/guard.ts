@@ -1,6 +1,6 @@
 import type { CloudEvent } from '../envelope.js';
 import { ConfigError, CoordinationUnavailableError, errorMessage, EventBusError } from '../errors.js';
-import type { MessageContext, Next } from '../middleware/types.js';
+import type { MessageContext, Next } from '../context.js';
 import { keepAlive } from './keep-alive.js';
 import type { Lease } from './stores.js';
 

@@ -1,8 +1,4 @@
-import { encodeEvent } from '../codec.js';
-import type { DeliveryTracker, SettleActions, TrackedDelivery } from '../delivery-tracker.js';
-import type { CloudEvent } from '../envelope.js';
-import { TransportError } from '../errors.js';
-import { deadLetterHeaders } from '../headers.js';
+import type { DeliveryTracker } from '../delivery-tracker.js';
 import type { ReceivedMessage } from '../transport.js';
 import { Deque } from './deque.js';
 
@@ -186,46 +182,4 @@ export class GroupQueue {
   private releaseSpaceWaiters(all: boolean): void {
     while (this.spaceWaiters.length > 0 && (all || this.hasSpace())) this.spaceWaiters.shift()!();
   }
-}
-
-/**
- * The memory broker's settle calls. Each runs synchronously and cannot fail: what the tracker adds
- * here is the exactly-once bookkeeping and the one handler-failure policy every transport shares.
- */
-export const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
-  ack({ raw }) {
-    raw.queue.finish();
-  },
-  nack({ raw }, delayMs) {
-    if (delayMs > 0 && raw.queue.refusing.has('delayed-nack')) throw refused(raw.queue, 'a delayed redelivery');
-    raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, delayMs);
-  },
-  deadLetter({ raw }, reason) {
-    const { entry, queue } = raw;
-    if (queue.refusing.has('dead-letter')) throw refused(queue, 'the dead-letter copy');
-    // A dead letter is kept as bytes even when events travel as objects, so anything can read it later.
-    const message = entry.message.event ? encodedCopy(entry.message, entry.message.event) : entry.message;
-    queue.deadLetter(message, deadLetterHeaders({ message, attempt: entry.attempt }, queue.group, reason));
-    queue.finish();
-  },
-  redeliver({ raw }) {
-    raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, 0);
-  },
-};
-
-function refused(queue: GroupQueue, what: string): TransportError {
-  return new TransportError(`the memory broker refused ${what} for group "${queue.group}" (a fault a test injected)`);
-}
-
-/** After the tracker settled a delivery (any way): release its key and pull more. */
-export function memorySettled(delivery: TrackedDelivery<MemoryRaw>): void {
-  delivery.raw.queue.settled(delivery.raw.entry);
-}
-
-/** The wire layout of the memory transport: the CloudEvents binary mode with `ce-` headers. */
-export const MEMORY_ENCODING = { mode: 'binary', attributePrefix: 'ce-', contentTypeHeader: 'content-type' } as const;
-
-function encodedCopy(message: ReceivedMessage, event: CloudEvent): ReceivedMessage {
-  const { headers, body } = encodeEvent(event, MEMORY_ENCODING);
-  return message.key === undefined ? { channel: message.channel, headers, body } : { channel: message.channel, key: message.key, headers, body };
 }

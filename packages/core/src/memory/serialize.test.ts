@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import { EventbusHeaders } from '../headers.js';
 import { createSpy } from '../testing/spy.js';
 import type { ReceivedMessage } from '../transport.js';
-import { MemoryTransport } from './memory-transport.js';
+import { MemoryTransport } from './transport.js';
 
 const Noted = defineEvent({
   type: 'note.added',

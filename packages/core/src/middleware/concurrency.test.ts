@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemorySemaphoreStore } from '../coordination/memory-stores.js';
-import { peakOverlap, sleep, startJobBus } from '../coordination/test-bus.js';
+import { maxOverlap, sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { ConfigError } from '../errors.js';
 import { eventually } from '../testing/spy.js';
 import { concurrency } from './concurrency.js';
@@ -16,7 +16,7 @@ describe('concurrency', () => {
     stops.push(app.stop);
     for (let i = 0; i < 30; i++) await app.publish('api', i);
     const runs = await app.runs.waitForCount(30);
-    expect(peakOverlap(runs)).toBe(3);
+    expect(maxOverlap(runs)).toBe(3);
   });
 
   it('releases the permit on failure and on timeout, so later work still runs', async () => {

@@ -11,7 +11,7 @@ import {
 } from '../coordination/guard.js';
 import { MemorySemaphoreStore } from '../coordination/memory-stores.js';
 import type { Lease, SemaphoreStore } from '../coordination/stores.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 export interface ConcurrencyOptions {
   /** What the limit counts, e.g. `'queue:reports'` or `(e) => e.data.tenant`. */

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 /**
  * The outermost guard: whatever escapes the chain unsettled goes to the group's dead-letter

@@ -1,7 +1,7 @@
 import type { CloudEvent } from '../envelope.js';
 import type { SendScope } from '../tracing/hooks.js';
 import type { OutgoingMessage } from '../transport.js';
-import type { HeldEmit, HeldEmits, MessageContext, Middleware } from './types.js';
+import type { HeldEmit, HeldEmits, MessageContext, Middleware } from '../context.js';
 
 /** An event built for sending: its envelope, its transport message and the send span opened for it. */
 export interface BuiltEvent {

@@ -3,12 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../bus.js';
 import { defineEvent } from '../contract.js';
-import { MemoryTransport } from '../memory/memory-transport.js';
+import { MemoryTransport } from '../memory/transport.js';
 import { createSpy } from '../testing/spy.js';
 import type { OutgoingMessage, PublishOptions } from '../transport.js';
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
 import type { IdempotencyStore } from '../coordination/stores.js';
-import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { ConfigError, CoordinationUnavailableError } from '../errors.js';
 import { idempotency } from './idempotency.js';
 

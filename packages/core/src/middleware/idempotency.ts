@@ -4,7 +4,7 @@ import { nackUnavailable, positiveMs, requiredMs, runHolding } from '../coordina
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
 import type { ClaimResult, IdempotencyStore } from '../coordination/stores.js';
 import { pollDelay, sleep } from '../coordination/waiting.js';
-import type { MessageContext, Middleware } from './types.js';
+import type { MessageContext, Middleware } from '../context.js';
 
 export interface IdempotencyOptions {
   /** `new RedisIdempotencyStore(...)` across containers; a memory store (this process) by default. */

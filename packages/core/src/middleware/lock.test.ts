@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../coordination/guard.js';
 import { MemoryLockStore } from '../coordination/memory-stores.js';
 import type { LockStore } from '../coordination/stores.js';
-import { peakOverlap, sleep, startJobBus } from '../coordination/test-bus.js';
+import { maxOverlap, sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { ConfigError, CoordinationUnavailableError } from '../errors.js';
 import { lock } from './lock.js';
 
@@ -17,8 +17,8 @@ describe('lock', () => {
     stops.push(app.stop);
     for (let i = 0; i < 40; i++) await app.publish(`k${i % 4}`, i);
     const runs = await app.runs.waitForCount(40);
-    for (let k = 0; k < 4; k++) expect(peakOverlap(runs.filter((r) => r.key === `k${k}`))).toBe(1);
-    expect(peakOverlap(runs)).toBeGreaterThan(1);
+    for (let k = 0; k < 4; k++) expect(maxOverlap(runs.filter((r) => r.key === `k${k}`))).toBe(1);
+    expect(maxOverlap(runs)).toBeGreaterThan(1);
   });
 
   it('nacks with a delay when the lock stays busy past `wait`, and runs the event later', async () => {

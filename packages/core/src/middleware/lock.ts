@@ -2,7 +2,7 @@ import { acquireWithin } from '../coordination/waiting.js';
 import { checkKeyOption, jittered, type KeyOption, nackUnavailable, positiveMs, resolveKey, runHolding } from '../coordination/guard.js';
 import { MemoryLockStore } from '../coordination/memory-stores.js';
 import type { LockStore } from '../coordination/stores.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 export interface LockOptions {
   /** The lock's name per event, e.g. `(e) => \`instance:${e.data.instanceId}\``. */

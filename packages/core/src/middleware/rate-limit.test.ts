@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRateLimitStore } from '../coordination/memory-stores.js';
-import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { ConfigError } from '../errors.js';
 import { rateLimit } from './rate-limit.js';
 

@@ -2,7 +2,7 @@ import { checkKeyOption, type KeyOption, nackUnavailable, positiveInt, positiveM
 import { MemoryRateLimitStore } from '../coordination/memory-stores.js';
 import type { RateLimitStore, Reservation } from '../coordination/stores.js';
 import { sleep } from '../coordination/waiting.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 /**
  * `ctx.state` key holding the store's time (epoch ms; Redis server time with the Redis store) at

@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelay, resolveBackoff } from '../backoff.js';
 import { ConfigError, errorMessage, NonRetryableError } from '../errors.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 export interface RetryOptions {
   maxAttempts: number;

@@ -1,5 +1,5 @@
 import { ConfigError, HandlerTimeoutError } from '../errors.js';
-import type { Middleware } from './types.js';
+import type { Middleware } from '../context.js';
 
 /**
  * Fail the attempt when the handler runs past `ms`: its AbortSignal fires (so cooperative work

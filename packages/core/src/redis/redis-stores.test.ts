@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reservation } from '../coordination/stores.js';
 import { LeaseLostError } from '../coordination/guard.js';
-import { sleep, startJobBus } from '../coordination/test-bus.js';
+import { sleep, startJobBus } from '../../test/fixtures/coordination-harness.js';
 import { lock } from '../middleware/lock.js';
 import { CoordinationUnavailableError } from '../errors.js';
 import { describeBroker } from '../testing/env.js';

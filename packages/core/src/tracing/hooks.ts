@@ -1,6 +1,6 @@
 import type { EventContract } from '../contract.js';
 import type { CloudEvent, EnvelopeOptions } from '../envelope.js';
-import type { MessageContext, Middleware } from '../middleware/types.js';
+import type { MessageContext, Middleware } from '../context.js';
 
 /** What the bus tells an instrumentation about one event it is about to publish. */
 export interface SendInfo {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
-import type { MessageContext } from '../middleware/types.js';
-import { PROCESS_SPAN, tracingMiddleware } from '../middleware/tracing.js';
+import type { MessageContext } from '../context.js';
+import { PROCESS_SPAN, tracingMiddleware } from './process.js';
 import { ATTR, eventAttributes, messagingSystem } from './attributes.js';
 import type { Instrumentation, SendInfo } from './hooks.js';
 import { type OtelApi, type OtelContext, type OtelSpan, type OtelTracer, SPAN_KIND_PRODUCER, SPAN_STATUS_ERROR } from './otel.js';

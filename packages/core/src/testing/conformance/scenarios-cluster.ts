@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { idempotency } from '../../middleware/idempotency.js';
-import type { Middleware } from '../../middleware/types.js';
+import type { Middleware } from '../../context.js';
 import type { Transport } from '../../transport.js';
 import type { Cluster } from '../cluster.js';
 import { Harness, missing, type PayloadContract, provisionGroup, SeenIds } from './harness.js';

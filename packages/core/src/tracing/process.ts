@@ -1,7 +1,7 @@
-import type { Middleware } from './types.js';
-import { ATTR, eventAttributes, messagingSystem } from '../tracing/attributes.js';
-import { type OtelApi, type OtelSpan, type OtelTracer, SPAN_KIND_CONSUMER, SPAN_STATUS_ERROR } from '../tracing/otel.js';
-import { parseTraceparent } from '../tracing/trace-context.js';
+import type { Middleware } from '../context.js';
+import { ATTR, eventAttributes, messagingSystem } from './attributes.js';
+import { type OtelApi, type OtelSpan, type OtelTracer, SPAN_KIND_CONSUMER, SPAN_STATUS_ERROR } from './otel.js';
+import { parseTraceparent } from './trace-context.js';
 
 /** Where the process span waits in `ctx.state`, so `ctx.emit` parents its send span on it. */
 export const PROCESS_SPAN = Symbol.for('eventbus.tracing.processSpan');

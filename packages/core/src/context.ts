@@ -1,7 +1,7 @@
-import type { EventContract } from '../contract.js';
-import type { CloudEvent } from '../envelope.js';
-import type { Logger } from '../logger.js';
-import type { NackOptions, OutgoingMessage } from '../transport.js';
+import type { EventContract } from './contract.js';
+import type { CloudEvent } from './envelope.js';
+import type { Logger } from './logger.js';
+import type { NackOptions, OutgoingMessage } from './transport.js';
 
 /** One event a handler emitted, built and encoded, waiting for the handler to succeed. */
 export interface HeldEmit {

@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { defineEvent } from '../contract.js';
 import { createEnvelope } from '../envelope.js';
 import { silentLogger } from '../logger.js';
-import { formatTraceparent, parseTraceparent } from '../tracing/trace-context.js';
-import { PROCESS_SPAN, tracingMiddleware } from './tracing.js';
-import type { MessageContext } from './types.js';
+import { formatTraceparent, parseTraceparent } from './trace-context.js';
+import { PROCESS_SPAN, tracingMiddleware } from './process.js';
+import type { MessageContext } from '../context.js';
 
 const Thing = defineEvent({ type: 'mw.thing', description: 'A thing.', schema: z.object({}) });
 

@@ -3,7 +3,7 @@ import { HANDLER_FAILURE_DELAY_MS } from '../delivery-tracker.js';
 import { ConfigError, UnroutableError } from '../errors.js';
 import { createSpy } from '../testing/spy.js';
 import type { Delivery } from '../transport.js';
-import { MemoryTransport } from './memory-transport.js';
+import { MemoryTransport } from './transport.js';
 
 const message = (n: number) => ({ channel: 'c', id: String(n), headers: {}, body: new Uint8Array([n % 256]) });
 
