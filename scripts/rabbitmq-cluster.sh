@@ -1,213 +1,157 @@
 #!/usr/bin/env bash
-# A three-node RabbitMQ cluster on loopback, for failover tests and the cluster bench. It is owned by
-# whoever starts it: every process it starts is recorded by PID under its directory and ended by
-# `stop` (or by its watchdog after EVB_RABBIT_CLUSTER_TTL seconds), never by name. It never touches
-# the machine's shared node (rabbit@<host>, 5672/25672, epmd 4369): its nodes are evb-c1..3@localhost
-# on their own ports, data, cookie and epmd.
+# A three-node RabbitMQ cluster on loopback for the failover test and the cluster bench, following the
+# contract of scripts/cluster-lib.sh (state under $CLUSTER_DIR, `node <name> <url> <pid>` lines, a
+# watchdog bound to $CLUSTER_OWNER_PID). It never touches the machine's shared node (rabbit@<host>,
+# 5672/25672, epmd 4369): its nodes are evb-c1..3@localhost with their own ports, data, Erlang cookie
+# and epmd, every process recorded by PID and ended by PID.
 #
-#   scripts/rabbitmq-cluster.sh start            start and join three nodes; prints `url <amqp url>` per node
-#   scripts/rabbitmq-cluster.sh stop             stop every node and the epmd we started, delete the data
-#   scripts/rabbitmq-cluster.sh kill N           SIGKILL node N (1..3), as a crash would
-#   scripts/rabbitmq-cluster.sh restart N        start node N again (it rejoins with its data)
-#   scripts/rabbitmq-cluster.sh leader QUEUE     the node number (1..3) leading a quorum queue
-#   scripts/rabbitmq-cluster.sh urls | status
+#   CLUSTER_DIR=… scripts/rabbitmq-cluster.sh start          start n1, then n2 and n3 joining it
+#   CLUSTER_DIR=… scripts/rabbitmq-cluster.sh kill n2        SIGKILL that node, as a crash would
+#   CLUSTER_DIR=… scripts/rabbitmq-cluster.sh restart n2     start it again on its data (it rejoins)
+#   CLUSTER_DIR=… scripts/rabbitmq-cluster.sh leader QUEUE   the node (n1..n3) leading a quorum queue
+#   CLUSTER_DIR=… scripts/rabbitmq-cluster.sh stop
 #
-# Environment: EVB_RABBIT_CLUSTER_DIR (state, default /tmp/eventbus-rabbitmq-cluster-<base port>),
-# EVB_RABBIT_CLUSTER_PORT (first AMQP port, default 15681; nodes take 3 in a row),
-# EVB_RABBIT_CLUSTER_DIST_PORT (epmd port; nodes' dist ports follow it, default 25700),
-# EVB_RABBIT_CLUSTER_TTL (seconds before the watchdog stops everything, default 900).
+# Ports: AMQP $EVB_RABBIT_CLUSTER_PORT.. (15681-15683), epmd $EVB_RABBIT_CLUSTER_EPMD_PORT (25700),
+# distribution epmd port + 1..3 (25701-25703). One such cluster per machine at a time.
 set -euo pipefail
+# shellcheck source=scripts/cluster-lib.sh
+source "$(dirname "$0")/cluster-lib.sh"
 
-NODES=3
+NODES=(n1 n2 n3)
 SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 CTL=/usr/lib/rabbitmq/bin/rabbitmqctl
 BASE_PORT=${EVB_RABBIT_CLUSTER_PORT:-15681}
-EPMD_PORT=${EVB_RABBIT_CLUSTER_DIST_PORT:-25700}
-DIR=${EVB_RABBIT_CLUSTER_DIR:-/tmp/eventbus-rabbitmq-cluster-$BASE_PORT}
-TTL=${EVB_RABBIT_CLUSTER_TTL:-900}
+EPMD_PORT=${EVB_RABBIT_CLUSTER_EPMD_PORT:-25700}
 
-# Our ports must stay clear of the shared node's (5672, 25672) and of the management default (15672).
-if ((BASE_PORT < 15673 || BASE_PORT + NODES - 1 > 15700 || EPMD_PORT < 25700)); then
-  echo "rabbitmq-cluster: ports out of range (AMQP 15673-15700, dist 25700+)" >&2
+# Clear of the shared node's ports (5672, 25672) and of the management default (15672).
+if ((BASE_PORT < 15673 || BASE_PORT + ${#NODES[@]} - 1 > 15700 || EPMD_PORT < 25700)); then
+  cluster_log "ports out of range (AMQP 15673-15700, epmd and distribution 25700+)"
   exit 2
 fi
 
-node_name() { echo "evb-c$1@localhost"; }
-amqp_port() { echo $((BASE_PORT + $1 - 1)); }
-node_dir() { echo "$DIR/n$1"; }
+index_of() {
+  [[ $1 =~ ^n([1-3])$ ]] || {
+    cluster_log "no node \"$1\" (nodes: ${NODES[*]})"
+    exit 2
+  }
+  echo "${BASH_REMATCH[1]}"
+}
+erlang_node() { echo "evb-c$(index_of "$1")@localhost"; }
+amqp_port() { echo $((BASE_PORT + $(index_of "$1") - 1)); }
+node_url() { echo "amqp://guest:guest@127.0.0.1:$(amqp_port "$1")"; }
 
-# What every rabbitmq command of ours runs with: our cookie (HOME), our epmd, our node's files.
+# What every rabbitmq process of ours runs with: our cookie (HOME), our epmd, the node's own files.
 node_env() {
-  local n=$1 d
-  d=$(node_dir "$n")
-  export HOME="$DIR/home" ERL_EPMD_PORT=$EPMD_PORT ERL_EPMD_ADDRESS=127.0.0.1
+  local node=$1 d="$CLUSTER_DIR/$1"
+  export HOME="$CLUSTER_DIR/home" ERL_EPMD_PORT=$EPMD_PORT ERL_EPMD_ADDRESS=127.0.0.1
   export RABBITMQ_NODENAME RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT
-  RABBITMQ_NODENAME=$(node_name "$n")
-  RABBITMQ_NODE_PORT=$(amqp_port "$n")
-  RABBITMQ_DIST_PORT=$((EPMD_PORT + n))
+  RABBITMQ_NODENAME=$(erlang_node "$node")
+  RABBITMQ_NODE_PORT=$(amqp_port "$node")
+  RABBITMQ_DIST_PORT=$((EPMD_PORT + $(index_of "$node")))
   export RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf"
   export RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins"
-  export RABBITMQ_PID_FILE="$d/pid"
   # One scheduler each: three nodes share a 2-core machine with other tests.
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 1:1 +A 8"
-  # Exec the VM itself, so the PID we record is the node's (SIGKILL then kills the node, not a wrapper).
+  # Exec the VM itself (no wrapper shell), so the recorded PID is the node's and SIGKILL kills it.
   export RUNNING_UNDER_SYSTEMD=1
 }
 
 ctl() {
-  local n=$1
+  local node=$1
   shift
-  (node_env "$n" && "$CTL" -n "$(node_name "$n")" "$@")
+  (node_env "$node" && "$CTL" -n "$(erlang_node "$node")" "$@")
 }
 
-alive() {
-  local pid_file
-  pid_file="$(node_dir "$1")/server.pid"
-  [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
-}
-
-start_node() {
-  local n=$1 d
-  d=$(node_dir "$n")
-  if alive "$n"; then return; fi
+configure_node() {
+  local node=$1 d="$CLUSTER_DIR/$1"
   mkdir -p "$d"
-  [[ -f $d/rabbitmq.conf ]] || {
-    # Nodes 2 and 3 join node 1 as they boot (peer discovery), rather than with stop_app/join_cluster/
-    # start_app: each rabbitmqctl call costs seconds on a loaded 2-core machine. A restarted node
-    # rejoins from its own data and skips discovery.
-    {
-      printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$(amqp_port "$n")"
-      printf 'cluster_formation.peer_discovery_backend = classic_config\n'
-      printf 'cluster_formation.classic_config.nodes.1 = %s\n' "$(node_name 1)"
-    } >"$d/rabbitmq.conf"
-    echo '[].' >"$d/enabled_plugins"
-    : >"$d/rabbitmq-env.conf"
-  }
-  (node_env "$n" && exec "$SERVER" </dev/null >>"$d/stdout.log" 2>&1) &
-  echo $! >"$d/server.pid"
+  # n2 and n3 join n1 as they boot (peer discovery) rather than by stop_app/join_cluster/start_app:
+  # each rabbitmqctl call costs seconds on a loaded 2-core machine. A restarted node rejoins from its
+  # own data and skips discovery.
+  {
+    echo "listeners.tcp.default = 127.0.0.1:$(amqp_port "$node")"
+    echo "loopback_users = none"
+    echo "cluster_formation.peer_discovery_backend = classic_config"
+    echo "cluster_formation.classic_config.nodes.1 = $(erlang_node n1)"
+  } >"$d/rabbitmq.conf"
+  echo '[].' >"$d/enabled_plugins"
+  : >"$d/rabbitmq-env.conf"
 }
 
-# A node listens for AMQP only once it has booted (and joined): that port is our readiness check.
+launch_node() { (node_env "$1" && run_node "$1" "$CLUSTER_DIR/$1/stdout.log" "$SERVER"); }
+
+# A node listens for AMQP only once it booted (and joined): that port is the readiness check.
 await_node() {
-  local n=$1 deadline=$((SECONDS + 120))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$(amqp_port "$n")") 2>/dev/null; do
-    if ! alive "$n"; then
-      echo "rabbitmq-cluster: node $n exited while starting; see $(node_dir "$n")/log" >&2
-      return 1
-    fi
-    if ((SECONDS > deadline)); then
-      echo "rabbitmq-cluster: node $n did not start within 120 s" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-}
-
-fail_start() {
-  cmd_stop >/dev/null
-  exit 1
+  wait_port "$(amqp_port "$1")" 120 "$(node_pid "$1")" || return 1
+  echo "node $1 $(node_url "$1") $(node_pid "$1")"
 }
 
 cmd_start() {
-  if [[ -f $DIR/cluster ]]; then
-    echo "rabbitmq-cluster: already started in $DIR (stop it first)" >&2
-    exit 1
-  fi
-  mkdir -p "$DIR/home"
-  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/home/.erlang.cookie"
-  chmod 400 "$DIR/home/.erlang.cookie"
-  # Node 1 first, so the others find it when they look for a cluster to join.
-  start_node 1
-  await_node 1 || fail_start
-  for n in $(seq 2 $NODES); do start_node "$n"; done
-  for n in $(seq 2 $NODES); do await_node "$n" || fail_start; done
+  mkdir -p "$CLUSTER_DIR/home"
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_DIR/home/.erlang.cookie"
+  chmod 400 "$CLUSTER_DIR/home/.erlang.cookie"
+  # Our own epmd, by PID (a node would otherwise start one as an untracked daemon).
+  run_node epmd "$CLUSTER_DIR/epmd.log" epmd -port "$EPMD_PORT" -address 127.0.0.1
+  start_watchdog
+  local node
+  for node in "${NODES[@]}"; do configure_node "$node"; done
+  # n1 first, so the others find it when they look for a cluster to join; then the two together.
+  launch_node n1
+  await_node n1 || fail_start
+  launch_node n2
+  launch_node n3
+  await_node n2 || fail_start
+  await_node n3 || fail_start
   local running
-  running=$(ctl 1 eval 'length(rabbit_nodes:all_running()).' 2>/dev/null || echo 0)
-  if [[ $running != "$NODES" ]]; then
-    echo "rabbitmq-cluster: $running of $NODES nodes running in the cluster" >&2
+  running=$(ctl n1 eval 'length(rabbit_nodes:all_running()).' 2>/dev/null || echo 0)
+  if [[ $running != "${#NODES[@]}" ]]; then
+    cluster_log "$running of ${#NODES[@]} nodes running in the cluster; logs in $CLUSTER_DIR/n*/log"
     fail_start
   fi
-  touch "$DIR/cluster"
-  # The watchdog: a test that dies without calling stop leaves nothing running past the TTL.
-  (
-    exec </dev/null >/dev/null 2>&1
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$TTL" &
-    sleeper=$!
-    wait "$sleeper"
-    rm -f "$DIR/watchdog.pid"
-    "$0" stop
-  ) &
-  echo $! >"$DIR/watchdog.pid"
-  cmd_urls
 }
 
-cmd_urls() {
-  for n in $(seq 1 $NODES); do echo "url amqp://guest:guest@127.0.0.1:$(amqp_port "$n")"; done
-}
-
-cmd_kill() {
-  local n=${1:?node number}
-  alive "$n" && kill -KILL "$(cat "$(node_dir "$n")/server.pid")"
-  while alive "$n"; do sleep 0.1; done
-  echo "killed $n"
-}
-
-cmd_restart() {
-  local n=${1:?node number}
-  start_node "$n"
-  await_node "$n"
-  echo "restarted $n"
+fail_start() {
+  cmd_stop
+  exit 1
 }
 
 # The leader of a quorum queue, asked of any live node.
 cmd_leader() {
-  local queue=${1:?queue name} n leader
-  for n in $(seq 1 $NODES); do
-    alive "$n" || continue
-    leader=$(ctl "$n" list_queues -q --no-table-headers name leader 2>/dev/null | awk -v q="$queue" '$1 == q { print $2 }') || continue
-    [[ $leader =~ ^evb-c([0-9]+)@ ]] && {
-      echo "${BASH_REMATCH[1]}"
+  local queue=${1:?queue name} node leader
+  for node in "${NODES[@]}"; do
+    pid_alive "$(node_pid "$node")" || continue
+    leader=$(ctl "$node" list_queues -q --no-table-headers name leader 2>/dev/null | awk -v q="$queue" '$1 == q { print $2 }') || continue
+    if [[ $leader =~ ^evb-c([1-3])@ ]]; then
+      echo "n${BASH_REMATCH[1]}"
       return
-    }
+    fi
   done
-  echo "rabbitmq-cluster: no leader found for $queue" >&2
+  cluster_log "no leader found for queue $queue"
   return 1
 }
 
-cmd_status() {
-  for n in $(seq 1 $NODES); do
-    if alive "$n"; then echo "node $n up (pid $(cat "$(node_dir "$n")/server.pid"), port $(amqp_port "$n"))"; else echo "node $n down"; fi
-  done
-}
-
+# SIGKILL rather than SIGTERM: the data goes with the folder, and a clean shutdown costs seconds.
 cmd_stop() {
-  [[ -d $DIR ]] || return 0
-  if [[ -f $DIR/watchdog.pid ]]; then
-    local watchdog
-    watchdog=$(cat "$DIR/watchdog.pid")
-    kill "$watchdog" 2>/dev/null || true
-  fi
-  for n in $(seq 1 $NODES); do
-    alive "$n" && kill -KILL "$(cat "$(node_dir "$n")/server.pid")" 2>/dev/null || true
-  done
-  for n in $(seq 1 $NODES); do while alive "$n"; do sleep 0.1; done; done
-  # The epmd our first node started on our port (nothing else registers there).
-  (node_env 1 && epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1) || true
-  rm -rf "$DIR"
-  echo "stopped"
+  local node
+  for node in "${NODES[@]}" epmd; do kill_node "$node" || true; done
+  stop_nodes
 }
 
 case ${1:-} in
 start) cmd_start ;;
-stop) cmd_stop ;;
-kill) cmd_kill "${2:-}" ;;
-restart) cmd_restart "${2:-}" ;;
+kill) kill_node "${2:?node name}" && index_of "$2" >/dev/null ;;
+restart)
+  if pid_alive "$(node_pid "${2:?node name}")"; then
+    echo "node $2 $(node_url "$2") $(node_pid "$2")"
+  else
+    launch_node "$2"
+    await_node "$2"
+  fi
+  ;;
 leader) cmd_leader "${2:-}" ;;
-urls) cmd_urls ;;
-status) cmd_status ;;
+stop) cmd_stop ;;
 *)
-  sed -n '2,19p' "$0" >&2
+  sed -n '2,16p' "$0" >&2
   exit 2
   ;;
 esac
