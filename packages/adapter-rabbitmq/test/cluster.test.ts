@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@org/eventbus';
+import { type Cluster, clusterFailoverScenario, describeCluster } from '@org/eventbus/testing';
+import { expect, it } from 'vitest';
+import { RabbitMqTransport } from '../src/index.js';
+import { TopologyNames } from '../src/topology.js';
+
+const script = fileURLToPath(new URL('../../../scripts/rabbitmq-cluster.sh', import.meta.url));
+const names = new TopologyNames('eventbus-cluster-test');
+
+/** The cluster's node URLs as one seed-list URL: amqp://guest:guest@127.0.0.1:15681,127.0.0.1:15682,… */
+export function seedList(urls: readonly string[]): string {
+  const [first, ...rest] = urls.map((url) => new URL(url));
+  if (!first) throw new Error('a cluster has at least one node');
+  return `${first.protocol}//${first.username}:${first.password}@${[first, ...rest].map((u) => u.host).join(',')}/`;
+}
+
+/** The node leading a quorum queue, as the cluster script reads it from a live node. */
+function leaderOf(dir: string, queue: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [script, 'leader', queue], { env: { ...process.env, CLUSTER_DIR: dir }, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${queue}: ${stderr || error.message}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+function transport(cluster: Cluster): RabbitMqTransport {
+  // Three replicas (the whole cluster): the group's queue survives the loss of any one node.
+  return new RabbitMqTransport({ url: seedList(cluster.urls), exchange: names.exchange, quorumInitialGroupSize: 3, logger: silentLogger });
+}
+
+describeCluster('rabbitmq', { script, startTimeoutMs: 240_000 }, (cluster) => {
+  it('connects through the seed list while the first seed is down', async () => {
+    const c = cluster();
+    const down = new RabbitMqTransport({ url: seedList(['amqp://guest:guest@127.0.0.1:1', ...c.urls]), exchange: names.exchange, logger: silentLogger });
+    try {
+      await expect(down.connect()).resolves.toBeUndefined();
+    } finally {
+      await down.close();
+    }
+  });
+
+  it("loses no resolved publish when the node leading the group's quorum queue is SIGKILLed", async () => {
+    const c = cluster();
+    const result = await clusterFailoverScenario({
+      name: 'rabbitmq',
+      cluster: c,
+      makeTransport: transport,
+      leaderOf: ({ group }) => leaderOf(c.dir, names.groupQueue(group)),
+      // Restarting a node takes 20-30 s on a loaded 2-core machine; the scenario needs none of it to go on.
+      maxDownMs: 15_000,
+    });
+    expect(result.lost).toBe(0);
+  }, 600_000);
+});
