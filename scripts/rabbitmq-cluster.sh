@@ -50,6 +50,8 @@ node_env() {
   RABBITMQ_DIST_PORT=$((EPMD_PORT + $(index_of "$node")))
   export RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf"
   export RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins"
+  # A crashing VM (or rabbitmqctl's) writes its dump here, not into the caller's working directory.
+  export ERL_CRASH_DUMP="$d/erl_crash.dump"
   # One scheduler each: three nodes share a 2-core machine with other tests.
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 1:1 +A 8"
   # Exec the VM itself (no wrapper shell), so the recorded PID is the node's and SIGKILL kills it.
