@@ -52,8 +52,10 @@ class TimedTransport extends RabbitMqTransport {
 }
 
 function transport(cluster: Cluster): RabbitMqTransport {
-  // Three replicas (the whole cluster): the group's queue survives the loss of any one node.
-  return new TimedTransport({ url: seedList(cluster.urls), exchange: names.exchange, quorumInitialGroupSize: 3, logger: silentLogger });
+  // Three replicas (the whole cluster): the group's queue survives the loss of any one node. Three
+  // publishing connections start at seeds 1, 2, 0: whichever node is killed, one of them is on it,
+  // so the test also covers publishes re-sent after their connection died before the confirm.
+  return new TimedTransport({ url: seedList(cluster.urls), exchange: names.exchange, quorumInitialGroupSize: 3, publishers: 3, logger: silentLogger });
 }
 
 /** The longest gap between progress events from the kill to the last event (the end of the work). */
