@@ -2,15 +2,16 @@
 // beside the three-node cluster of scripts/rabbitmq-cluster.sh (queues of three replicas, every node
 // a seed), in the same run, alternating so machine noise hits both. Prints the rows docs/clusters.md
 // quotes. Usage: `EVENTBUS_RABBITMQ_URL=amqp://… pnpm exec tsx bench/rabbitmq-cluster.ts`
-// (starts and stops its own cluster; BENCH_EVENTS, BENCH_ROUNDS).
+// (starts and stops its own cluster; BENCH_EVENTS, BENCH_ROUNDS). `rabbitmqClusterTarget` is the
+// RabbitMQ entry for bench/cluster.ts's TARGETS (same shape), so `pnpm bench cluster rabbitmq` runs it too.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { createEventBus, defineEvent, silentLogger } from '@org/eventbus';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createEventBus, defineEvent, silentLogger, type Transport } from '@org/eventbus';
 import { deleteTopology, RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import { z } from 'zod';
 import { inLanes } from './lib/lanes.js';
@@ -27,6 +28,23 @@ const Measured = defineEvent({
   schema: z.object({ seq: z.number().int(), sentAt: z.number(), payload: z.string() }),
 });
 const payload = 'x'.repeat(1024 - 60);
+
+/** Every node of the cluster as one seed-list URL (amqp://guest:guest@127.0.0.1:15681,127.0.0.1:15682,…), vhost and query of the first. */
+function seedList(urls: readonly string[]): string {
+  const parsed = urls.map((url) => new URL(url));
+  const first = parsed[0];
+  if (!first) throw new Error('a cluster has at least one node');
+  return `${first.protocol}//${first.username}:${first.password}@${parsed.map((u) => u.host).join(',')}${first.pathname}${first.search}`;
+}
+
+/** RabbitMQ's entry for bench/cluster.ts: one node, or every node as a seed with queues of three. */
+export const rabbitmqClusterTarget = {
+  topology: 'quorum queues of 3 (quorumInitialGroupSize 3), every node a seed',
+  single: (prefix: string): Transport => new RabbitMqTransport({ url: SINGLE, exchange: prefix, logger: silentLogger }),
+  clustered: (cluster: { urls: readonly string[] }, prefix: string): Transport =>
+    new RabbitMqTransport({ url: seedList(cluster.urls), exchange: prefix, quorumInitialGroupSize: 3, logger: silentLogger }),
+  cleanup: (urls: readonly string[], prefix: string): Promise<void> => deleteTopology(seedList(urls), { exchange: prefix, groups: ['bench'] }),
+};
 
 interface Target {
   name: string;
@@ -91,8 +109,7 @@ function cluster(command: string, dir: string): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eventbus-bench-rabbitmq-cluster-'));
   try {
-    const urls = [...cluster('start', dir).matchAll(/^node \S+ (\S+) \d+$/gm)].map((m) => new URL(m[1]!));
-    const seeds = `amqp://guest:guest@${urls.map((u) => u.host).join(',')}/`;
+    const seeds = seedList([...cluster('start', dir).matchAll(/^node \S+ (\S+) \d+$/gm)].map((m) => m[1] ?? ''));
     const targets: Target[] = [
       { name: 'one node (quorum queue, 1 replica)', url: SINGLE },
       { name: 'three-node cluster (quorum queues of 3, seed list)', url: seeds, quorumInitialGroupSize: 3 },
@@ -128,4 +145,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
