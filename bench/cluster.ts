@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createEventBus, defineEvent, type Transport } from '@org/eventbus';
+import { createEventBus, defineEvent, silentLogger, type Transport } from '@org/eventbus';
 import { NatsTransport } from '@org/eventbus-nats';
+import { deleteTopology as deleteRabbitTopology, RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import { type Cluster, type ClusterBroker, startCluster } from '@org/eventbus/testing';
 import { z } from 'zod';
 import { inLanes } from './lib/lanes.js';
@@ -27,7 +28,22 @@ interface Target {
   cleanup(urls: readonly string[], prefix: string): Promise<void>;
 }
 
+/** Every node of a RabbitMQ cluster as one seed-list URL (amqp://u:p@h1:port,h2:port/vhost). */
+function seedList(urls: readonly string[]): string {
+  const parsed = urls.map((url) => new URL(url));
+  const first = parsed[0];
+  if (!first) throw new Error('a cluster has at least one node');
+  return `${first.protocol}//${first.username}:${first.password}@${parsed.map((u) => u.host).join(',')}${first.pathname}${first.search}`;
+}
+
 const TARGETS: Partial<Record<ClusterBroker, Target>> = {
+  rabbitmq: {
+    topology: 'quorum queues of 3 (quorumInitialGroupSize 3), every node a seed',
+    single: (prefix) =>
+      new RabbitMqTransport({ url: process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672', exchange: prefix, logger: silentLogger }),
+    clustered: (cluster, prefix) => new RabbitMqTransport({ url: seedList(cluster.urls), exchange: prefix, quorumInitialGroupSize: 3, logger: silentLogger }),
+    cleanup: (urls, prefix) => deleteRabbitTopology(seedList(urls), { exchange: prefix, groups: ['bench'] }),
+  },
   nats: {
     topology: "streams and consumers R3 (replicas 'auto')",
     single: (prefix) => new NatsTransport({ servers: process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222', prefix }),

@@ -69,13 +69,28 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
   private everConnected = false;
   private lastError: unknown;
 
-  /** `name` shows in the broker's management UI (connection_name), so each connection says what it is for. */
+  /** The seed (index into `options.urls`) the next attempt connects to. */
+  private seed: number;
+
+  /**
+   * `name` shows in the broker's management UI (connection_name), so each connection says what it
+   * is for; `firstSeed` is where it starts among several seeds, so a transport's connections spread.
+   */
   constructor(
     private readonly options: ResolvedOptions,
     private readonly name: string,
     private readonly outage: OutageLog,
+    firstSeed = 0,
   ) {
     super();
+    this.seed = firstSeed % options.urls.length;
+  }
+
+  /** The seed to try now; the next call moves on, so a dead node is tried again only after the others. */
+  private nextSeed(): string {
+    const url = this.options.urls[this.seed]!;
+    this.seed = (this.seed + 1) % this.options.urls.length;
+    return url;
   }
 
   get closed(): boolean {
@@ -135,12 +150,17 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
     });
   }
 
+  /**
+   * Tries the seeds in turn (after a lost connection, starting with the node after the one it was
+   * on); backs off only after every seed failed once, so a dead node costs one refused connect.
+   */
   private async connectLoop(): Promise<void> {
     let attempt = 0;
-    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max, logger } = this.options;
+    let failures = 0;
+    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max, logger, urls } = this.options;
     while (!this.closed) {
       try {
-        const model = await amqp.connect(this.options.url, {
+        const model = await amqp.connect(this.nextSeed(), {
           ...this.options.socketOptions,
           timeout: 10_000,
           clientProperties: { connection_name: this.name },
@@ -152,7 +172,7 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
         this.adopt(model);
         return;
       } catch (error) {
-        attempt++;
+        failures++;
         const refused = refusal(error, this.options);
         this.lastError = refused ?? error;
         if (refused) {
@@ -162,7 +182,9 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
           await delay(max * (0.8 + Math.random() * 0.4), this.stop.signal);
           continue;
         }
-        logger.debug({ err: redact(errorMessage(error)), attempt, connection: this.name }, 'rabbitmq connection attempt failed; retrying');
+        logger.debug({ err: redact(errorMessage(error)), attempt: failures, connection: this.name }, 'rabbitmq connection attempt failed; retrying');
+        if (failures % urls.length !== 0) continue;
+        attempt++;
         const base = Math.min(max, initial * 2 ** (attempt - 1));
         await delay(base * (0.8 + Math.random() * 0.4), this.stop.signal);
       }

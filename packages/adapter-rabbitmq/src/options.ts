@@ -11,11 +11,23 @@ import {
   safeLogger,
   wholeNumber,
 } from '@org/eventbus';
+import { splitSeeds } from './seeds.js';
 
 export type QueueType = 'quorum' | 'classic';
 
+/** How eventbus declares its queues: the type, and for quorum queues how many nodes hold each. */
+export interface QueueSpec {
+  type: QueueType;
+  /** `x-quorum-initial-group-size`; undefined leaves it to the broker (`quorum_cluster_size`, 3, at most every node). */
+  initialGroupSize: number | undefined;
+}
+
 export interface RabbitMqTransportOptions {
-  /** amqp:// or amqps:// URL: user, password, host, port, vhost and query (heartbeat, frameMax…). */
+  /**
+   * amqp:// or amqps:// URL: user, password, host, port, vhost and query (heartbeat, frameMax…). A
+   * cluster may be given by several hosts (`amqp://u:p@rabbit-1:5672,rabbit-2,rabbit-3/vhost`): each
+   * connection tries them in turn, on connect and on every reconnect.
+   */
   url: string;
   /** Connect to this address instead of the URL's host and port (a proxy), keeping everything else. */
   endpoint?: { host: string; port: number };
@@ -23,6 +35,14 @@ export interface RabbitMqTransportOptions {
   exchange?: string;
   /** Queue type of group, dead-letter and retry queues. Default "quorum" (replicated, counts redeliveries). */
   queueType?: QueueType;
+  /**
+   * Quorum queues only: how many nodes hold each new queue (`x-quorum-initial-group-size`), e.g. 3 or
+   * 5; a group of n survives the loss of (n-1)/2 of them. Default: not sent, so the broker's own
+   * default applies (`quorum_cluster_size`, 3, capped at the nodes the cluster has). The argument is
+   * fixed when a queue is created: setting it for queues that exist without it (or with another
+   * value) is refused by RabbitMQ (PRECONDITION_FAILED); grow existing queues with `rabbitmq-queues grow`.
+   */
+  quorumInitialGroupSize?: number;
   /**
    * Always on: every publish carries the mandatory flag, so a message no group's queue is bound for
    * is returned by RabbitMQ and `publish` rejects with `UnroutableError` (provision groups first with
@@ -59,10 +79,11 @@ export interface RabbitMqTransportOptions {
 }
 
 export interface ResolvedOptions {
-  url: string;
+  /** One connection URL per seed node (one for a URL with one host). */
+  urls: string[];
   safeUrl: string;
   exchange: string;
-  queueType: QueueType;
+  queue: QueueSpec;
   publishers: number;
   publishTimeoutMs: number;
   connectTimeoutMs: number;
@@ -81,6 +102,7 @@ export interface ResolvedOptions {
 const URL_OPTIONS = {
   exchange: 'string',
   queueType: 'string',
+  quorumInitialGroupSize: 'number',
   mandatory: 'boolean',
   publishers: 'number',
   publishTimeoutMs: 'number',
@@ -103,16 +125,14 @@ function parseAmqpUrl(url: string): URL {
  * The values are checked by `resolveOptions`, as any other options are.
  */
 export function optionsFromUrl(url: string, extra: Record<string, unknown> = {}): RabbitMqTransportOptions {
-  const parsed = parseAmqpUrl(url);
+  const seeds = splitSeeds(url);
+  // Every seed carries the same query: read it from the first.
+  const parsed = parseAmqpUrl(seeds[0]!);
   const fromQuery = optionsFromQuery(parsed.searchParams, URL_OPTIONS);
-  return { ...(extra as Partial<RabbitMqTransportOptions>), ...fromQuery, url: parsed.toString() };
+  return { ...(extra as Partial<RabbitMqTransportOptions>), ...fromQuery, url: seeds.length === 1 ? parsed.toString() : url };
 }
 
-function connectionUrl(
-  url: string,
-  endpoint: RabbitMqTransportOptions['endpoint'],
-  heartbeatSeconds: number,
-): { url: string; safeUrl: string; user: string; vhost: string } {
+function connectionUrl(url: string, endpoint: RabbitMqTransportOptions['endpoint'], heartbeatSeconds: number): { url: string; user: string; vhost: string } {
   const parsed = parseAmqpUrl(url);
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
     throw new ConfigError('url', `scheme must be amqp:// or amqps:// (got ${parsed.protocol}//)`);
@@ -127,13 +147,31 @@ function connectionUrl(
   // amqplib: no user in the URL logs in as guest; the path (minus its slash) is the vhost, "/" when empty.
   const user = parsed.username ? decodeURIComponent(parsed.username) : 'guest';
   const vhost = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/';
-  return { url: text, safeUrl: redact(text), user, vhost };
+  return { url: text, user, vhost };
+}
+
+/** The URL of every seed (an endpoint replaces them all), and what error messages show of them. */
+function connectionUrls(
+  url: string,
+  endpoint: RabbitMqTransportOptions['endpoint'],
+  heartbeatSeconds: number,
+): { urls: string[]; safeUrl: string; user: string; vhost: string } {
+  const seeds = splitSeeds(url);
+  const each = (endpoint ? seeds.slice(0, 1) : seeds).map((seed) => connectionUrl(seed, endpoint, heartbeatSeconds));
+  const urls = each.map((seed) => seed.url);
+  const { user, vhost } = each[0]!;
+  return { urls, safeUrl: redact(urls.length === 1 ? urls[0]! : url), user, vhost };
 }
 
 export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
   if (typeof options.url !== 'string') throw new ConfigError('url', 'is required');
   const exchange = matching('exchange', options.exchange, /^(?!amq\.)[\s\S]+$/, 'must be a non-empty name not starting with "amq."', 'eventbus');
   const queueType = oneOf('queueType', options.queueType, ['quorum', 'classic'], 'quorum');
+  const initialGroupSize =
+    options.quorumInitialGroupSize === undefined ? undefined : wholeNumber('quorumInitialGroupSize', options.quorumInitialGroupSize, 3, { min: 1, max: 255 });
+  if (initialGroupSize !== undefined && queueType !== 'quorum') {
+    throw new ConfigError('quorumInitialGroupSize', `applies to quorum queues only (queueType is "${queueType}")`);
+  }
   if (!flag('mandatory', options.mandatory, true)) {
     throw new ConfigError(
       'mandatory',
@@ -146,9 +184,9 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
   const heartbeatSeconds = positiveNumber('heartbeatSeconds', options.heartbeatSeconds, 10);
   const initial = positiveNumber('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
   return {
-    ...connectionUrl(options.url, options.endpoint, heartbeatSeconds),
+    ...connectionUrls(options.url, options.endpoint, heartbeatSeconds),
     exchange,
-    queueType,
+    queue: { type: queueType, initialGroupSize },
     publishers: wholeNumber('publishers', options.publishers, 2, { min: 1, max: 16 }),
     publishTimeoutMs: positiveNumber('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     connectTimeoutMs: positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 15_000),

@@ -25,7 +25,7 @@ export class PublisherPool {
   constructor(options: ResolvedOptions, names: TopologyNames, outage: OutageLog) {
     const size = options.publishers;
     this.members = Array.from({ length: size }, (_, i) => {
-      const connection = new ConnectionManager(options, size === 1 ? 'eventbus publish' : `eventbus publish ${i + 1}/${size}`, outage);
+      const connection = new ConnectionManager(options, size === 1 ? 'eventbus publish' : `eventbus publish ${i + 1}/${size}`, outage, i + 1);
       return { connection, publisher: new Publisher(connection, names, options.publishTimeoutMs) };
     });
   }

@@ -14,7 +14,7 @@ import { AckBatcher } from './ack-batcher.js';
 import { type ConnectionManager, closeQuietly, type Wait } from './connection.js';
 import { type AmqpDelivery, settleActions } from './delivery.js';
 import { transportError } from './errors.js';
-import type { QueueType } from './options.js';
+import type { QueueSpec } from './options.js';
 import type { Publisher } from './publisher.js';
 import { assertDeadLetter, assertGroup, type TopologyNames } from './topology.js';
 import { brokerRedeliveries, fromConsumeMessage } from './wire.js';
@@ -23,7 +23,7 @@ export interface SubscriptionDeps {
   connection: ConnectionManager;
   publisher: Publisher;
   names: TopologyNames;
-  queueType: QueueType;
+  queue: QueueSpec;
   drainTimeoutMs: number;
   /** Declares (once) the retry queue for this delay and returns its name. */
   retryQueue(group: string, delayMs: number): Promise<string>;
@@ -61,7 +61,7 @@ export class RabbitMqSubscription implements Subscription {
     const actions = settleActions({
       group: options.group,
       deadLetters: options.deadLetters === true,
-      queueType: deps.queueType,
+      queueType: deps.queue.type,
       names,
       publisher: deps.publisher,
       retryQueue: deps.retryQueue,
@@ -87,9 +87,9 @@ export class RabbitMqSubscription implements Subscription {
     const ch = await model.createChannel();
     ch.on('error', (error: Error) => this.report(transportError(`channel of ${this.queue} failed`, error)));
     ch.on('close', () => this.onChannelClosed(ch, model));
-    const { names, queueType } = this.deps;
-    if (this.options.deadLetters) await assertDeadLetter(ch, names, queueType, this.options.group);
-    else await assertGroup(ch, names, queueType, this.options.group, this.options.channels);
+    const { names, queue } = this.deps;
+    if (this.options.deadLetters) await assertDeadLetter(ch, names, queue, this.options.group);
+    else await assertGroup(ch, names, queue, this.options.group, this.options.channels);
     await ch.prefetch(this.options.prefetch);
     if (this.stopped) {
       await ch.close().catch(() => {});

@@ -1,5 +1,6 @@
 import { errorMessage, redact, TransportError } from '@org/eventbus';
 import amqp, { type Channel } from 'amqplib';
+import { splitSeeds } from './seeds.js';
 import { TopologyNames } from './topology.js';
 
 export interface TeardownOptions {
@@ -16,12 +17,7 @@ export interface TeardownOptions {
  */
 export async function deleteTopology(url: string, { exchange, groups }: TeardownOptions): Promise<void> {
   const names = new TopologyNames(exchange);
-  let connection: amqp.ChannelModel;
-  try {
-    connection = await amqp.connect(url);
-  } catch (error) {
-    throw new TransportError(redact(`could not connect to ${url} to delete topology: ${errorMessage(error)}`));
-  }
+  const connection = await connectToAny(url);
   try {
     let ch: Channel = await connection.createChannel();
     // A refused delete closes the channel; carry on with a new one.
@@ -38,4 +34,17 @@ export async function deleteTopology(url: string, { exchange, groups }: Teardown
   } finally {
     await connection.close().catch(() => {});
   }
+}
+
+/** The first seed of the URL that answers (a URL may list several nodes of a cluster). */
+async function connectToAny(url: string): Promise<amqp.ChannelModel> {
+  let lastError: unknown;
+  for (const seed of splitSeeds(url)) {
+    try {
+      return await amqp.connect(seed);
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new TransportError(redact(`could not connect to ${url} to delete topology: ${errorMessage(lastError)}`));
 }

@@ -1,5 +1,5 @@
 import type { Channel } from 'amqplib';
-import type { QueueType } from './options.js';
+import type { QueueSpec } from './options.js';
 
 /** Retry queues hold messages for a power-of-two bucket of delays, from 16 ms up. */
 const MIN_BUCKET_MS = 16;
@@ -44,8 +44,10 @@ export function retryBucket(delayMs: number): number {
   return Math.min(bucket, 2 ** 31);
 }
 
-function queueArguments(type: QueueType, extra: Record<string, unknown>): Record<string, unknown> {
-  return { 'x-queue-type': type, ...extra };
+function queueArguments({ type, initialGroupSize }: QueueSpec, extra: Record<string, unknown>): Record<string, unknown> {
+  // Sent only when set: RabbitMQ compares it on every redeclare, and queues made without it have none.
+  const group = initialGroupSize === undefined ? {} : { 'x-quorum-initial-group-size': initialGroupSize };
+  return { 'x-queue-type': type, ...group, ...extra };
 }
 
 /**
@@ -56,7 +58,7 @@ function queueArguments(type: QueueType, extra: Record<string, unknown>): Record
 export async function assertGroup(
   ch: Channel,
   names: TopologyNames,
-  type: QueueType,
+  type: QueueSpec,
   group: string,
   channels: readonly string[],
 ): Promise<void> {
@@ -74,7 +76,7 @@ export async function assertGroup(
   for (const channel of channels) await ch.bindQueue(queue, names.exchange, channel);
 }
 
-export async function assertDeadLetter(ch: Channel, names: TopologyNames, type: QueueType, group: string): Promise<void> {
+export async function assertDeadLetter(ch: Channel, names: TopologyNames, type: QueueSpec, group: string): Promise<void> {
   await ch.assertExchange(names.deadLetterExchange, 'direct', { durable: true });
   const queue = names.deadLetterQueue(group);
   await ch.assertQueue(queue, { durable: true, arguments: queueArguments(type, {}) });
@@ -85,7 +87,7 @@ export async function assertDeadLetter(ch: Channel, names: TopologyNames, type: 
 export async function assertRetryQueue(
   ch: Channel,
   names: TopologyNames,
-  type: QueueType,
+  type: QueueSpec,
   group: string,
   delayMs: number,
 ): Promise<string> {

@@ -54,7 +54,8 @@ export class RabbitMqTransport implements Transport {
     this.options = resolveOptions(options);
     this.names = new TopologyNames(this.options.exchange);
     const outage = new OutageLog(this.options.logger);
-    this.connection = new ConnectionManager(this.options, 'eventbus consume', outage);
+    // Seed 0 for the consumers, 1, 2… for the publishers: with several seeds they spread over the nodes.
+    this.connection = new ConnectionManager(this.options, 'eventbus consume', outage, 0);
     this.publishers = new PublisherPool(this.options, this.names, outage);
     // Retry queues were declared on the broker; a new connection may face a broker that lost them.
     const forgetRetryQueues = () => this.retryQueues.clear();
@@ -69,8 +70,8 @@ export class RabbitMqTransport implements Transport {
       unroutedPublish: 'rejected',
       maxMessageBytes: this.options.maxMessageBytes,
     };
-    const { safeUrl, exchange, queueType, publishers } = this.options;
-    hideSecrets(this, () => ({ url: safeUrl, exchange, queueType, publishers }));
+    const { safeUrl, exchange, queue, publishers } = this.options;
+    hideSecrets(this, () => ({ url: safeUrl, exchange, queueType: queue.type, publishers }));
   }
 
   async connect(): Promise<void> {
@@ -119,7 +120,7 @@ export class RabbitMqTransport implements Transport {
         connection: this.connection,
         publisher: this.publishers.primary,
         names: this.names,
-        queueType: this.options.queueType,
+        queue: this.options.queue,
         drainTimeoutMs: this.options.drainTimeoutMs,
         retryQueue: (group, delayMs) => this.retryQueue(group, delayMs),
         forgetRetryQueue: (group, delayMs) => this.retryQueues.delete(retryKey(group, delayMs)),
@@ -149,7 +150,7 @@ export class RabbitMqTransport implements Transport {
     if (groups.length === 0) return;
     await this.declaring(waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs'), async (ch) => {
       for (const { group, channels } of groups) {
-        await assertGroup(ch, this.names, this.options.queueType, group, channels).catch((error: unknown) => {
+        await assertGroup(ch, this.names, this.options.queue, group, channels).catch((error: unknown) => {
           throw transportError(`could not provision group "${group}"`, error);
         });
       }
@@ -175,7 +176,7 @@ export class RabbitMqTransport implements Transport {
     let declared = this.retryQueues.get(key);
     if (!declared) {
       declared = this.declaring(waitFor(this.options.publishTimeoutMs, 'publishTimeoutMs'), (ch) =>
-        assertRetryQueue(ch, this.names, this.options.queueType, group, delayMs),
+        assertRetryQueue(ch, this.names, this.options.queue, group, delayMs),
       );
       declared.catch(() => this.retryQueues.delete(key));
       this.retryQueues.set(key, declared);
