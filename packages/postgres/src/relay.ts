@@ -1,0 +1,184 @@
+import { ConfigError, consoleLogger, errorMessage, type Logger, positiveNumber, safeLogger, type Transport, wholeNumber } from '@org/eventbus';
+import type { Pool, PoolClient } from 'pg';
+import { relayBatch } from './relay-batch.js';
+import { notifyChannel, resolveTables, type TableNames } from './tables.js';
+
+export interface RelayOptions {
+  pool: Pool;
+  /** Where rows go: the transport of the bus that encoded them (its wire encoding is in the rows). */
+  transport: Transport;
+  tables?: TableNames;
+  /** Rows locked, published and deleted per transaction. Default 500. */
+  batchSize?: number;
+  /** ms between looks at the table when no NOTIFY arrives (the fallback when LISTEN is lost). Default 1000. */
+  pollIntervalMs?: number;
+  /** ms before retrying after a failed batch (broker or database down), doubling to 30 s. Default 500. */
+  retryDelayMs?: number;
+  /** Default `consoleLogger('warn')`: one line per failed batch. */
+  logger?: Logger;
+  /** Every failed batch and lost LISTEN connection. */
+  onError?: (error: Error) => void;
+}
+
+export interface RelayBacklog {
+  /** Rows waiting (committed, not yet confirmed by the broker). */
+  rows: number;
+  /** ms since the oldest waiting row was written; 0 when none wait. */
+  oldestAgeMs: number;
+}
+
+export interface Relay {
+  /** LISTEN for commits and start relaying in the background. */
+  start(): Promise<void>;
+  /** Stop taking batches; resolves when the batch in flight is confirmed and deleted (or rolled back). */
+  stop(): Promise<void>;
+  /** Relay batches until the table is empty (or only rows held back by another relay remain); returns rows published. */
+  drain(): Promise<number>;
+  backlog(): Promise<RelayBacklog>;
+}
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * Publishes committed outbox rows through a transport, in `seq` order per key, and deletes what the
+ * broker confirmed. Wakes on NOTIFY (sent at commit by the table's trigger), polls as a fallback, and
+ * runs beside other relays on the same table: SKIP LOCKED shares the rows out, and a row waits while an
+ * earlier row of its key is in another relay's batch.
+ */
+export function createRelay(options: RelayOptions): Relay {
+  if (typeof options?.pool?.connect !== 'function') throw new ConfigError('pool', 'is required: a pg.Pool');
+  if (typeof options.transport?.publish !== 'function') throw new ConfigError('transport', 'is required: the Transport to publish through');
+  const { pool, transport } = options;
+  const { outbox } = resolveTables(options.tables);
+  const batchSize = wholeNumber('batchSize', options.batchSize, 500, { max: 10_000 });
+  const pollIntervalMs = positiveNumber('pollIntervalMs', options.pollIntervalMs, 1_000);
+  const retryDelayMs = positiveNumber('retryDelayMs', options.retryDelayMs, 500);
+  const logger = safeLogger(options.logger ?? consoleLogger('warn'), { relay: outbox.name, transport: transport.name });
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let listener: PoolClient | undefined;
+  let notified = false;
+  let wake: () => void = () => {};
+  let unlisten: (client: PoolClient) => void = () => {};
+
+  const report = (error: unknown, what: string) => {
+    const err = error instanceof Error ? error : new Error(errorMessage(error));
+    logger.warn({ err }, what);
+    options.onError?.(err);
+  };
+
+  async function batch() {
+    const client = await pool.connect();
+    try {
+      const result = await relayBatch(client, outbox, transport, batchSize);
+      client.release();
+      return result;
+    } catch (error) {
+      // The connection may be the broken part: do not hand it back to the pool.
+      client.release(true);
+      throw error;
+    }
+  }
+
+  /** The LISTEN connection is held for the relay's life and destroyed after, never handed back dirty. */
+  async function listen() {
+    if (listener) return;
+    const client = await pool.connect();
+    const onNotification = () => {
+      notified = true;
+      wake();
+    };
+    const onError = (error: Error) => {
+      report(error, 'relay lost its LISTEN connection; polling until it is back');
+      unlisten(client);
+    };
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    unlisten = (c) => {
+      c.off('notification', onNotification);
+      c.off('error', onError);
+      if (listener === c) listener = undefined;
+      c.release(true);
+      unlisten = () => {};
+    };
+    try {
+      await client.query(`LISTEN "${notifyChannel(outbox)}"`);
+    } catch (error) {
+      unlisten(client);
+      throw error;
+    }
+    listener = client;
+  }
+
+  function pause(ms: number) {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = () => {};
+        resolve();
+      }
+      wake = done;
+      if (notified || !running) done();
+    });
+  }
+
+  async function run() {
+    let failures = 0;
+    while (running) {
+      notified = false;
+      try {
+        if (!listener) await listen();
+        const { published, locked } = await batch();
+        failures = 0;
+        // A full batch means more may be waiting; anything else waits for a NOTIFY or the poll.
+        if (locked === batchSize && published > 0) continue;
+        await pause(locked > published ? Math.min(pollIntervalMs, 50) : pollIntervalMs);
+      } catch (error) {
+        failures++;
+        report(error, 'relay batch failed; its rows wait for the next try');
+        notified = false;
+        await pause(Math.min(retryDelayMs * 2 ** (failures - 1), MAX_RETRY_DELAY_MS));
+      }
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      try {
+        await listen();
+      } catch (error) {
+        report(error, 'relay could not LISTEN; polling until it can');
+      }
+      loop = run();
+    },
+
+    async stop() {
+      running = false;
+      wake();
+      await loop;
+      loop = undefined;
+      if (listener) unlisten(listener);
+    },
+
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const { published, locked } = await batch();
+        total += published;
+        if (published === 0 || locked < batchSize) return total;
+      }
+    },
+
+    async backlog() {
+      const { rows } = await pool.query<{ rows: number; age: number }>(
+        `SELECT count(*)::int AS rows, coalesce(extract(epoch FROM clock_timestamp() - min(created_at)) * 1000, 0)::float8 AS age FROM ${outbox.sql}`,
+      );
+      const row = rows[0] ?? { rows: 0, age: 0 };
+      return { rows: row.rows, oldestAgeMs: Math.max(0, Math.round(row.age)) };
+    },
+  };
+}
