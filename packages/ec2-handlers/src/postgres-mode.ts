@@ -171,3 +171,7 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
     close,
   };
 }
+
+export type { LaunchIntake } from './http.js';
+export type { HandlerTransactions, HandlerWork } from './handler-transactions.js';
+export { PostgresRequestStore, type PostgresRequestStoreOptions } from './postgres-request-store.js';
