@@ -91,6 +91,7 @@ export async function optionsFromEnv(args: CommandLine, env: Env = process.env):
     host: args.host ?? env.HOST ?? '127.0.0.1',
     ...(store ? { store } : {}),
     ...(postgres ? { postgres } : {}),
+    ...(env.EC2_RELAY ? { relay: flag('EC2_RELAY', onOff(env, 'EC2_RELAY'), role !== 'worker') } : {}),
     ...(env.EVENTBUS_INSTANCE_ID ? { instanceId: env.EVENTBUS_INSTANCE_ID } : {}),
     describe,
   };

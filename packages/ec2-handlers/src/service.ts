@@ -57,6 +57,8 @@ export interface Ec2ServiceOptions {
    * the outbox and runs the relay, the workers' handlers commit with the inbox. Stopping the service ends it.
    */
   postgres?: PostgresMode;
+  /** Run the outbox relay in this process (Postgres mode). Default: where the API runs (roles api and all). */
+  relay?: boolean;
 }
 
 export interface Ec2Service {
@@ -157,8 +159,9 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
   const hub = role === 'worker' ? undefined : new SseHub();
   const transactions = postgres?.transactions(transport);
   const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}), ...(transactions ? { transactions } : {}) });
-  // The relay runs where the API runs: what one API process committed, any API process publishes.
-  const relay = postgres && role !== 'worker' ? postgres.relay(transport) : undefined;
+  // By default the relay runs where the API runs: what one API process committed, any API process
+  // publishes (the workers' emits too). A deployment of workers alone turns it on for them.
+  const relay = postgres && (options.relay ?? role !== 'worker') ? postgres.relay(transport) : undefined;
   try {
     await bus.start();
     await relay?.start();
