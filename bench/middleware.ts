@@ -43,6 +43,7 @@ function context(i: number): MessageContext {
     signal: controller.signal,
     logger: silentLogger,
     state: new Map(),
+    emits: { take: () => [], flush: async () => {}, size: 0 },
     get settled() {
       return settled;
     },

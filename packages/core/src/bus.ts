@@ -1,21 +1,23 @@
 import type { BackoffOptions } from './backoff.js';
 import { resolveBackoff } from './backoff.js';
-import { encodeEvent } from './codec.js';
-import { type EventContract, type EventData, type EventInput, parseData } from './contract.js';
-import { type CloudEvent, createEnvelope, type EnvelopeOptions } from './envelope.js';
-import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } from './errors.js';
+import type { EventContract, EventData, EventInput } from './contract.js';
+import type { CloudEvent, EnvelopeOptions } from './envelope.js';
+import { ConfigError, EventBusError } from './errors.js';
 import type { Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
-import { fitsIn, messageSize } from './headers.js';
 import { Limiter } from './limiter.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { deadLetter } from './middleware/dead-letter.js';
 import { retry } from './middleware/retry.js';
 import { timeout } from './middleware/timeout.js';
-import { compose, type MessageContext, type Middleware } from './middleware/types.js';
-import { createReceiver, type Emitter, type Route } from './pipeline.js';
-import type { Instrumentation, SendScope } from './tracing/hooks.js';
+import { compose, type Middleware } from './middleware/types.js';
+import { oneOf } from './option-checks.js';
+import { createReceiver, type Route } from './pipeline.js';
+import { type PublishEventOptions, Publisher } from './publisher.js';
+import type { Instrumentation } from './tracing/hooks.js';
 import { groupTopologies } from './topology.js';
 import type { GroupTopology, OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
+
+export type { PublishEventOptions } from './publisher.js';
 
 export interface EventBusOptions {
   transport: Transport;
@@ -42,7 +44,6 @@ export interface EventBusOptions {
   instrumentation?: Instrumentation;
 }
 
-export interface PublishEventOptions extends EnvelopeOptions, PublishOptions {}
 
 export interface BatchEntry<C extends EventContract = EventContract> {
   contract: C;
@@ -61,6 +62,15 @@ export interface EventBus {
   publish<C extends EventContract>(contract: C, data: EventInput<C>, options?: PublishEventOptions): Promise<CloudEvent<EventData<C>>>;
   /** Validate all, then publish all in one transport call; resolves when every one is confirmed. */
   publishBatch(entries: readonly BatchEntry[], options?: PublishOptions): Promise<CloudEvent[]>;
+  /**
+   * Validate, envelope and encode for this bus's transport and size limit exactly as `publish` does,
+   * without sending: the message an outbox stores and later hands to `transport.publish`.
+   */
+  encode<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: EnvelopeOptions,
+  ): { event: CloudEvent<EventData<C>>; message: OutgoingMessage };
   handle<C extends EventContract, const TEmits extends readonly EventContract[] = readonly []>(
     contract: C,
     options: HandleOptions<TEmits>,
@@ -79,14 +89,6 @@ export interface EventBus {
   start(): Promise<void>;
   /** Stop taking deliveries, let in-flight handlers finish and settle, then close the transport. */
   stop(): Promise<void>;
-}
-
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-const NO_BODY = new Uint8Array(0);
-
-/** A message for a transport that carries the event object itself: nothing encoded, nothing to size. */
-function carried(channel: string, event: CloudEvent): OutgoingMessage {
-  return { channel, id: event.id, headers: NO_HEADERS, body: NO_BODY, event };
 }
 
 function positiveInt(option: string, value: number | undefined, fallback: number): number {
@@ -111,7 +113,6 @@ export function createEventBus(options: EventBusOptions): EventBus {
     timeout: options.defaults?.timeout,
   };
   const maxMessageBytes = options.maxMessageBytes ?? transport.capabilities.maxMessageBytes;
-  const carriesEvents = transport.capabilities.carriesEvents === true;
   if (!(maxMessageBytes > 0)) throw new ConfigError('maxMessageBytes', `must be positive (got ${maxMessageBytes})`);
 
   const contracts = new Map<string, EventContract>();
@@ -132,57 +133,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
 
   const instrumentation = options.instrumentation;
   const processMiddleware = instrumentation?.process?.({ transport: transport.name });
-
-  function toMessage(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}, cause?: MessageContext) {
-    const parsed = parseData(contract, data);
-    if (!parsed.ok) throw new ValidationError(contract.type, parsed.issues);
-    register(contract);
-    const scope = instrumentation?.send?.({
-      contract,
-      channel: contract.channel,
-      transport: transport.name,
-      options: envelopeOptions,
-      ...(cause ? { cause } : {}),
-    });
-    try {
-      const event = createEnvelope(contract.type, contract.version, source, parsed.data, scope?.options ?? envelopeOptions);
-      const message = carriesEvents ? carried(contract.channel, event) : encoded(contract, event);
-      if (event.partitionkey !== undefined) message.key = event.partitionkey;
-      return { event, message, scope };
-    } catch (error) {
-      // A send span opened for an event that never left must still end, with the reason.
-      scope?.end({ error });
-      throw error;
-    }
-  }
-
-  function encoded(contract: EventContract, event: CloudEvent): OutgoingMessage {
-    const { headers, body } = encodeEvent(event, transport.capabilities.encoding);
-    const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers, body };
-    if (!fitsIn(message, maxMessageBytes)) {
-      throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
-    }
-    return message;
-  }
-
-  /** Publish built messages and tell each instrumentation scope how it went. */
-  async function send(built: { event: CloudEvent; message: OutgoingMessage; scope: SendScope | undefined }[], publishOptions: PublishOptions) {
-    try {
-      await transport.publish(built.map((b) => b.message), publishOptions);
-    } catch (error) {
-      for (const b of built) b.scope?.end({ event: b.event, error });
-      throw error;
-    }
-    for (const b of built) b.scope?.end({ event: b.event });
-  }
-
-  async function publishOne(contract: EventContract, data: unknown, publishOptions: PublishEventOptions, cause?: MessageContext) {
-    assertCanPublish();
-    const { signal, ...envelopeOptions } = publishOptions;
-    const built = toMessage(contract, data, envelopeOptions, cause);
-    await send([built], signal ? { signal } : {});
-    return built.event;
-  }
+  const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
 
   /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
   function topology(): GroupTopology[] {
@@ -208,21 +159,15 @@ export function createEventBus(options: EventBusOptions): EventBus {
           message: `publish() needs an event contract from defineEvent({ type, schema }) as its first argument; got ${got}`,
         });
       }
-      return (await publishOne(contract, data, publishOptions)) as CloudEvent<EventData<typeof contract>>;
+      return (await publisher.publishOne(contract, data, publishOptions)) as CloudEvent<EventData<typeof contract>>;
     },
 
-    async publishBatch(entries, publishOptions = {}) {
-      assertCanPublish();
-      const built: ReturnType<typeof toMessage>[] = [];
-      try {
-        for (const e of entries) built.push(toMessage(e.contract, e.data, e.options));
-      } catch (error) {
-        // One bad entry publishes nothing: close the spans already opened for the others.
-        for (const b of built) b.scope?.end({ event: b.event, error });
-        throw error;
-      }
-      if (built.length > 0) await send(built, publishOptions);
-      return built.map((b) => b.event);
+    publishBatch(entries, publishOptions = {}) {
+      return publisher.publishBatch(entries, publishOptions);
+    },
+
+    encode(contract, data, envelopeOptions) {
+      return publisher.encode(contract, data, envelopeOptions) as { event: CloudEvent<EventData<typeof contract>>; message: OutgoingMessage };
     },
 
     handle(contract, handleOptions, handler) {
@@ -232,6 +177,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
       const concurrency = positiveInt('concurrency', handleOptions.concurrency, defaults.concurrency);
       const timeoutMs = handleOptions.timeout ?? defaults.timeout;
       const emits = handleOptions.emits ?? [];
+      const emitTiming = oneOf('emit', handleOptions.emit, ['after-success', 'immediate'], 'after-success');
       register(contract);
       for (const e of emits) register(e);
       let routes = groups.get(group);
@@ -255,6 +201,8 @@ export function createEventBus(options: EventBusOptions): EventBus {
           ...(processMiddleware ? [processMiddleware] : []),
           deadLetter(),
           retry({ maxAttempts, backoff: handleOptions.backoff ?? defaults.backoff, maxDelayMs: transport.capabilities.maxDelayMs }),
+          // Inside retry, so a failed flush is retried like a failed handler.
+          ...(emitTiming === 'after-success' ? [publisher.holdEmits()] : []),
           ...(options.middleware ?? []),
           ...(handleOptions.middleware ?? []),
           ...(timeoutMs === undefined ? [] : [timeout(timeoutMs)]),
@@ -265,7 +213,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
         registration,
         chain,
         limiter: new Limiter(concurrency),
-        emit: emitterFor(registration),
+        emit: publisher.emitterFor(registration, emitTiming),
       });
       registrations.push(registration);
       return registration;
@@ -317,27 +265,6 @@ export function createEventBus(options: EventBusOptions): EventBus {
       return stopping;
     },
   };
-
-  /** What `ctx.emit` does for one registration; the declared set is computed once, not per delivery. */
-  function emitterFor(registration: HandlerRegistration): Emitter {
-    const declared = new Set(registration.emits.map((e) => e.type));
-    return (ctx, contract, data, emitOptions = {}) => {
-      if (!declared.has(contract.type)) {
-        return Promise.reject(
-          new ConfigError('emits', `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`),
-        );
-      }
-      const incoming = ctx.event;
-      const chainOptions: PublishEventOptions = {
-        ...emitOptions,
-        causationId: incoming.id,
-        correlationId: incoming.correlationid ?? incoming.id,
-      };
-      if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
-      if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
-      return publishOne(contract, data, chainOptions, ctx);
-    };
-  }
 
   return bus;
 }

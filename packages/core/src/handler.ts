@@ -23,6 +23,12 @@ export interface HandleOptions<TEmits extends readonly EventContract[] = readonl
   group?: string;
   /** Events this handler may publish through `ctx.emit`: the edges of the event graph. */
   emits?: TEmits;
+  /**
+   * When `ctx.emit` publishes. `'after-success'` (default): built and checked at the call, held, and
+   * published once the handler and the middleware inside the hold resolved, before the ack — a
+   * failed attempt emits nothing. `'immediate'`: published at the call, before the handler ends.
+   */
+  emit?: 'after-success' | 'immediate';
   /** Attempts before dead-lettering (≥ 1). */
   maxAttempts?: number;
   backoff?: Partial<BackoffOptions>;

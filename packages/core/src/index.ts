@@ -58,7 +58,7 @@ export {
 export { deadLetter } from './middleware/dead-letter.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
-export { compose, type MessageContext, type Middleware, type Next } from './middleware/types.js';
+export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next } from './middleware/types.js';
 export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';

@@ -2,15 +2,14 @@ import { decodeEvent } from './codec.js';
 import { type EventContract, parseData } from './contract.js';
 import type { CloudEvent } from './envelope.js';
 import { errorMessage, PoisonMessageError } from './errors.js';
-import type { EmitOptions, HandlerContext, HandlerRegistration } from './handler.js';
+import type { HandlerContext, HandlerRegistration } from './handler.js';
 import { fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
-import type { MessageContext, Next } from './middleware/types.js';
+import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
+import type { HeldEmits, Next } from './middleware/types.js';
+import type { Emitter } from './publisher.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
-
-/** Publishes an event caused by the delivery in `ctx` (what `ctx.emit` calls). */
-export type Emitter = (ctx: MessageContext, contract: EventContract, data: unknown, options?: EmitOptions) => Promise<CloudEvent>;
 
 /** A handler of one type inside a group, with its middleware chain already composed. */
 export interface Route {
@@ -170,6 +169,11 @@ class DeliveryContext implements HandlerContext<EventContract> {
 
   get settled(): boolean {
     return this.base.done;
+  }
+
+  /** The hold of the running attempt: read through `base`, so every view of the context sees the same one. */
+  get emits(): HeldEmits {
+    return openHoldOf(this.base.scratch) ?? NO_HELD_EMITS;
   }
 
   /** A function, not a method, so handlers may destructure it: `(event, { emit }) => …`. */

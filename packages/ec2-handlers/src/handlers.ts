@@ -81,6 +81,9 @@ export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
           await transactions.run(ctx, { markDone: false }, (tx) =>
             fail(tx, `gave up after ${ctx.attempt} attempts: ${(error as Error).message}`),
           );
+          // This attempt throws (to dead-letter the request), which would drop a held emit: publish it now
+          // (Postgres mode holds nothing in ctx: its transaction wrote the emit to the outbox).
+          await ctx.emits.flush();
         }
         throw error;
       }

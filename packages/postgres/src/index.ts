@@ -1,6 +1,7 @@
 import type { Command } from '@org/eventbus';
 import { migrateCommand } from './migrate-command.js';
 
+export { inbox, type InboxOptions, type PruneOptions, pruneInbox, transactionOf } from './inbox.js';
 export { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 export { type MigrateOptions, type MigrateResult, type Migration, migrate, migrations } from './migrate.js';
 export { createOutbox, type EventEncoder, type Outbox, type OutboxOptions } from './outbox.js';

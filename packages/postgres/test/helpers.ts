@@ -7,19 +7,25 @@ import { migrate } from '../src/index.js';
 
 export const URL_VARIABLE = 'EVENTBUS_POSTGRES_URL';
 
-export const OrderPlaced = defineEvent({
-  type: 'test.order.placed',
-  version: 1,
-  description: 'An order was placed (postgres tests).',
-  schema: z.object({ orderId: z.string(), n: z.number().int() }),
-});
-
-export const OrderShipped = defineEvent({
-  type: 'test.order.shipped',
-  version: 1,
-  description: 'An order was shipped (postgres tests).',
-  schema: z.object({ orderId: z.string() }),
-});
+/** Contracts on channels of their own per run, so Kafka topics and RabbitMQ bindings never mix between runs. */
+export function contracts(id: string) {
+  return {
+    OrderPlaced: defineEvent({
+      type: 'test.order.placed',
+      version: 1,
+      channel: `pg-orders-${id}`,
+      description: 'An order was placed (postgres tests).',
+      schema: z.object({ orderId: z.string(), n: z.number().int() }),
+    }),
+    OrderShipped: defineEvent({
+      type: 'test.order.shipped',
+      version: 1,
+      channel: `pg-shipments-${id}`,
+      description: 'An order was shipped (postgres tests).',
+      schema: z.object({ orderId: z.string() }),
+    }),
+  };
+}
 
 export const runId = (prefix = 't') => `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
 

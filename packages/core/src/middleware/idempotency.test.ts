@@ -1,4 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createEventBus } from '../bus.js';
+import { defineEvent } from '../contract.js';
+import { MemoryTransport } from '../memory/memory-transport.js';
+import { createSpy } from '../testing/spy.js';
+import type { OutgoingMessage, PublishOptions } from '../transport.js';
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
 import type { IdempotencyStore } from '../coordination/stores.js';
 import { sleep, startJobBus } from '../coordination/test-bus.js';
@@ -83,6 +90,51 @@ describe('idempotency', () => {
     await app.publish('k', 1, 'evt-5');
     const [run] = await app.runs.waitForCount(1);
     expect(run!.attempt).toBe(3);
+  });
+
+  it('publishes the held emits before recording completion; a failed flush records nothing, so the retry runs', async () => {
+    const Paid = defineEvent({ type: 'idem.paid', description: 'Paid.', schema: z.object({ n: z.number() }) });
+    const Receipt = defineEvent({ type: 'idem.receipt', description: 'Receipt.', schema: z.object({ n: z.number() }) });
+    const steps = createSpy<string>();
+    let refuse = 1;
+    class RecordingTransport extends MemoryTransport {
+      override async publish(messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void> {
+        if (!messages.some((m) => m.channel === Receipt.channel)) return super.publish(messages, options);
+        if (refuse-- > 0) {
+          steps.fn('flush refused');
+          throw new Error('broker refused');
+        }
+        steps.fn('receipt published');
+        return super.publish(messages, options);
+      }
+    }
+    const memory = new MemoryIdempotencyStore();
+    const store: IdempotencyStore = {
+      claim: (...args) => memory.claim(...args),
+      extend: (...args) => memory.extend(...args),
+      complete: (...args) => {
+        steps.fn('completion recorded');
+        return memory.complete(...args);
+      },
+      release: (...args) => memory.release(...args),
+    };
+    const bus = createEventBus({
+      transport: new RecordingTransport({ broker: randomUUID() }),
+      source: '/idempotency-unit',
+      defaults: { backoff: { initialMs: 5, maxMs: 20 } },
+    });
+    stops.push(() => bus.stop());
+    const receipts = createSpy<number>();
+    bus.handle(Receipt, { group: 'watcher' }, (event) => receipts.fn(event.data.n));
+    bus.handle(Paid, { group: 'billing', emits: [Receipt], middleware: [idempotency({ ttl: 60_000, store })] }, async (event, ctx) => {
+      steps.fn(`handler ${ctx.attempt}`);
+      await ctx.emit(Receipt, { n: event.data.n });
+    });
+    await bus.start();
+    await bus.publish(Paid, { n: 9 });
+    await receipts.waitForCount(1);
+    expect(await steps.waitForCount(5)).toEqual(['handler 1', 'flush refused', 'handler 2', 'receipt published', 'completion recorded']);
+    await receipts.expectNone(() => true, 100);
   });
 
   it('requires a ttl', () => {

@@ -105,6 +105,8 @@ export function idempotency(options: IdempotencyOptions): Middleware {
       async (c) => {
         await next(c);
         if (handedBack) return;
+        // Publish what the handler emitted before recording "done": a flush failing after it would lose them.
+        await c.emits.flush();
         succeeded = true;
         await completeDurably(c, key, owner);
       },

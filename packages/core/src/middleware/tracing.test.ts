@@ -23,6 +23,7 @@ function contextFor(traceparent?: string): MessageContext {
     signal: new AbortController().signal,
     logger: silentLogger,
     state: new Map(),
+    emits: { take: () => [], flush: async () => {}, size: 0 },
     settled: false,
     abort: () => {},
     ack: async () => {},

@@ -1,7 +1,25 @@
 import type { EventContract } from '../contract.js';
 import type { CloudEvent } from '../envelope.js';
 import type { Logger } from '../logger.js';
-import type { NackOptions } from '../transport.js';
+import type { NackOptions, OutgoingMessage } from '../transport.js';
+
+/** One event a handler emitted, built and encoded, waiting for the handler to succeed. */
+export interface HeldEmit {
+  readonly event: CloudEvent;
+  readonly message: OutgoingMessage;
+}
+
+/**
+ * The events emitted during this attempt and not yet published. The bus flushes them after the
+ * handler (and the middleware inside the hold) resolved, before the ack; a failed attempt drops them.
+ */
+export interface HeldEmits {
+  /** Remove and return what is held, e.g. to write it into an outbox in the handler's transaction. */
+  take(): HeldEmit[];
+  /** Publish what is held now, in one transport call, and empty the hold. */
+  flush(): Promise<void>;
+  readonly size: number;
+}
 
 /** What every middleware and handler sees of one delivery, after decoding and validation. */
 export interface MessageContext<T = unknown> {
@@ -20,6 +38,8 @@ export interface MessageContext<T = unknown> {
   readonly state: Map<string | symbol, unknown>;
   /** True once ack, nack or deadLetter was called. The pipeline acks an unsettled success. */
   readonly settled: boolean;
+  /** What `ctx.emit` holds until the attempt succeeds (empty with `emit: 'immediate'`). */
+  readonly emits: HeldEmits;
   abort(reason: Error): void;
   ack(): Promise<void>;
   nack(options?: NackOptions): Promise<void>;

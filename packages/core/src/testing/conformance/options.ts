@@ -39,6 +39,7 @@ export const SCENARIOS = [
   'rebalance-drain',
   'no-secrets-in-output',
   'auth-failure',
+  'emit-after-success',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];

@@ -4,6 +4,7 @@ import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
 import { edgeScenarios } from './scenarios-edges.js';
+import { emitScenarios } from './scenarios-emits.js';
 import { failureScenarios } from './scenarios-failure.js';
 import { faultScenarios } from './scenarios-faults.js';
 import { lifecycleScenarios } from './scenarios-lifecycle.js';
@@ -16,6 +17,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...faultScenarios,
   ...edgeScenarios,
   ...memberScenarios,
+  ...emitScenarios,
 ];
 
 class ScenarioSkipped extends Error {}

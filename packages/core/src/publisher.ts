@@ -1,0 +1,184 @@
+import { encodeEvent } from './codec.js';
+import { type EventContract, parseData } from './contract.js';
+import { type CloudEvent, createEnvelope, type EnvelopeOptions } from './envelope.js';
+import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } from './errors.js';
+import type { EmitOptions, HandleOptions, HandlerRegistration } from './handler.js';
+import { fitsIn, messageSize } from './headers.js';
+import { type BuiltEvent, holdEmits, openHoldOf } from './middleware/hold-emits.js';
+import type { HeldEmit, MessageContext, Middleware } from './middleware/types.js';
+import type { Instrumentation } from './tracing/hooks.js';
+import type { OutgoingMessage, PublishOptions, Transport } from './transport.js';
+
+export interface PublishEventOptions extends EnvelopeOptions, PublishOptions {}
+
+/** When `ctx.emit` publishes: once the handler succeeded (default), or at the call. */
+export type EmitTiming = NonNullable<HandleOptions['emit']>;
+
+/** Publishes an event caused by the delivery in `ctx` (what `ctx.emit` calls). */
+export type Emitter = (ctx: MessageContext, contract: EventContract, data: unknown, options?: EmitOptions) => Promise<CloudEvent>;
+
+export interface PublisherOptions {
+  transport: Transport;
+  source: string;
+  maxMessageBytes: number;
+  instrumentation: Instrumentation | undefined;
+  /** Makes the contract decodable by this bus (publishing a type registers it). */
+  register(contract: EventContract): void;
+  /** Throws when the bus may no longer publish. */
+  assertCanPublish(): void;
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_BODY = new Uint8Array(0);
+
+/** A message for a transport that carries the event object itself: nothing encoded, nothing to size. */
+function carried(channel: string, event: CloudEvent): OutgoingMessage {
+  return { channel, id: event.id, headers: NO_HEADERS, body: NO_BODY, event };
+}
+
+/**
+ * The publish path of one bus: validate → envelope → encode (or carry) → size check → send, with an
+ * instrumentation scope around each event; and `ctx.emit`, held until the handler succeeded or sent at once.
+ */
+export class Publisher {
+  private readonly carriesEvents: boolean;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.carriesEvents = options.transport.capabilities.carriesEvents === true;
+  }
+
+  /** Validate, envelope and encode as publishing would, without sending and without a send span. */
+  encode(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}): HeldEmit {
+    const parsed = this.validated(contract, data);
+    const event = createEnvelope(contract.type, contract.version, this.options.source, parsed, envelopeOptions);
+    return { event, message: this.messageFor(contract, event) };
+  }
+
+  /** Build one event for sending; a send span is opened and, if building fails, ended with the reason. */
+  build(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}, cause?: MessageContext): BuiltEvent {
+    const parsed = this.validated(contract, data);
+    const { transport, instrumentation, source } = this.options;
+    const scope = instrumentation?.send?.({
+      contract,
+      channel: contract.channel,
+      transport: transport.name,
+      options: envelopeOptions,
+      ...(cause ? { cause } : {}),
+    });
+    try {
+      const event = createEnvelope(contract.type, contract.version, source, parsed, scope?.options ?? envelopeOptions);
+      return { event, message: this.messageFor(contract, event), scope };
+    } catch (error) {
+      // A send span opened for an event that never left must still end, with the reason.
+      scope?.end({ error });
+      throw error;
+    }
+  }
+
+  /** Publish built events in one transport call and tell each scope how it went. */
+  readonly send = async (built: BuiltEvent[], publishOptions: PublishOptions = {}): Promise<void> => {
+    try {
+      await this.options.transport.publish(
+        built.map((b) => b.message),
+        publishOptions,
+      );
+    } catch (error) {
+      for (const b of built) b.scope?.end({ event: b.event, error });
+      throw error;
+    }
+    for (const b of built) b.scope?.end({ event: b.event });
+  };
+
+  async publishOne(contract: EventContract, data: unknown, publishOptions: PublishEventOptions, cause?: MessageContext): Promise<CloudEvent> {
+    this.options.assertCanPublish();
+    const { signal, ...envelopeOptions } = publishOptions;
+    const built = this.build(contract, data, envelopeOptions, cause);
+    await this.send([built], signal ? { signal } : {});
+    return built.event;
+  }
+
+  async publishBatch(
+    entries: readonly { contract: EventContract; data: unknown; options?: EnvelopeOptions }[],
+    publishOptions: PublishOptions,
+  ): Promise<CloudEvent[]> {
+    this.options.assertCanPublish();
+    const built: BuiltEvent[] = [];
+    try {
+      for (const e of entries) built.push(this.build(e.contract, e.data, e.options));
+    } catch (error) {
+      // One bad entry publishes nothing: close the spans already opened for the others.
+      for (const b of built) b.scope?.end({ event: b.event, error });
+      throw error;
+    }
+    if (built.length > 0) await this.send(built, publishOptions);
+    return built.map((b) => b.event);
+  }
+
+  /** The middleware that holds `ctx.emit` until the attempt succeeded (placed right inside retry). */
+  holdEmits(): Middleware {
+    return holdEmits(this.send);
+  }
+
+  /** What `ctx.emit` does for one registration; the declared set is computed once, not per delivery. */
+  emitterFor(registration: HandlerRegistration, timing: EmitTiming): Emitter {
+    const declared = new Set(registration.emits.map((e) => e.type));
+    return (ctx, contract, data, emitOptions = {}) => {
+      if (!declared.has(contract.type)) {
+        return Promise.reject(
+          new ConfigError('emits', `handler "${registration.name}" emitted "${contract.type}" but declares only [${[...declared].join(', ')}]`),
+        );
+      }
+      const incoming = ctx.event;
+      const chainOptions: PublishEventOptions = {
+        ...emitOptions,
+        causationId: incoming.id,
+        correlationId: incoming.correlationid ?? incoming.id,
+      };
+      if (incoming.traceparent !== undefined) chainOptions.traceparent = incoming.traceparent;
+      if (incoming.tracestate !== undefined) chainOptions.tracestate = incoming.tracestate;
+      if (timing === 'immediate') return this.publishOne(contract, data, chainOptions, ctx);
+      return this.hold(ctx, contract, data, chainOptions);
+    };
+  }
+
+  /** Build now (so a bad emit rejects at the call), publish when the attempt succeeded. */
+  private hold(ctx: MessageContext, contract: EventContract, data: unknown, options: EnvelopeOptions): Promise<CloudEvent> {
+    try {
+      this.options.assertCanPublish();
+      const hold = openHoldOf(ctx.state);
+      if (!hold) {
+        throw new EventBusError(
+          `"${contract.type}" emitted after the handler's attempt ended; await ctx.emit inside the handler (or use emit: 'immediate')`,
+        );
+      }
+      const built = this.build(contract, data, options, ctx);
+      hold.add(built);
+      return Promise.resolve(built.event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private validated(contract: EventContract, data: unknown): unknown {
+    const parsed = parseData(contract, data);
+    if (!parsed.ok) throw new ValidationError(contract.type, parsed.issues);
+    this.options.register(contract);
+    return parsed.data;
+  }
+
+  private messageFor(contract: EventContract, event: CloudEvent): OutgoingMessage {
+    const message = this.carriesEvents ? carried(contract.channel, event) : this.encoded(contract, event);
+    if (event.partitionkey !== undefined) message.key = event.partitionkey;
+    return message;
+  }
+
+  private encoded(contract: EventContract, event: CloudEvent): OutgoingMessage {
+    const { transport, maxMessageBytes } = this.options;
+    const { headers, body } = encodeEvent(event, transport.capabilities.encoding);
+    const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers, body };
+    if (!fitsIn(message, maxMessageBytes)) {
+      throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);
+    }
+    return message;
+  }
+}
