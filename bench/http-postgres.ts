@@ -163,6 +163,7 @@ async function main(): Promise<void> {
   await ch.bindQueue(sink, exchange, 'ec2.launch.requested');
   const pool = new pg.Pool({ connectionString: PG, max: 2 });
   const rows: Record<string, string | number>[] = [];
+  const measured: Partial<Record<Mode, { p99: number; cpu: number; rate: number }>> = {};
   const schemas: string[] = [];
   try {
     for (const [mode, what] of modes) {
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
       try {
         const { result: r, achievedRate, cpuMicros, generatorLagMaxMs } = await load(url, child);
         const drained = mode === 'raw-pg' ? undefined : await drainMs(pool, schema);
+        const cpuPerRequest = cpuMicros / Math.max(1, r['2xx'] + r.non2xx);
+        measured[mode] = { p99: r.latency.p99, cpu: cpuPerRequest, rate: achievedRate };
         rows.push({
           server: what,
           'requests/s': Math.round(achievedRate),
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
           '2xx': r['2xx'],
           'non-2xx': r.non2xx,
           errors: r.errors + r.timeouts,
-          'server CPU µs/request': Math.round(cpuMicros / Math.max(1, r['2xx'] + r.non2xx)),
+          'server CPU µs/request': Math.round(cpuPerRequest),
           'outbox drained after load, ms': drained === undefined ? '—' : Math.round(drained),
           'generator loop lag max ms': round1(generatorLagMaxMs),
         });
@@ -198,12 +201,25 @@ async function main(): Promise<void> {
     await ch.deleteExchange(`${exchange}.dead-letter`).catch(() => {});
     await admin.close().catch(() => {});
   }
+  const notes: string[] = [];
+  const floor = measured['raw-pg'];
+  for (const mode of ['ours-pg', 'ours-pg-async'] as const) {
+    const ours = measured[mode];
+    if (floor && ours && floor.p99 > 0) notes.push(`${mode} ÷ floor: p99 ${(ours.p99 / floor.p99).toFixed(2)}×, CPU per request ${(ours.cpu / floor.cpu).toFixed(2)}×`);
+  }
+  // A floor that could not keep the rate means the machine, not the service, set every row's latency.
+  const saturated = floor !== undefined && floor.rate < RATE * 0.9;
   const markdown = [
     '## http-postgres — POST /v1/ec2/instances latency at 1,000 requests/s, Postgres mode',
     '',
-    `bench/http-postgres.ts: ${RATE} requests/s for ${DURATION} s after a ${WARMUP} s warm-up, paced over ${LANES} one-connection autocannon instances (bench/lib/paced.ts), the server in its own process, role \`api\`. In Postgres mode a POST is one transaction (BEGIN; the request row and its first step in one statement; the outbox row; COMMIT) and the 202 goes out at the commit: no broker confirm on the request path. The relay runs in the same process and publishes to RabbitMQ (persistent, a durable classic queue bound) in the background; "outbox drained" is how long after the load it took to empty the outbox (near 0: it kept up). The floor row is node:http answering after a bare pg transaction of one INSERT. synchronous_commit on waits for the WAL flush (a 202 survives a database crash); off, a database crash can lose the last ~0.6 s of accepted requests (an API crash loses nothing either way). Latency in whole ms rounded down, autocannon's coordinated-omission correction. Target: p99 under 10 ms. Load average at the start: ${loadAverage.toFixed(1)} on ${os.cpus().length} CPUs (shared with other work).`,
+    `bench/http-postgres.ts: ${RATE} requests/s for ${DURATION} s after a ${WARMUP} s warm-up, paced over ${LANES} one-connection autocannon instances (bench/lib/paced.ts), the server in its own process, role \`api\`. In Postgres mode a POST is one transaction (BEGIN; the request row and its first step in one statement; the outbox row; COMMIT) and the 202 goes out at the commit: no broker confirm on the request path. The relay runs in the same process and publishes to RabbitMQ (persistent, a durable classic queue bound) in the background; "outbox drained" is how long after the load it took to empty the outbox (near 0: it kept up). The floor row is node:http answering after a bare pg transaction of one INSERT (our server's CPU also pays for the relay's publishing, which the floor does not do). synchronous_commit on waits for the WAL flush (a 202 survives a database crash); off, a database crash can lose the last ~0.6 s of accepted requests (an API crash loses nothing either way). Latency in whole ms rounded down, autocannon's coordinated-omission correction. Target: p99 under 10 ms. Load average at the start: ${loadAverage.toFixed(1)} on ${os.cpus().length} CPUs (shared with other work).`,
     '',
     table(rows),
+    '',
+    notes.length ? `Ratios in this run: ${notes.join('; ')}.` : '',
+    saturated
+      ? `The floor itself reached only ${Math.round(floor.rate)} of ${RATE} requests/s: the machine was saturated (a pg round trip waited on the CPU), so this run's absolute latencies say nothing about the target; compare the rows with the floor.`
+      : '',
   ].join('\n');
   console.log(markdown);
   writeSection('http-postgres', markdown);
