@@ -1,13 +1,6 @@
 // Postgres mode: request state, the outbox and the workers' inbox in one database. Loaded only when
 // configured (pg and @org/eventbus-postgres are optional peers), so the memory default needs neither.
-import {
-  type EmitOptions,
-  type EventInput,
-  type Logger,
-  type OutgoingMessage,
-  silentLogger,
-  type Transport,
-} from '@org/eventbus';
+import { type EmitOptions, type EventBus, type EventInput, type Logger, type OutgoingMessage, silentLogger, type Transport } from '@org/eventbus';
 import {
   createOutbox,
   createRelay,
@@ -22,7 +15,6 @@ import pg from 'pg';
 import { Ec2LaunchRequested } from './contracts.js';
 import type { HandlerTransactions } from './handler-transactions.js';
 import type { LaunchIntake } from './http.js';
-import { eventEncoder } from './event-encoder.js';
 import { checkSchema, migrateRequestTables, PostgresRequestStore } from './postgres-request-store.js';
 
 export interface PostgresModeOptions {
@@ -46,10 +38,10 @@ export interface PostgresMode {
   readonly pool: pg.Pool;
   readonly store: PostgresRequestStore;
   readonly tables: Tables;
-  /** The API's POST: the request row and its event in one transaction. */
-  intake(transport: Transport): LaunchIntake;
-  /** The workers' handlers: writes, emits and the inbox row in one transaction. */
-  transactions(transport: Transport): HandlerTransactions;
+  /** The API's POST: the request row and its event (encoded by `bus`) in one transaction. */
+  intake(bus: EventBus): LaunchIntake;
+  /** The workers' handlers: writes, emits (encoded by `bus`) and the inbox row in one transaction. */
+  transactions(bus: EventBus): HandlerTransactions;
   /** Publishes committed outbox rows through `transport` (start it where the API runs). */
   relay(transport: Transport): Relay;
   /** Ends the pool (the store's close does it too). */
@@ -80,12 +72,12 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
     throw error;
   }
   const store = new PostgresRequestStore(pool, { schema }, close);
-  const outboxes = new WeakMap<Transport, Outbox>();
-  const outboxFor = (transport: Transport) => {
-    let outbox = outboxes.get(transport);
+  const outboxes = new WeakMap<EventBus, Outbox>();
+  const outboxFor = (bus: EventBus) => {
+    let outbox = outboxes.get(bus);
     if (!outbox) {
-      outbox = createOutbox({ bus: eventEncoder(transport), tables });
-      outboxes.set(transport, outbox);
+      outbox = createOutbox({ bus, tables });
+      outboxes.set(bus, outbox);
     }
     return outbox;
   };
@@ -110,8 +102,8 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
     pool,
     store,
     tables: resolveTables(tables),
-    intake(transport) {
-      const outbox = outboxFor(transport);
+    intake(bus) {
+      const outbox = outboxFor(bus);
       return {
         accept: (summary, data, firstStep) =>
           transaction(async (client) => {
@@ -121,9 +113,8 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
           }),
       };
     },
-    transactions(transport) {
-      const outbox = outboxFor(transport);
-      const encoder = eventEncoder(transport);
+    transactions(bus) {
+      const outbox = outboxFor(bus);
       const inbox = outbox.tables.inbox.sql;
       return {
         async done(ctx) {
@@ -146,7 +137,7 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
               // Emits are held and written with the handler's writes: they reach the broker only if all commit.
               const held: OutgoingMessage[] = [];
               function emit<C extends E>(contract: C, data: EventInput<C>, emitOptions: EmitOptions = {}) {
-                const { event, message } = encoder.encode(contract, data, {
+                const { event, message } = bus.encode(contract, data, {
                   ...emitOptions,
                   causationId: incoming.id,
                   correlationId: incoming.correlationid ?? incoming.id,

@@ -86,7 +86,8 @@ export function buildEc2Bus(
     hub?: SseHub;
     store: RequestStore;
     launcher: Launcher;
-    transactions?: HandlerTransactions;
+    /** How the workers' handlers commit, made for the bus that encodes their emits (Postgres mode). */
+    transactions?: (bus: EventBus) => HandlerTransactions;
   },
 ): Ec2Bus {
   const role = options.role ?? 'all';
@@ -98,6 +99,7 @@ export function buildEc2Bus(
     logger: options.logger ?? silentLogger,
   });
   const { store } = options;
+  const transactions = options.transactions?.(bus);
   if (role !== 'api') {
     registerLaunchHandler(bus, {
       launcher: options.launcher,
@@ -105,13 +107,13 @@ export function buildEc2Bus(
       groupPrefix: prefix,
       launchMiddleware: launchGuards(options.guards),
       ...options.worker,
-      ...(options.transactions ? { transactions: options.transactions } : {}),
+      ...(transactions ? { transactions } : {}),
     });
     registerNotificationHandlers(bus, {
       store,
       groupPrefix: prefix,
       ...(options.worker?.maxAttempts ? { maxAttempts: options.worker.maxAttempts } : {}),
-      ...(options.transactions ? { transactions: options.transactions } : {}),
+      ...(transactions ? { transactions } : {}),
     });
   }
   if (role === 'worker') return { bus };
@@ -157,7 +159,7 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
   const store = postgres?.store ?? options.store ?? new MemoryRequestStore();
   const launcher = options.launcher ?? new SimulatedLauncher();
   const hub = role === 'worker' ? undefined : new SseHub();
-  const transactions = postgres?.transactions(transport);
+  const transactions = postgres ? (b: EventBus) => postgres.transactions(b) : undefined;
   const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}), ...(transactions ? { transactions } : {}) });
   // By default the relay runs where the API runs: what one API process committed, any API process
   // publishes (the workers' emits too). A deployment of workers alone turns it on for them.
@@ -178,7 +180,7 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
       store,
       hub,
       ...(options.publishTimeoutMs ? { publishTimeoutMs: options.publishTimeoutMs } : {}),
-      ...(postgres ? { intake: postgres.intake(transport) } : {}),
+      ...(postgres ? { intake: postgres.intake(bus) } : {}),
       health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name, ...(postgres ? { state: 'postgres' } : {}) },
     });
     const s = server;
