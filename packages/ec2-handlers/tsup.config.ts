@@ -1,11 +1,12 @@
 import { defineConfig } from 'tsup';
 
-// The Redis stores load only when EVENTBUS_REDIS_URL is set; ioredis stays an optional peer.
-const external = ['@org/eventbus', '@org/eventbus/redis', 'ioredis'];
+// The Redis stores load only when EVENTBUS_REDIS_URL is set, Postgres mode only when EC2_POSTGRES_URL
+// is: ioredis, pg and @org/eventbus-postgres stay optional peers.
+const external = ['@org/eventbus', '@org/eventbus/redis', 'ioredis', '@org/eventbus-postgres', 'pg'];
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', 'event-graph': 'src/event-graph.ts' },
+    entry: { index: 'src/index.ts', 'event-graph': 'src/event-graph.ts', postgres: 'src/postgres-mode.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,

@@ -34,7 +34,9 @@ if (values.help) {
   --host H                HTTP host (default 127.0.0.1)
   --url URL               the broker (default $EVENTBUS_URL or memory://)
 
-environment: EVENTBUS_URL, EVENTBUS_REDIS_URL, AWS_REGION + credentials (real EC2), EC2_LAUNCHER=simulated|aws,
+environment: EVENTBUS_URL, EVENTBUS_REDIS_URL, EC2_POSTGRES_URL (Postgres mode; also EVENTBUS_POSTGRES_URL),
+EC2_POSTGRES_SCHEMA, EC2_POSTGRES_MIGRATE=on|off, EC2_POSTGRES_SYNC_COMMIT=on|off,
+EC2_RELAY=on|off (default on where the API runs), AWS_REGION + credentials (real EC2), EC2_LAUNCHER=simulated|aws,
 EC2_SIM_BOOT_MS, EC2_SIM_FAILURE_RATE, EC2_RATE_LIMIT (per second), EC2_CONCURRENCY, LOG_LEVEL`);
   process.exit(0);
 }

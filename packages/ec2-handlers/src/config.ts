@@ -1,7 +1,8 @@
-import { ConfigError, redact } from '@org/eventbus';
+import { ConfigError, flag, redact } from '@org/eventbus';
 import type { LaunchGuardOptions } from './launch-guards.js';
 import { launcherFromEnv } from './launcher-from-env.js';
 import { RedisRequestStore } from './redis-request-store.js';
+import type { PostgresMode } from './postgres-mode.js';
 import type { RequestStore } from './request-store.js';
 import { ROLES, type Ec2ServiceOptions, type Role } from './service.js';
 
@@ -22,10 +23,18 @@ function num(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+/** "on"/"off" (also true/false, 1/0) as a boolean for `flag`; anything else is passed on for it to refuse. */
+function onOff(env: Env, name: string): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return { on: true, true: true, '1': true, off: false, false: false, '0': false }[raw.toLowerCase()] ?? raw;
+}
+
 /**
  * Service options from the command line and the environment: EVENTBUS_URL picks the broker,
- * EVENTBUS_REDIS_URL shares request state and the launch guards across containers, AWS_* picks the
- * real launcher, EC2_RATE_LIMIT / EC2_CONCURRENCY tune the guards.
+ * EVENTBUS_REDIS_URL shares request state and the launch guards across containers, EC2_POSTGRES_URL
+ * (else EVENTBUS_POSTGRES_URL) is Postgres mode (request state, outbox, inbox; Redis then keeps only
+ * the guards), AWS_* picks the real launcher, EC2_RATE_LIMIT / EC2_CONCURRENCY tune the guards.
  */
 export async function optionsFromEnv(args: CommandLine, env: Env = process.env): Promise<Ec2ServiceOptions & { describe: string }> {
   const role = (args.role ?? env.EC2_ROLE ?? 'all') as Role;
@@ -40,11 +49,13 @@ export async function optionsFromEnv(args: CommandLine, env: Env = process.env):
   };
   let store: RequestStore | undefined;
   const redisUrl = env.EVENTBUS_REDIS_URL;
+  const postgresUrl = env.EC2_POSTGRES_URL || env.EVENTBUS_POSTGRES_URL;
   if (redisUrl) {
     // Only a deployment with Redis loads ioredis (an optional peer dependency).
     const redis = await import('@org/eventbus/redis');
     const connect = async () => redis.connectRedis(redisUrl);
-    store = new RedisRequestStore(await connect(), { prefix: env.EC2_REDIS_PREFIX ?? 'ec2' });
+    // In Postgres mode the database holds the request state; Redis keeps the launch guards.
+    if (!postgresUrl) store = new RedisRequestStore(await connect(), { prefix: env.EC2_REDIS_PREFIX ?? 'ec2' });
     const client = await connect();
     guards.stores = {
       rateLimit: new redis.RedisRateLimitStore({ client }),
@@ -52,11 +63,21 @@ export async function optionsFromEnv(args: CommandLine, env: Env = process.env):
       idempotency: new redis.RedisIdempotencyStore({ client }),
     };
   }
+  let postgres: PostgresMode | undefined;
+  if (postgresUrl) {
+    // Only a deployment with PostgreSQL loads pg and @org/eventbus-postgres (optional peer dependencies).
+    const { connectPostgres } = await import('./postgres-mode.js');
+    postgres = await connectPostgres(postgresUrl, {
+      ...(env.EC2_POSTGRES_SCHEMA ? { schema: env.EC2_POSTGRES_SCHEMA } : {}),
+      migrate: flag('EC2_POSTGRES_MIGRATE', onOff(env, 'EC2_POSTGRES_MIGRATE'), true),
+      synchronousCommit: flag('EC2_POSTGRES_SYNC_COMMIT', onOff(env, 'EC2_POSTGRES_SYNC_COMMIT'), true),
+    });
+  }
   const describe = [
     `role ${role}`,
     `broker ${redact(url)}`,
     `launcher ${launcher.name}`,
-    `state ${redisUrl ? `redis ${redact(redisUrl)}` : 'memory'}`,
+    `state ${postgresUrl ? `postgres ${redact(postgresUrl)}` : redisUrl ? `redis ${redact(redisUrl)}` : 'memory'}`,
     `rate limit ${guards.rateLimit?.limit}/s`,
   ].join(' · ');
   return {
@@ -69,6 +90,8 @@ export async function optionsFromEnv(args: CommandLine, env: Env = process.env):
     portFallback: args.port === undefined && env.PORT === undefined,
     host: args.host ?? env.HOST ?? '127.0.0.1',
     ...(store ? { store } : {}),
+    ...(postgres ? { postgres } : {}),
+    ...(env.EC2_RELAY ? { relay: flag('EC2_RELAY', onOff(env, 'EC2_RELAY'), role !== 'worker') } : {}),
     ...(env.EVENTBUS_INSTANCE_ID ? { instanceId: env.EVENTBUS_INSTANCE_ID } : {}),
     describe,
   };

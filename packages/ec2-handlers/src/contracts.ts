@@ -75,3 +75,6 @@ export const NotificationCreated = defineEvent({
 });
 
 export const contracts = [Ec2LaunchRequested, Ec2InstanceLaunched, Ec2LaunchFailed, NotificationCreated] as const;
+
+/** The CloudEvents `source` of every event the service publishes (through the bus or its outbox). */
+export const EC2_SOURCE = '/services/ec2';

@@ -1,5 +1,6 @@
 import type { BackoffOptions, EventBus, HandlerContext, Middleware } from '@org/eventbus';
 import { Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, NotificationCreated } from './contracts.js';
+import { directTransactions, type HandlerTransactions, type HandlerWork } from './handler-transactions.js';
 import { type Launcher, LaunchRejectedError } from './launcher.js';
 import type { RequestStore } from './request-store.js';
 
@@ -16,9 +17,12 @@ export interface WorkerOptions {
   backoff?: Partial<BackoffOptions>;
   /** Per-attempt limit of one launch, in ms. Default 10 minutes. */
   timeoutMs?: number;
+  /** How the handlers' writes and emits commit (Postgres mode: with the inbox). Default: straight through. */
+  transactions?: HandlerTransactions;
 }
 
-type LaunchContext = HandlerContext<typeof Ec2InstanceLaunched | typeof Ec2LaunchFailed>;
+type LaunchOutcome = typeof Ec2InstanceLaunched | typeof Ec2LaunchFailed;
+type LaunchContext = HandlerContext<LaunchOutcome>;
 
 /**
  * The seed's StartEc2 step. RunInstances gets the event id as ClientToken, so however often the
@@ -28,6 +32,7 @@ type LaunchContext = HandlerContext<typeof Ec2InstanceLaunched | typeof Ec2Launc
  */
 export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
   const { launcher, store } = options;
+  const transactions = options.transactions ?? directTransactions(store);
   return bus.handle(
     Ec2LaunchRequested,
     {
@@ -42,42 +47,55 @@ export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
     },
     async (event, ctx: LaunchContext) => {
       const { requestId, userId } = event.data;
+      // An earlier delivery committed its outcome (Postgres mode's inbox): nothing left to do.
+      if (await transactions.done(ctx)) return;
       const started = Date.now();
+      // Outside the outcome's transaction: it shows "launching" while the launch runs.
       await store.addStep(requestId, {
         type: 'launch.started',
         eventId: `${event.id}#${ctx.attempt}`,
         at: new Date().toISOString(),
         detail: `attempt ${ctx.attempt} on ${launcher.name}`,
       });
-      const fail = (reason: string, code?: string) =>
-        ctx.emit(
-          Ec2LaunchFailed,
-          { requestId, userId, reason, attempts: ctx.attempt, ...(code ? { code } : {}) },
-          // A fixed id per outcome: a redelivery re-emits the same event, which downstream idempotency drops.
-          { id: `${event.id}.failed`, subject: requestId },
-        );
+      // The outcome's step is written here as well as by the API's follower, so the state commits with the emit.
+      const fail = async (tx: HandlerWork<LaunchOutcome>, reason: string, code?: string) => {
+        const id = `${event.id}.failed`;
+        await tx.store.addStep(requestId, { type: Ec2LaunchFailed.type, eventId: id, at: new Date().toISOString(), detail: reason });
+        // A fixed id per outcome: a redelivery re-emits the same event, which downstream idempotency drops.
+        await tx.emit(Ec2LaunchFailed, { requestId, userId, reason, attempts: ctx.attempt, ...(code ? { code } : {}) }, { id, subject: requestId });
+      };
+      let instanceIds: string[];
       try {
-        const { instanceIds } = await launcher.launch(
+        // No transaction is open while EC2 works (seconds to minutes): the ClientToken makes a retry safe.
+        ({ instanceIds } = await launcher.launch(
           { clientToken: event.id, imageId: event.data.imageId, instanceType: event.data.instanceType, tags: event.data.tags },
           ctx.signal,
-        );
-        await ctx.emit(
-          Ec2InstanceLaunched,
-          { requestId, userId, instanceIds, launcher: launcher.name, durationMs: Date.now() - started },
-          { id: `${event.id}.launched`, subject: requestId },
-        );
+        ));
       } catch (error) {
         if (error instanceof LaunchRejectedError) {
-          await fail(error.message, error.code);
+          await transactions.run(ctx, { markDone: true }, (tx) => fail(tx, error.message, error.code));
           return;
         }
+        // The user hears of the last failed attempt; the event is not done (it goes to the dead-letter queue).
         if (ctx.attempt >= ctx.maxAttempts) {
-          await fail(`gave up after ${ctx.attempt} attempts: ${(error as Error).message}`);
-          // This attempt throws (to dead-letter the request), which would drop the held emit: publish it now.
+          await transactions.run(ctx, { markDone: false }, (tx) =>
+            fail(tx, `gave up after ${ctx.attempt} attempts: ${(error as Error).message}`),
+          );
+          // This attempt throws (to dead-letter the request), which would drop a held emit: publish it now
+          // (Postgres mode holds nothing in ctx: its transaction wrote the emit to the outbox).
           await ctx.emits.flush();
         }
         throw error;
       }
+      await transactions.run(ctx, { markDone: true }, async (tx) => {
+        const id = `${event.id}.launched`;
+        await tx.store.addStep(requestId, { type: Ec2InstanceLaunched.type, eventId: id, at: new Date().toISOString() }, instanceIds);
+        await tx.emit(
+          Ec2InstanceLaunched,
+          { requestId, userId, instanceIds, launcher: launcher.name, durationMs: Date.now() - started },
+          { id, subject: requestId },
+        );
+      });
     },
   );
 }
@@ -86,8 +104,9 @@ export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
  * The seed's CreateAlarm step: turn the outcome into a notification for the user, record it, and
  * announce it (the API streams notification.created to browsers).
  */
-export function registerNotificationHandlers(bus: EventBus, options: Pick<WorkerOptions, 'store' | 'groupPrefix' | 'maxAttempts'>) {
+export function registerNotificationHandlers(bus: EventBus, options: Pick<WorkerOptions, 'store' | 'groupPrefix' | 'maxAttempts' | 'transactions'>) {
   const group = `${options.groupPrefix ?? 'ec2'}.notifier`;
+  const transactions = options.transactions ?? directTransactions(options.store);
   const notify = async (
     ctx: HandlerContext<typeof NotificationCreated>,
     input: { causeId: string; requestId: string; userId: string; level: 'success' | 'error'; message: string; instanceIds: string[] },
@@ -101,8 +120,12 @@ export function registerNotificationHandlers(bus: EventBus, options: Pick<Worker
       instanceIds: input.instanceIds,
       createdAt: new Date().toISOString(),
     };
-    await options.store.addNotification(notification);
-    await ctx.emit(NotificationCreated, notification, { id: `${input.causeId}.notification`, subject: input.requestId });
+    const id = `${input.causeId}.notification`;
+    await transactions.run(ctx, { markDone: true }, async (tx) => {
+      await tx.store.addNotification(notification);
+      await tx.store.addStep(input.requestId, { type: NotificationCreated.type, eventId: id, at: notification.createdAt, detail: input.message });
+      await tx.emit(NotificationCreated, notification, { id, subject: input.requestId });
+    });
   };
   const common = { group, emits: [NotificationCreated], maxAttempts: options.maxAttempts ?? 5 } as const;
   bus.handle(Ec2InstanceLaunched, { ...common, name: 'notify-launched' }, (event, ctx) =>

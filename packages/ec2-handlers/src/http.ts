@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
-import { type Publisher, redact } from '@org/eventbus';
+import { type EventInput, type Publisher, redact } from '@org/eventbus';
 import { Ec2LaunchRequested, LaunchInput } from './contracts.js';
 import { SharedDeadlines } from './deadlines.js';
 import { PAGE_HTML } from './page.js';
-import type { RequestStore } from './request-store.js';
+import type { RequestStep, RequestStore, RequestSummary } from './request-store.js';
 import type { SseHub } from './sse-hub.js';
+
+/**
+ * Another way to accept a launch than publishing it: Postgres mode writes the request and its event
+ * (to the outbox) in one transaction and answers 202 at the commit, without waiting on the broker.
+ */
+export interface LaunchIntake {
+  /** Resolves once the request can no longer be lost; rejects (503, nothing accepted) otherwise. */
+  accept(summary: RequestSummary, data: EventInput<typeof Ec2LaunchRequested>, firstStep: RequestStep): Promise<void>;
+}
 
 export interface HttpOptions {
   /** The declared entry point that publishes launch requests (see buildEc2Bus). */
@@ -20,6 +29,8 @@ export interface HttpOptions {
   publishTimeoutMs?: number;
   /** Extra facts for GET /v1/health (role, transport, launcher). */
   health?: Record<string, unknown>;
+  /** Accept launches through this instead of publishing them (Postgres mode's outbox). */
+  intake?: LaunchIntake;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -89,6 +100,15 @@ export function createHttpServer(options: HttpOptions): Server {
     if (key !== undefined && (await store.get(requestId))?.request) return accepted(res, requestId);
     const input = parsed.data;
     const createdAt = new Date().toISOString();
+    if (options.intake) {
+      const summary = { requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt };
+      try {
+        await options.intake.accept(summary, { ...input, requestId }, { type: Ec2LaunchRequested.type, eventId: requestId, at: createdAt });
+      } catch (error) {
+        return json(res, 503, { error: 'the request could not be recorded; nothing was started, try again', detail: redact(errorMessage(error)) }, { 'retry-after': '2' });
+      }
+      return accepted(res, requestId);
+    }
     try {
       await store.create({ requestId, userId: input.userId, imageId: input.imageId, instanceType: input.instanceType, createdAt });
     } catch (error) {

@@ -12,11 +12,13 @@ import {
   silentLogger,
   type Transport,
 } from '@org/eventbus';
-import { contracts, Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, NotificationCreated } from './contracts.js';
+import { contracts, EC2_SOURCE, Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, NotificationCreated } from './contracts.js';
+import type { HandlerTransactions } from './handler-transactions.js';
 import { registerLaunchHandler, registerNotificationHandlers } from './handlers.js';
 import { createHttpServer } from './http.js';
 import { type LaunchGuardOptions, launchGuards } from './launch-guards.js';
 import type { Launcher } from './launcher.js';
+import type { PostgresMode } from './postgres-mode.js';
 import { MemoryRequestStore, type RequestStore } from './request-store.js';
 import { SimulatedLauncher } from './simulated-launcher.js';
 import { SseHub } from './sse-hub.js';
@@ -50,6 +52,13 @@ export interface Ec2ServiceOptions {
   host?: string;
   publishTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Postgres mode (from `connectPostgres`): its store is the request state, the API accepts through
+   * the outbox and runs the relay, the workers' handlers commit with the inbox. Stopping the service ends it.
+   */
+  postgres?: PostgresMode;
+  /** Run the outbox relay in this process (Postgres mode). Default: where the API runs (roles api and all). */
+  relay?: boolean;
 }
 
 export interface Ec2Service {
@@ -73,17 +82,24 @@ export interface Ec2Bus {
  */
 export function buildEc2Bus(
   transport: Transport,
-  options: Omit<Ec2ServiceOptions, 'transport' | 'url'> & { hub?: SseHub; store: RequestStore; launcher: Launcher },
+  options: Omit<Ec2ServiceOptions, 'transport' | 'url' | 'postgres'> & {
+    hub?: SseHub;
+    store: RequestStore;
+    launcher: Launcher;
+    /** How the workers' handlers commit, made for the bus that encodes their emits (Postgres mode). */
+    transactions?: (bus: EventBus) => HandlerTransactions;
+  },
 ): Ec2Bus {
   const role = options.role ?? 'all';
   const prefix = options.groupPrefix ?? 'ec2';
   const bus = createEventBus({
     transport,
-    source: '/services/ec2',
+    source: EC2_SOURCE,
     contracts,
     logger: options.logger ?? silentLogger,
   });
   const { store } = options;
+  const transactions = options.transactions?.(bus);
   if (role !== 'api') {
     registerLaunchHandler(bus, {
       launcher: options.launcher,
@@ -91,8 +107,14 @@ export function buildEc2Bus(
       groupPrefix: prefix,
       launchMiddleware: launchGuards(options.guards),
       ...options.worker,
+      ...(transactions ? { transactions } : {}),
     });
-    registerNotificationHandlers(bus, { store, groupPrefix: prefix, ...(options.worker?.maxAttempts ? { maxAttempts: options.worker.maxAttempts } : {}) });
+    registerNotificationHandlers(bus, {
+      store,
+      groupPrefix: prefix,
+      ...(options.worker?.maxAttempts ? { maxAttempts: options.worker.maxAttempts } : {}),
+      ...(transactions ? { transactions } : {}),
+    });
   }
   if (role === 'worker') return { bus };
 
@@ -133,11 +155,23 @@ export function buildEc2Bus(
 export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<Ec2Service> {
   const role = options.role ?? 'all';
   const transport = options.transport ?? (await createTransport(options.url ?? 'memory://', options.transportOptions));
-  const store = options.store ?? new MemoryRequestStore();
+  const { postgres } = options;
+  const store = postgres?.store ?? options.store ?? new MemoryRequestStore();
   const launcher = options.launcher ?? new SimulatedLauncher();
   const hub = role === 'worker' ? undefined : new SseHub();
-  const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}) });
-  await bus.start();
+  const transactions = postgres ? (b: EventBus) => postgres.transactions(b) : undefined;
+  const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}), ...(transactions ? { transactions } : {}) });
+  // By default the relay runs where the API runs: what one API process committed, any API process
+  // publishes (the workers' emits too). A deployment of workers alone turns it on for them.
+  const relay = postgres && (options.relay ?? role !== 'worker') ? postgres.relay(transport) : undefined;
+  try {
+    await bus.start();
+    await relay?.start();
+  } catch (error) {
+    await bus.stop().catch(() => {});
+    await postgres?.close();
+    throw error;
+  }
   let server: Server | undefined;
   let url: string | undefined;
   if (hub && launches) {
@@ -146,7 +180,8 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
       store,
       hub,
       ...(options.publishTimeoutMs ? { publishTimeoutMs: options.publishTimeoutMs } : {}),
-      health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name },
+      ...(postgres ? { intake: postgres.intake(bus) } : {}),
+      health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name, ...(postgres ? { state: 'postgres' } : {}) },
     });
     const s = server;
     const listen = (port: number) =>
@@ -164,7 +199,9 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
         throw error;
       });
     } catch (error) {
+      await relay?.stop();
       await bus.stop();
+      await store.close();
       throw error;
     }
     const address = s.address() as AddressInfo;
@@ -185,6 +222,8 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
           s.closeAllConnections();
           await new Promise<void>((resolve) => s.close(() => resolve()));
         }
+        // The relay finishes its batch in flight before the transport closes under it.
+        await relay?.stop();
         await bus.stop();
         await store.close();
       })();

@@ -14,7 +14,7 @@ const src = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.met
 function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderrLines: string[] }> {
   return new Promise((resolve) => {
     const argv = ['--conditions=@org/source', '--import', 'tsx', src(file), ...args];
-    const env = { ...process.env, EVENTBUS_URL: 'memory://', EVENTBUS_REDIS_URL: '' };
+    const env = { ...process.env, EVENTBUS_URL: 'memory://', EVENTBUS_REDIS_URL: '', EVENTBUS_POSTGRES_URL: '', EC2_POSTGRES_URL: '' };
     execFile(process.execPath, argv, { encoding: 'utf8', env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       resolve({ code, stdout, stderrLines: stderr.split('\n').filter((l) => l.trim() !== '') });
