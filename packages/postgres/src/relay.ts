@@ -11,9 +11,11 @@ export interface RelayOptions {
   /** Rows locked, published and deleted per transaction. Default 500. */
   batchSize?: number;
   /**
-   * Batches one relay holds at once (each a transaction and a pool connection): while one waits for the
-   * broker's confirm, the next is locked and read, and the confirmed one is deleted while the next
-   * publishes. Publishes and commits stay in order. Default 2; 1 runs batches one after another.
+   * Batches one relay holds at once (each a transaction and a pool connection): with 2 or more, the next
+   * batch is locked and read while one waits for the broker's confirm, and a confirmed one is deleted
+   * while the next publishes; publishes and commits stay in order. Default 1 (one after another): on a
+   * machine where broker, database and relay share the CPU the overlap measured no gain (docs/decisions/0007);
+   * it pays where the publish or the database round trips wait on the network.
    */
   batchesInFlight?: number;
   /** ms between looks at the table when no NOTIFY arrives (the fallback when LISTEN is lost). Default 1000. */
@@ -62,7 +64,7 @@ export function createRelay(options: RelayOptions): Relay {
   const batchSize = wholeNumber('batchSize', options.batchSize, 500, { max: 10_000 });
   const pollIntervalMs = positiveNumber('pollIntervalMs', options.pollIntervalMs, 1_000);
   const retryDelayMs = positiveNumber('retryDelayMs', options.retryDelayMs, 500);
-  const depth = wholeNumber('batchesInFlight', options.batchesInFlight, 2, { max: 8 });
+  const depth = wholeNumber('batchesInFlight', options.batchesInFlight, 1, { max: 8 });
   const pipeline = createPipeline({ pool, outbox, transport, batchSize, depth });
   const logger = safeLogger(options.logger ?? consoleLogger('warn'), { relay: outbox.name, transport: transport.name });
 
