@@ -1,6 +1,6 @@
 import { ConfigError, consoleLogger, errorMessage, type Logger, positiveNumber, safeLogger, type Transport, wholeNumber } from '@org/eventbus';
 import type { Pool, PoolClient } from 'pg';
-import { relayBatch } from './relay-batch.js';
+import { createPipeline } from './relay-pipeline.js';
 import { notifyChannel, resolveTables, type TableNames } from './tables.js';
 
 export interface RelayOptions {
@@ -10,6 +10,14 @@ export interface RelayOptions {
   tables?: TableNames;
   /** Rows locked, published and deleted per transaction. Default 500. */
   batchSize?: number;
+  /**
+   * Batches one relay holds at once (each a transaction and a pool connection): with 2 or more, the next
+   * batch is locked and read while one waits for the broker's confirm, and a confirmed one is deleted
+   * while the next publishes; publishes and commits stay in order. Default 1 (one after another): on a
+   * machine where broker, database and relay share the CPU the overlap measured no gain (docs/decisions/0007);
+   * it pays where the publish or the database round trips wait on the network.
+   */
+  batchesInFlight?: number;
   /** ms between looks at the table when no NOTIFY arrives (the fallback when LISTEN is lost). Default 1000. */
   pollIntervalMs?: number;
   /** ms before retrying after a failed batch (broker or database down), doubling to 30 s. Default 500. */
@@ -30,7 +38,10 @@ export interface RelayBacklog {
 export interface Relay {
   /** LISTEN for commits and start relaying in the background. */
   start(): Promise<void>;
-  /** Stop taking batches; resolves when the batch in flight is confirmed and deleted (or rolled back). */
+  /**
+   * Stop taking batches; resolves when the batch being published is confirmed and deleted (or rolled
+   * back). A batch read ahead that has not started publishing is rolled back: its rows wait, unlocked.
+   */
   stop(): Promise<void>;
   /** Relay batches until the table is empty (or only rows held back by another relay remain); returns rows published. */
   drain(): Promise<number>;
@@ -53,6 +64,8 @@ export function createRelay(options: RelayOptions): Relay {
   const batchSize = wholeNumber('batchSize', options.batchSize, 500, { max: 10_000 });
   const pollIntervalMs = positiveNumber('pollIntervalMs', options.pollIntervalMs, 1_000);
   const retryDelayMs = positiveNumber('retryDelayMs', options.retryDelayMs, 500);
+  const depth = wholeNumber('batchesInFlight', options.batchesInFlight, 1, { max: 8 });
+  const pipeline = createPipeline({ pool, outbox, transport, batchSize, depth });
   const logger = safeLogger(options.logger ?? consoleLogger('warn'), { relay: outbox.name, transport: transport.name });
 
   let running = false;
@@ -67,19 +80,6 @@ export function createRelay(options: RelayOptions): Relay {
     logger.warn({ err }, what);
     options.onError?.(err);
   };
-
-  async function batch() {
-    const client = await pool.connect();
-    try {
-      const result = await relayBatch(client, outbox, transport, batchSize);
-      client.release();
-      return result;
-    } catch (error) {
-      // The connection may be the broken part: do not hand it back to the pool.
-      client.release(true);
-      throw error;
-    }
-  }
 
   /** The LISTEN connection is held for the relay's life and destroyed after, never handed back dirty. */
   async function listen() {
@@ -130,11 +130,11 @@ export function createRelay(options: RelayOptions): Relay {
       notified = false;
       try {
         if (!listener) await listen();
-        const { published, locked } = await batch();
+        // Batches go until one comes back short; then wait for a NOTIFY or the poll.
+        const { heldBack, error } = await pipeline.pump(() => running);
+        if (error !== undefined) throw error;
         failures = 0;
-        // A full batch means more may be waiting; anything else waits for a NOTIFY or the poll.
-        if (locked === batchSize && published > 0) continue;
-        await pause(locked > published ? Math.min(pollIntervalMs, 50) : pollIntervalMs);
+        await pause(heldBack ? Math.min(pollIntervalMs, 50) : pollIntervalMs);
       } catch (error) {
         failures++;
         report(error, 'relay batch failed; its rows wait for the next try');
@@ -165,12 +165,9 @@ export function createRelay(options: RelayOptions): Relay {
     },
 
     async drain() {
-      let total = 0;
-      for (;;) {
-        const { published, locked } = await batch();
-        total += published;
-        if (published === 0 || locked < batchSize) return total;
-      }
+      const { published, error } = await pipeline.pump(() => true);
+      if (error !== undefined) throw error;
+      return published;
     },
 
     async backlog() {

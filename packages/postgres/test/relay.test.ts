@@ -114,6 +114,21 @@ describeBroker('postgres relay (memory transport)', { variable: URL_VARIABLE }, 
     expect(await db.count('outbox')).toBe(0);
   });
 
+  it('relays bodies byte for byte: every byte value, longer than a base64 line, and empty', async () => {
+    const { db, transport, outbox, relay } = await setup();
+    const bodies = [Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256)), Buffer.alloc(0)];
+    const received = createSpy<string>();
+    const subscription = await transport.subscribe({ group: 'g', channels: ['raw'], prefetch: 10 }, async (delivery) => {
+      received.fn(Buffer.from(delivery.message.body).toString('hex'));
+      await delivery.ack();
+    });
+    cleanups.push(() => subscription.close());
+    await db.transaction((c) => outbox.write(c, bodies.map((body, i) => ({ channel: 'raw', id: `raw-${i}`, headers: {}, body }))));
+    expect(await relay().drain()).toBe(2);
+    await received.waitForCount(2);
+    expect(received.calls).toEqual(bodies.map((b) => b.toString('hex')));
+  });
+
   it('bad options fail at construction, naming the option', async () => {
     const { db, transport } = await setup();
     expect(() => createRelay({ pool: db.pool, transport, batchSize: 0 })).toThrow(/`batchSize`/);
