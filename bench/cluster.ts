@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createEventBus, defineEvent, type Transport } from '@org/eventbus';
+import { KafkaTransport } from '@org/eventbus-kafka';
 import { NatsTransport } from '@org/eventbus-nats';
 import { type Cluster, type ClusterBroker, startCluster } from '@org/eventbus/testing';
 import { z } from 'zod';
@@ -21,6 +22,8 @@ const run = randomBytes(3).toString('hex');
 interface Target {
   /** What the cluster's topology is, for the table. */
   topology: string;
+  /** The machine's single node, for `cleanup`. */
+  singleUrls: readonly string[];
   single(prefix: string): Transport;
   clustered(cluster: Cluster, prefix: string): Transport;
   /** Remove what a prefix created on a node or the cluster. */
@@ -30,11 +33,22 @@ interface Target {
 const TARGETS: Partial<Record<ClusterBroker, Target>> = {
   nats: {
     topology: "streams and consumers R3 (replicas 'auto')",
+    singleUrls: [process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222'],
     single: (prefix) => new NatsTransport({ servers: process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222', prefix }),
     clustered: (cluster, prefix) => new NatsTransport({ servers: [...cluster.urls], prefix }),
     cleanup: async (urls, prefix) => {
       const { deleteTopology } = await import('@org/eventbus-nats');
       await deleteTopology({ servers: [...urls], prefix });
+    },
+  },
+  kafka: {
+    topology: "topics RF 3, min.insync.replicas 2, acks=all idempotent (replication 'auto')",
+    singleUrls: (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    single: (prefix) => new KafkaTransport({ brokers: (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), topicPrefix: `${prefix}.` }),
+    clustered: (cluster, prefix) => new KafkaTransport({ brokers: cluster.urls.map((u) => u.replace(/^kafka:\/\//, '')), topicPrefix: `${prefix}.` }),
+    cleanup: async (urls, prefix) => {
+      const { deleteTopology } = await import('@org/eventbus-kafka');
+      await deleteTopology({ brokers: urls.map((u) => u.replace(/^kafka:\/\//, '')), topicPrefix: `${prefix}.` });
     },
   },
 };
@@ -105,8 +119,7 @@ async function bench(broker: ClusterBroker, target: Target) {
       }
     }
   } finally {
-    const single = [process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222'];
-    for (const p of prefixes.single) await target.cleanup(single, p).catch(() => {});
+    for (const p of prefixes.single) await target.cleanup(target.singleUrls, p).catch(() => {});
     for (const p of prefixes.cluster) await target.cleanup(cluster.urls, p).catch(() => {});
     await cluster.stop();
   }
