@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createEventBus, defineEvent, silentLogger, type Transport } from '@org/eventbus';
+import { KafkaTransport } from '@org/eventbus-kafka';
 import { NatsTransport } from '@org/eventbus-nats';
 import { deleteTopology as deleteRabbitTopology, RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import { type Cluster, type ClusterBroker, startCluster } from '@org/eventbus/testing';
@@ -22,6 +23,8 @@ const run = randomBytes(3).toString('hex');
 interface Target {
   /** What the cluster's topology is, for the table. */
   topology: string;
+  /** The machine's single node, for `cleanup`. */
+  singleUrls: readonly string[];
   single(prefix: string): Transport;
   clustered(cluster: Cluster, prefix: string): Transport;
   /** Remove what a prefix created on a node or the cluster. */
@@ -39,6 +42,7 @@ function seedList(urls: readonly string[]): string {
 const TARGETS: Partial<Record<ClusterBroker, Target>> = {
   rabbitmq: {
     topology: 'quorum queues of 3 (quorumInitialGroupSize 3), every node a seed',
+    singleUrls: [process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672'],
     single: (prefix) =>
       new RabbitMqTransport({ url: process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672', exchange: prefix, logger: silentLogger }),
     clustered: (cluster, prefix) => new RabbitMqTransport({ url: seedList(cluster.urls), exchange: prefix, quorumInitialGroupSize: 3, logger: silentLogger }),
@@ -46,11 +50,22 @@ const TARGETS: Partial<Record<ClusterBroker, Target>> = {
   },
   nats: {
     topology: "streams and consumers R3 (replicas 'auto')",
+    singleUrls: [process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222'],
     single: (prefix) => new NatsTransport({ servers: process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222', prefix }),
     clustered: (cluster, prefix) => new NatsTransport({ servers: [...cluster.urls], prefix }),
     cleanup: async (urls, prefix) => {
       const { deleteTopology } = await import('@org/eventbus-nats');
       await deleteTopology({ servers: [...urls], prefix });
+    },
+  },
+  kafka: {
+    topology: "topics RF 3, min.insync.replicas 2, acks=all idempotent (replication 'auto')",
+    singleUrls: (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    single: (prefix) => new KafkaTransport({ brokers: (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), topicPrefix: `${prefix}.` }),
+    clustered: (cluster, prefix) => new KafkaTransport({ brokers: cluster.urls.map((u) => u.replace(/^kafka:\/\//, '')), topicPrefix: `${prefix}.` }),
+    cleanup: async (urls, prefix) => {
+      const { deleteTopology } = await import('@org/eventbus-kafka');
+      await deleteTopology({ brokers: urls.map((u) => u.replace(/^kafka:\/\//, '')), topicPrefix: `${prefix}.` });
     },
   },
 };
@@ -121,8 +136,7 @@ async function bench(broker: ClusterBroker, target: Target) {
       }
     }
   } finally {
-    const single = [process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222'];
-    for (const p of prefixes.single) await target.cleanup(single, p).catch(() => {});
+    for (const p of prefixes.single) await target.cleanup(target.singleUrls, p).catch(() => {});
     for (const p of prefixes.cluster) await target.cleanup(cluster.urls, p).catch(() => {});
     await cluster.stop();
   }

@@ -11,8 +11,20 @@ export interface KafkaTransportOptions {
   endpoint?: { host: string; port: number };
   /** Partitions of topics this transport creates (channels, retry and dead-letter topics). Default 3. */
   partitions?: number;
-  /** Replication factor of topics this transport creates. Default 1; use 3 on a production cluster. */
-  replicationFactor?: number;
+  /**
+   * Copies of each partition of the topics this transport creates. `'auto'` (default): 3 when the
+   * cluster reports 3 or more live brokers, else as many as it has (1 on a single broker). A number
+   * larger than the live brokers fails the topic's creation with a ConfigError naming this option.
+   * Existing topics keep what they were created with.
+   */
+  replicationFactor?: number | 'auto';
+  /**
+   * `min.insync.replicas` of the topics this transport creates: how many copies (leader included)
+   * must hold a record before a publish resolves (producers send with acks=all). `'auto'` (default):
+   * one less than the replication factor when it is 2 or more (a topic keeps taking publishes with
+   * one node down), else 1. At most `replicationFactor`.
+   */
+  minInsyncReplicas?: number | 'auto';
   /** Where a group with no committed offset starts. Default 'earliest': a new group sees what was kept. */
   startFrom?: 'earliest' | 'latest';
   /** Deliveries of one partition in flight at once (events of one key never overlap). Default: prefetch. */
@@ -61,6 +73,8 @@ export interface KafkaTransportOptions {
 }
 
 export type ResolvedKafkaOptions = Required<Omit<KafkaTransportOptions, 'endpoint' | 'sasl' | 'logger'>> & {
+  replicationFactor: number | 'auto';
+  minInsyncReplicas: number | 'auto';
   endpoint: { host: string; port: number } | undefined;
   sasl: KafkaTransportOptions['sasl'];
 };
@@ -96,12 +110,18 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
   if (retryTopicSuffix === deadLetterTopicSuffix) {
     throw new ConfigError('deadLetterTopicSuffix', 'must differ from retryTopicSuffix');
   }
+  const replicationFactor = autoOr('replicationFactor', options.replicationFactor);
+  const minInsyncReplicas = autoOr('minInsyncReplicas', options.minInsyncReplicas);
+  if (replicationFactor !== 'auto' && minInsyncReplicas !== 'auto' && minInsyncReplicas > replicationFactor) {
+    throw new ConfigError('minInsyncReplicas', `is ${minInsyncReplicas}, more than replicationFactor (${replicationFactor}): no publish could ever resolve`);
+  }
   return {
     brokers: options.brokers.map((b) => brokerAddress('brokers', b)),
     clientId: options.clientId ?? 'eventbus',
     endpoint: options.endpoint,
     partitions: wholeNumber('partitions', options.partitions, 3),
-    replicationFactor: wholeNumber('replicationFactor', options.replicationFactor, 1),
+    replicationFactor,
+    minInsyncReplicas,
     startFrom: oneOf('startFrom', options.startFrom, ['earliest', 'latest'], 'earliest'),
     // 0: as many as the subscription's prefetch.
     partitionConcurrency: wholeNumber('partitionConcurrency', options.partitionConcurrency, 0),
@@ -123,12 +143,18 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
   };
 }
 
+/** `'auto'` (also unset) or a whole number ≥ 1; a numeric string from a URL query is accepted. */
+function autoOr(option: string, value: unknown): number | 'auto' {
+  return value === undefined || value === 'auto' ? 'auto' : wholeNumber(option, value, 1);
+}
+
 const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
 /** eventbus options a kafka:// URL may carry in its query; the constructor validates their values. */
 const URL_OPTIONS = {
   partitions: 'number',
-  replicationFactor: 'number',
+  replicationFactor: 'string',
+  minInsyncReplicas: 'string',
   partitionConcurrency: 'number',
   sessionTimeoutMs: 'number',
   heartbeatIntervalMs: 'number',

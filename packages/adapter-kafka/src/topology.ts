@@ -1,4 +1,4 @@
-import { errorMessage, redact, TransportError } from '@org/eventbus';
+import { ConfigError, errorMessage, redact, TransportError } from '@org/eventbus';
 import type { Admin } from '@platformatic/kafka';
 import { topicAlreadyExists } from './errors.js';
 import type { ResolvedKafkaOptions } from './options.js';
@@ -32,13 +32,36 @@ export function groupTopics(options: TopicNaming, group: string): { retryTopic: 
   };
 }
 
+type ReplicationOptions = Pick<ResolvedKafkaOptions, 'replicationFactor' | 'minInsyncReplicas'>;
+
+/**
+ * Replication of a topic created now, on a cluster reporting `liveBrokers`: `'auto'` → 3 copies when
+ * it has 3 or more, else its size, and `min.insync.replicas` one less than the copies (at least 1), so
+ * acks=all publishes go on with one node down. A number above the live brokers is refused here, with
+ * the option's name, rather than by Kafka's INVALID_REPLICATION_FACTOR.
+ */
+export function replicationFor(options: ReplicationOptions, liveBrokers: number): { replicas: number; minInsync: number } {
+  const { replicationFactor, minInsyncReplicas } = options;
+  if (replicationFactor !== 'auto' && replicationFactor > liveBrokers) {
+    throw new ConfigError(
+      'replicationFactor',
+      `is ${replicationFactor}, but the cluster reports ${liveBrokers} live broker(s): use at most ${liveBrokers}, or 'auto'`,
+    );
+  }
+  const replicas = replicationFactor === 'auto' ? Math.max(1, Math.min(3, liveBrokers)) : replicationFactor;
+  if (minInsyncReplicas !== 'auto' && minInsyncReplicas > replicas) {
+    throw new ConfigError('minInsyncReplicas', `is ${minInsyncReplicas}, more than the ${replicas} copies a topic gets here: no publish could ever resolve`);
+  }
+  return { replicas, minInsync: minInsyncReplicas === 'auto' ? Math.max(1, replicas - 1) : minInsyncReplicas };
+}
+
 /** Creates topics on first use (channels, retry and dead-letter topics), once per transport. */
 export class TopicRegistry {
   private readonly known = new Map<string, Promise<void>>();
 
   constructor(
     private readonly admin: Admin,
-    private readonly options: Pick<ResolvedKafkaOptions, 'partitions' | 'replicationFactor'>,
+    private readonly options: Pick<ResolvedKafkaOptions, 'partitions'> & ReplicationOptions,
   ) {}
 
   async ensure(topics: readonly string[]): Promise<void> {
@@ -61,12 +84,17 @@ export class TopicRegistry {
   private async create(topics: string[]): Promise<void> {
     const existing = new Set(await this.admin.listTopics().catch(() => [] as string[]));
     const absent = topics.filter((t) => !existing.has(t));
+    if (absent.length === 0) return;
+    // Asked per creation, not once at connect: a cluster grows, and a node may be down right now.
+    const { brokers } = await this.admin.metadata({ topics: [], forceUpdate: true });
+    const { replicas, minInsync } = replicationFor(this.options, brokers.size);
     for (const topic of absent) {
       try {
         await this.admin.createTopics({
           topics: [topic],
           partitions: this.options.partitions,
-          replicas: this.options.replicationFactor,
+          replicas,
+          configs: [{ name: 'min.insync.replicas', value: String(minInsync) }],
         });
       } catch (error) {
         if (!topicAlreadyExists(error)) {

@@ -33,6 +33,14 @@ function topicsOf(records: readonly KafkaRecord[]): string[] {
   return [first];
 }
 
+/**
+ * Tries of one produce request, 0.5 s apart: long enough to ride out a partition leader's failover on
+ * a cluster (the controller fences a dead broker after broker.session.timeout.ms, 9 s by default, then
+ * elects a new leader), where the 5 of the other clients rejected publishes mid-failover. Idempotence
+ * makes the resend safe: same producer id and sequence, stored once.
+ */
+const PRODUCE_RETRIES = 24;
+
 /** Longest retry delay: the partition waits this long at most for one retry record. */
 const MAX_DELAY_MS = 60 * 60_000;
 
@@ -96,7 +104,10 @@ export class KafkaTransport implements Transport {
     }
     const admin = new (clientClass(Admin, options.endpoint))(clientOptions(options));
     const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, options.endpoint);
-    this.publisher = new Publisher(() => new ProducerClass({ ...clientOptions(options), idempotent: true, acks: ProduceAcks.ALL }), options.producers);
+    this.publisher = new Publisher(
+      () => new ProducerClass({ ...clientOptions(options), idempotent: true, acks: ProduceAcks.ALL, retries: PRODUCE_RETRIES }),
+      options.producers,
+    );
     this.topics = new TopicRegistry(admin, options);
     try {
       await admin.metadata({ topics: [] });
