@@ -55,3 +55,34 @@ export type Middleware = (next: Next) => Next;
 export function compose(middleware: readonly Middleware[], handler: Next): Next {
   return middleware.reduceRight<Next>((next, mw) => mw(next), handler);
 }
+
+/**
+ * A view of `ctx` that notes whether the chain inside settled the delivery itself with `nack` or
+ * `deadLetter` — a handler that hands its delivery back did not complete, even though it returned.
+ * Middleware that commits on completion (idempotency, an inbox, the emit hold) runs the rest of the
+ * chain with `ctx` and asks `handedBack()` afterwards.
+ */
+export function watchHandBack(ctx: MessageContext): { ctx: MessageContext; handedBack(): boolean } {
+  let handedBack = false;
+  // Own properties defined, not assigned (a view made further out may hold these as read-only), and
+  // left writable so a view made further in can shadow them in turn.
+  const watched = Object.create(ctx, {
+    nack: {
+      writable: true,
+      configurable: true,
+      value: (options?: NackOptions) => {
+        handedBack ||= !ctx.settled;
+        return ctx.nack(options);
+      },
+    },
+    deadLetter: {
+      writable: true,
+      configurable: true,
+      value: (reason: string) => {
+        handedBack ||= !ctx.settled;
+        return ctx.deadLetter(reason);
+      },
+    },
+  }) as MessageContext;
+  return { ctx: watched, handedBack: () => handedBack };
+}

@@ -81,6 +81,22 @@ describe('ctx.emit after success', () => {
     expect(order).toEqual(['handler 1 ends', 'handler 2 ends']);
   });
 
+  it('drops what a handler emitted when it hands its delivery back itself (nack or dead-letter)', async () => {
+    const bus = newBus();
+    const shipped = watchShipped(bus);
+    const attempts = createSpy<number>();
+    bus.handle(Order, { group: 'shipping', emits: [Shipped] }, async (event, ctx) => {
+      attempts.fn(ctx.attempt);
+      await ctx.emit(Shipped, { id: event.data.id, note: `attempt ${ctx.attempt}` });
+      if (ctx.attempt === 1) await ctx.nack({ delayMs: 1 });
+      else if (ctx.attempt === 2) await ctx.deadLetter('given up by the handler');
+    });
+    await bus.start();
+    await bus.publish(Order, { id: 'o-back' });
+    await attempts.waitForCount(2);
+    await shipped.expectNone(() => true, 300);
+  });
+
   it('rejects a bad emit at the call, held or not', async () => {
     const bus = newBus();
     const errors = createSpy<unknown>();

@@ -1,4 +1,4 @@
-import { ConfigError, EventBusError, type MessageContext, type Middleware, positiveNumber } from '@org/eventbus';
+import { ConfigError, EventBusError, type MessageContext, type Middleware, positiveNumber, watchHandBack } from '@org/eventbus';
 import type { Pool, PoolClient } from 'pg';
 import type { Outbox } from './outbox.js';
 import { resolveTables, type Table, type TableNames } from './tables.js';
@@ -91,25 +91,15 @@ export function inbox(options: InboxOptions): Middleware {
         return await ctx.ack();
       }
       // A handler that nacks or dead-letters did not complete: its writes roll back like a throw's.
-      let handedBack = false;
-      const watched = Object.assign(Object.create(ctx) as MessageContext, {
-        nack: (o?: Parameters<MessageContext['nack']>[0]) => {
-          handedBack ||= !ctx.settled;
-          return ctx.nack(o);
-        },
-        deadLetter: (reason: string) => {
-          handedBack ||= !ctx.settled;
-          return ctx.deadLetter(reason);
-        },
-      });
+      const watch = watchHandBack(ctx);
       transactions.set(ctx.state, client);
       try {
-        await next(watched);
+        await next(watch.ctx);
       } finally {
         transactions.delete(ctx.state);
       }
-      if (handedBack) {
-        ctx.emits.take();
+      if (watch.handedBack()) {
+        // What it emitted stays held: the emit hold outside drops it for a handed-back delivery.
         await client.query('ROLLBACK');
       } else {
         await outbox.write(client, ctx.emits.take().map((held) => held.message));

@@ -1,7 +1,7 @@
 import type { CloudEvent } from '../envelope.js';
 import type { SendScope } from '../tracing/hooks.js';
 import type { OutgoingMessage } from '../transport.js';
-import type { HeldEmit, HeldEmits, MessageContext, Middleware } from '../context.js';
+import { type HeldEmit, type HeldEmits, type MessageContext, type Middleware, watchHandBack } from '../context.js';
 
 /** An event built for sending: its envelope, its transport message and the send span opened for it. */
 export interface BuiltEvent {
@@ -69,15 +69,16 @@ export function openHoldOf(state: ReadonlyMap<string | symbol, unknown> | undefi
 
 /**
  * Emit after success: a fresh hold for each attempt, the rest of the chain, then one flush — before
- * the pipeline acks. A throw drops the hold (the retry emits afresh); a failed flush throws to retry
+ * the pipeline acks. A throw, a nack or a dead-letter drops the hold (the retry emits afresh); a failed flush throws to retry
  * like a failed handler. Placed right inside `retry` by the bus.
  */
 export function holdEmits(send: SendBuilt): Middleware {
   return (next) => async (ctx: MessageContext) => {
     const hold = new EmitHold(send);
     ctx.state.set(HOLD, hold);
+    const watch = watchHandBack(ctx);
     try {
-      await next(ctx);
+      await next(watch.ctx);
     } catch (error) {
       hold.drop(error);
       throw error;
@@ -85,6 +86,8 @@ export function holdEmits(send: SendBuilt): Middleware {
       // A late, unawaited emit finds no hold and rejects rather than leaving after the ack.
       ctx.state.delete(HOLD);
     }
-    await hold.flush();
+    // A handler that nacked or dead-lettered its delivery did not succeed: what it emitted stays unsaid.
+    if (watch.handedBack()) hold.drop(new Error('the handler handed its delivery back (nack or dead-letter)'));
+    else await hold.flush();
   };
 }

@@ -4,7 +4,7 @@ import { nackUnavailable, positiveMs, requiredMs, runHolding } from '../coordina
 import { MemoryIdempotencyStore } from '../coordination/memory-stores.js';
 import type { ClaimResult, IdempotencyStore } from '../coordination/stores.js';
 import { pollDelay, sleep } from '../coordination/waiting.js';
-import type { MessageContext, Middleware } from '../context.js';
+import { type MessageContext, type Middleware, watchHandBack } from '../context.js';
 
 export interface IdempotencyOptions {
   /** `new RedisIdempotencyStore(...)` across containers; a memory store (this process) by default. */
@@ -83,28 +83,18 @@ export function idempotency(options: IdempotencyOptions): Middleware {
       return ctx.nack({ delayMs: Math.round(retryDelay * (0.8 + Math.random() * 0.4)) });
     }
     let succeeded = false;
-    let handedBack = false;
     // Watch the inner chain's own settling: a handler that nacked or dead-lettered did not complete.
-    const watched = Object.assign(Object.create(ctx) as MessageContext, {
-      nack: (o?: Parameters<MessageContext['nack']>[0]) => {
-        handedBack ||= !ctx.settled;
-        return ctx.nack(o);
-      },
-      deadLetter: (reason: string) => {
-        handedBack ||= !ctx.settled;
-        return ctx.deadLetter(reason);
-      },
-    });
+    const watch = watchHandBack(ctx);
     const claim = {
       extend: (ms: number) => store.extend(key, owner, ms),
       // Release frees a failed run's claim so the retry can run; a success is recorded as done instead.
       release: () => (succeeded ? Promise.resolve() : store.release(key, owner)),
     };
     await runHolding(
-      watched,
+      watch.ctx,
       async (c) => {
         await next(c);
-        if (handedBack) return;
+        if (watch.handedBack()) return;
         // Publish what the handler emitted before recording "done": a flush failing after it would lose them.
         await c.emits.flush();
         succeeded = true;
