@@ -1,17 +1,11 @@
 import { ConfigError } from '@org/eventbus';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/config.js';
 import { runId } from './helpers.js';
-import { postgresEnv, TestSchema } from './postgres-helpers.js';
+import { describePostgresMode, TestSchema } from './postgres-helpers.js';
 
-const env = postgresEnv();
 
-describe('Postgres mode from the environment', () => {
-  beforeAll(() => {
-    if ('missing' in env) throw new Error(`CI=true but ${env.missing}`);
-  });
-  if ('missing' in env && process.env.CI !== 'true') return;
-  const { postgresUrl } = env as { postgresUrl: string };
+describePostgresMode('Postgres mode from the environment', ({ postgresUrl }) => {
 
   it('EC2_POSTGRES_URL turns it on, migrates the schema, and the description hides the password', async () => {
     const schema = new TestSchema(postgresUrl, `ec2t_${runId()}`);

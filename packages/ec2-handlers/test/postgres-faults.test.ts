@@ -1,13 +1,12 @@
 // Postgres mode under faults, across OS processes: the broker unreachable while the API accepts, and
 // the API SIGKILLed right after its commits. Nothing the API answered 202 for may be lost.
 import { eventually, startTcpProxy, type TcpProxy } from '@org/eventbus/testing';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type Ec2Service, startEc2Service } from '../src/index.js';
 import { connectPostgres } from '../src/postgres-mode.js';
 import { runId } from './helpers.js';
-import { postgresEnv, postMany, rabbitFor, type ServiceChild, spawnService, TestSchema } from './postgres-helpers.js';
+import { describePostgresMode, postMany, rabbitFor, type ServiceChild, spawnService, TestSchema } from './postgres-helpers.js';
 
-const env = postgresEnv();
 
 /** The broker URL with its host and port replaced by the proxy's (credentials kept). */
 function throughProxy(url: string, proxy: TcpProxy): string {
@@ -17,12 +16,7 @@ function throughProxy(url: string, proxy: TcpProxy): string {
   return u.toString();
 }
 
-describe('EC2 Postgres mode under faults (RabbitMQ, several processes)', () => {
-  beforeAll(() => {
-    if ('missing' in env) throw new Error(`CI=true but ${env.missing}`);
-  });
-  if ('missing' in env && process.env.CI !== 'true') return;
-  const { postgresUrl, rabbitUrl } = env as { postgresUrl: string; rabbitUrl: string };
+describePostgresMode('EC2 Postgres mode under faults (RabbitMQ, several processes)', ({ postgresUrl, rabbitUrl }) => {
   const children: ServiceChild[] = [];
   const after: (() => Promise<void>)[] = [];
   afterEach(async () => {

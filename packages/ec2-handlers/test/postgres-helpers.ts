@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { brokerUrlFromEnv } from '@org/eventbus/testing';
 import pg from 'pg';
+import { describe, it } from 'vitest';
 import type { ServiceChildConfig } from './service-child.js';
 
 const ci = process.env.CI === 'true' || process.env.CI === '1';
@@ -14,6 +15,27 @@ export function postgresEnv(): { postgresUrl: string; rabbitUrl: string } | { mi
   const missing = `EVENTBUS_POSTGRES_URL and EVENTBUS_RABBITMQ_URL are both needed for the Postgres-mode tests`;
   if (!ci) console.info(`[eventbus] skipping EC2 Postgres-mode tests: ${missing}`);
   return { missing };
+}
+
+/**
+ * A Postgres-mode test block: skipped with one line without the databases, failing under CI=true,
+ * otherwise run with their URLs.
+ */
+export function describePostgresMode(name: string, body: (env: { postgresUrl: string; rabbitUrl: string }) => void): void {
+  const env = postgresEnv();
+  if (!('missing' in env)) {
+    describe(name, () => body(env));
+    return;
+  }
+  if (!ci) {
+    describe.skip(`${name} (set EVENTBUS_POSTGRES_URL and EVENTBUS_RABBITMQ_URL to run)`, () => body({ postgresUrl: '', rabbitUrl: '' }));
+    return;
+  }
+  describe(name, () => {
+    it('has its PostgreSQL and RabbitMQ', () => {
+      throw new Error(`CI=true but ${env.missing}`);
+    });
+  });
 }
 
 /** The RabbitMQ options that give one test its own exchange, and what deletes it afterwards. */

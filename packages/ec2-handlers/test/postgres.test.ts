@@ -1,18 +1,12 @@
 import { eventually } from '@org/eventbus/testing';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type RequestRecord, SimulatedLauncher } from '../src/index.js';
 import { connectPostgres } from '../src/postgres-mode.js';
 import { postLaunch, type Running, runId, startWithStream } from './helpers.js';
-import { postgresEnv, rabbitFor, TestSchema } from './postgres-helpers.js';
+import { describePostgresMode, rabbitFor, TestSchema } from './postgres-helpers.js';
 
-const env = postgresEnv();
 
-describe('EC2 reference service in Postgres mode (one process, RabbitMQ)', () => {
-  beforeAll(() => {
-    if ('missing' in env) throw new Error(`CI=true but ${env.missing}`);
-  });
-  if ('missing' in env && process.env.CI !== 'true') return;
-  const { postgresUrl, rabbitUrl } = env as { postgresUrl: string; rabbitUrl: string };
+describePostgresMode('EC2 reference service in Postgres mode (one process, RabbitMQ)', ({ postgresUrl, rabbitUrl }) => {
   let running: Running | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   afterEach(async () => {
