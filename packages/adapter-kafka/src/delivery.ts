@@ -48,6 +48,10 @@ export function settleActions(targets: SettleTargets): SettleActions<HeldRecord>
       return move(delivery, retryTopic, { ...headers, [RETRY_CHANNEL_HEADER]: delivery.message.channel });
     },
     deadLetter: (delivery, reason) => move(delivery, deadLetterTopic, deadLetterHeaders(delivery, group, reason)),
+    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
+    defer: () => {
+      throw new Error('defer is not implemented on this transport yet');
+    },
     redeliver: ({ raw }) => {
       if (!raw.state.revoked) targets.putBack(raw);
     },

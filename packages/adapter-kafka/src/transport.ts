@@ -75,6 +75,7 @@ export class KafkaTransport implements Transport {
       encoding: { mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
       orderingPerKey: true,
       nativeDelay: false,
+      holdsScheduledPublish: false,
       maxDelayMs: MAX_DELAY_MS,
       nativeDeadLetter: true,
       unroutedPublish: 'kept',

@@ -47,6 +47,10 @@ export function settleActions(ctx: SettleContext): SettleActions<NatsRaw> {
     deadLetter,
     // A NAK the server always takes; the delay keeps a refused dead-letter path from spinning.
     // Core already held it for HANDLER_FAILURE_DELAY_MS: a plain NAK, as every transport redelivers.
+    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
+    defer: () => {
+      throw new Error('defer is not implemented on this transport yet');
+    },
     redeliver: (d) => ctx.respond(d.raw.msg, nakPayload(0)),
   };
 }

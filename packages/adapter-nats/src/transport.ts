@@ -69,6 +69,7 @@ export class NatsTransport implements Transport {
       // Competing pull consumers with prefetch > 1 (and redelivery) interleave one key's events.
       orderingPerKey: false,
       nativeDelay: true,
+      holdsScheduledPublish: false,
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,
       unroutedPublish: 'kept',

@@ -59,6 +59,10 @@ export function settleActions(source: SettleSource): SettleActions<AmqpDelivery>
       return republish(publisher, delivery, names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason));
     },
 
+    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
+    defer: () => {
+      throw new Error('defer is not implemented on this transport yet');
+    },
     redeliver,
   };
 }

@@ -65,6 +65,7 @@ export class RabbitMqTransport implements Transport {
       encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
       orderingPerKey: false,
       nativeDelay: true,
+      holdsScheduledPublish: false,
       maxDelayMs: MAX_DELAY_MS,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',

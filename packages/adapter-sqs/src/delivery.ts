@@ -35,6 +35,7 @@ export interface SqsSettleActions extends SettleActions<SqsReceived> {
   ack(delivery: TrackedDelivery<SqsReceived>): Promise<void>;
   nack(delivery: TrackedDelivery<SqsReceived>, delayMs: number): Promise<void>;
   deadLetter(delivery: TrackedDelivery<SqsReceived>, reason: string): Promise<void>;
+  defer(delivery: TrackedDelivery<SqsReceived>, notBefore: number, headers: Record<string, string>): Promise<void>;
   redeliver(delivery: TrackedDelivery<SqsReceived>): Promise<void>;
   /** A copy that must wait longer still (a chained delay): send it on with the rest of its delay. */
   passOn(decoded: Decoded, remainingMs: number): Promise<void>;
@@ -111,6 +112,10 @@ export function settleActions(config: SettleConfig): SqsSettleActions {
       await batcher.delete(delivery.raw.receiptHandle);
     },
 
+    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
+    async defer() {
+      throw new Error('defer is not implemented on this transport yet');
+    },
     redeliver(delivery) {
       start(delivery.raw);
       return batcher.changeVisibility(delivery.raw.receiptHandle, 0);

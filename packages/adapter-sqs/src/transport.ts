@@ -89,6 +89,7 @@ export class SqsTransport implements Transport {
       encoding: { mode: 'structured' },
       orderingPerKey: this.options.fifo,
       nativeDelay: true,
+      holdsScheduledPublish: false,
       // One visibility change holds up to 12 h; longer delays are chained through re-sent copies.
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,

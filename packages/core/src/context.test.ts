@@ -38,6 +38,10 @@ function recordingBus(middleware: Middleware[]) {
           settles.fn('dead-letter');
           return d.deadLetter(r);
         },
+        defer: (t, h) => {
+          settles.fn('defer');
+          return d.defer(t, h);
+        },
       };
       return onDelivery(recorded);
     });

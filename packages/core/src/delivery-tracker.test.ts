@@ -23,7 +23,7 @@ function setup(options: { failing?: Partial<Record<keyof SettleActions<string>, 
       if (failure === 'reject') return Promise.reject(new Error(`${what} refused by the broker`));
     };
   const tracker = new DeliveryTracker<string>({
-    actions: { ack: act('ack'), nack: act('nack'), deadLetter: act('deadLetter'), redeliver: act('redeliver') },
+    actions: { ack: act('ack'), nack: act('nack'), deadLetter: act('deadLetter'), defer: act('defer'), redeliver: act('redeliver') },
     handler: options.handler ?? ((d) => void held.push(d)),
     onError: errors.fn,
     drainTimeoutMs: 200,

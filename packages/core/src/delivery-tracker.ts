@@ -22,6 +22,8 @@ export interface SettleActions<Raw> {
   ack(delivery: TrackedDelivery<Raw>): void | Promise<void>;
   nack(delivery: TrackedDelivery<Raw>, delayMs: number): void | Promise<void>;
   deadLetter(delivery: TrackedDelivery<Raw>, reason: string): void | Promise<void>;
+  /** `Delivery.defer`: a copy with `headers` back to this group only, held until `notBefore` (ms since epoch). */
+  defer(delivery: TrackedDelivery<Raw>, notBefore: number, headers: Record<string, string>): void | Promise<void>;
   /**
    * The settle the broker can always carry out: hand the message back for a plain redelivery
    * (AMQP `basic.nack` with requeue, a JetStream NAK, SQS visibility 0, Kafka: leave the offset
@@ -158,7 +160,7 @@ export class DeliveryTracker<Raw> {
   }
 }
 
-type SettleKind = 'ack' | 'nack' | 'dead-letter' | 'redeliver';
+type SettleKind = 'ack' | 'nack' | 'dead-letter' | 'defer' | 'redeliver';
 
 function settleError(delivery: Delivery, what: SettleKind, cause: unknown): TransportError {
   const fallback = what === 'redeliver' ? 'the broker redelivers it when the connection closes' : 'redelivering it';
@@ -200,5 +202,11 @@ class Settleable<Raw> implements TrackedDelivery<Raw> {
     if (this.done) return Promise.resolve();
     this.done = true;
     return this.tracker.settle(this, 'dead-letter', () => this.tracker.actions.deadLetter(this, reason));
+  }
+
+  defer(notBefore: number, headers: Record<string, string>): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.done = true;
+    return this.tracker.settle(this, 'defer', () => this.tracker.actions.defer(this, notBefore, headers));
   }
 }

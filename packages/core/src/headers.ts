@@ -9,6 +9,10 @@ export const EventbusHeaders = {
   attempt: 'eventbus-attempt',
   /** Earliest time (ms since epoch) a retried message may be handled, where the broker cannot delay. */
   notBefore: 'eventbus-not-before',
+  /** A scheduled publish: the event is not handled before this time (ms since epoch); kept on every copy. */
+  deliverAt: 'eventbus-deliver-at',
+  /** How many times a handler said "retry after" (`ctx.retryAfter`): counted apart from failed attempts. */
+  deferrals: 'eventbus-deferrals',
   deadLetterReason: 'eventbus-dead-letter-reason',
   deadLetterAttempts: 'eventbus-dead-letter-attempts',
   deadLetterGroup: 'eventbus-dead-letter-group',
@@ -45,6 +49,27 @@ export function nextAttemptHeaders(delivery: Delivery, notBefore?: number): Reco
   if (notBefore !== undefined) headers[EventbusHeaders.notBefore] = String(notBefore);
   else delete headers[EventbusHeaders.notBefore];
   return headers;
+}
+
+/**
+ * Headers for `Delivery.defer`: the message's own, the same attempt (a deferral is not a failed
+ * attempt), held until `notBefore`; `countDeferral` adds one to `eventbus-deferrals` (retry-after),
+ * a scheduled publish that arrived early does not.
+ */
+export function deferHeaders(delivery: Pick<Delivery, 'message' | 'attempt'>, notBefore: number, countDeferral: boolean): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...delivery.message.headers,
+    [EventbusHeaders.attempt]: String(delivery.attempt),
+    [EventbusHeaders.notBefore]: String(notBefore),
+  };
+  if (countDeferral) headers[EventbusHeaders.deferrals] = String(deferralsFromHeaders(delivery.message.headers) + 1);
+  return headers;
+}
+
+/** The retry-after deferrals a message has been through (0 when absent or unreadable). */
+export function deferralsFromHeaders(headers: Record<string, string>): number {
+  const n = Number(headers[EventbusHeaders.deferrals]);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** Encoded size of a message as brokers count it: body plus header names and values. */

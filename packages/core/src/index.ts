@@ -45,7 +45,7 @@ export {
   type ValidationIssue,
 } from './errors.js';
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
-export { attemptFromHeaders, deadLetterHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
+export { attemptFromHeaders, deadLetterHeaders, deferHeaders, deferralsFromHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { refuseSettles, resetMemoryBrokers } from './memory/broker.js';
 export type { MemoryTransportOptions } from './memory/options.js';

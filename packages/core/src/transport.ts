@@ -22,8 +22,14 @@ export interface TransportCapabilities {
   orderingPerKey: boolean;
   /** The broker itself holds a nacked message back for `delayMs` (no sleeping consumer). */
   nativeDelay: boolean;
-  /** The longest nack delay honoured in one step. */
+  /** The longest nack delay (and `defer` hold) honoured in one step; core chains longer waits as hops. */
   maxDelayMs: number;
+  /**
+   * `publish` keeps a message whose `notBefore` is in the future from every group until then (up to
+   * `maxDelayMs` ahead; core's receive check defers anything that still arrives early). False: the
+   * message is delivered at once and each group's pipeline defers it on receipt (docs/delays.md).
+   */
+  holdsScheduledPublish: boolean;
   /** The broker keeps dead letters in a destination of its own. */
   nativeDeadLetter: boolean;
   /** Largest encoded message (headers + body) the transport accepts. */
@@ -54,6 +60,11 @@ export interface OutgoingMessage {
   body: Uint8Array;
   /** The event itself, with empty headers and body, when the transport `carriesEvents`. */
   event?: CloudEvent;
+  /**
+   * Scheduled publish: not to be handled before this time (ms since epoch). Core also writes it into
+   * the `eventbus-deliver-at` header, so a transport that cannot hold it needs to do nothing.
+   */
+  notBefore?: number;
 }
 
 /** A message as it came off the broker. */
@@ -80,6 +91,13 @@ export interface Delivery {
   nack(options?: NackOptions): Promise<void>;
   /** Move the message, intact, to the group's dead-letter destination with this reason. */
   deadLetter(reason: string): Promise<void>;
+  /**
+   * Not now: put a copy carrying `headers` (core's `deferHeaders`: the same attempt, the hold time)
+   * back for THIS group only, not handed out before `notBefore` (ms since epoch) — or earlier when
+   * the wait is beyond the transport's `maxDelayMs`, and core defers it again on receipt — then
+   * settle this one. Not a failed attempt: the next delivery carries the same `attempt`.
+   */
+  defer(notBefore: number, headers: Record<string, string>): Promise<void>;
 }
 
 export type DeliveryHandler = (delivery: Delivery) => void | Promise<void>;

@@ -19,6 +19,11 @@ const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
     queue.deadLetter(message, deadLetterHeaders({ message, attempt: entry.attempt }, queue.group, reason));
     queue.finish();
   },
+  defer({ raw }, notBefore, headers) {
+    const { entry, queue } = raw;
+    // The same attempt: a deferral is not a failed one. The copy goes back to this group's queue only.
+    queue.redeliver({ message: { ...entry.message, headers }, attempt: entry.attempt }, Math.max(0, notBefore - Date.now()));
+  },
   redeliver({ raw }) {
     raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, 0);
   },

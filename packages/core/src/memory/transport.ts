@@ -39,6 +39,7 @@ export class MemoryTransport implements Transport {
       encoding: MEMORY_ENCODING,
       orderingPerKey: true,
       nativeDelay: true,
+      holdsScheduledPublish: false,
       maxDelayMs: 2_147_483_647,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',
