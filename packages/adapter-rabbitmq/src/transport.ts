@@ -1,6 +1,7 @@
 import {
   ConfigError,
   checkSubscribeOptions,
+  type DeadLetterVisitor,
   type DeliveryHandler,
   fitsIn,
   type GroupTopology,
@@ -18,6 +19,7 @@ import {
 } from '@org/eventbus';
 import type { Channel } from 'amqplib';
 import { ConnectionManager, closeQuietly, OutageLog, type Wait, waitFor } from './connection.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { transportError } from './errors.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Envelope } from './publisher.js';
@@ -183,6 +185,17 @@ export class RabbitMqTransport implements Transport {
       this.retryQueues.set(key, declared);
     }
     return declared;
+  }
+
+  /** The group's dead-letter queue, message by message (dead-letters.ts). */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const wait = () => waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs');
+    try {
+      await scanDeadLetters({ publishers: this.publishers, names: this.names, wait }, group, visit);
+    } catch (error) {
+      throw error instanceof TransportError ? error : transportError(`could not scan the dead letters of group "${group}"`, error);
+    }
   }
 
   close(): Promise<void> {
