@@ -33,6 +33,7 @@ import {
   groupDurable,
   KEY_HEADER,
   type RawMessage,
+  wireEncoding,
 } from './wire.js';
 
 interface Connected {
@@ -65,7 +66,7 @@ export class NatsTransport implements Transport {
     const { servers, user, prefix, stream } = this.options;
     hideSecrets(this, () => ({ servers: servers.join(','), ...(user === undefined ? {} : { user }), prefix, stream }));
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'ce-' },
+      encoding: wireEncoding(this.options.wireMode),
       // Competing pull consumers with prefetch > 1 (and redelivery) interleave one key's events.
       orderingPerKey: false,
       nativeDelay: true,

@@ -65,6 +65,12 @@ export interface RabbitMqTransportOptions {
   drainTimeoutMs?: number;
   /** Largest message (headers + body). Default 4 MiB; RabbitMQ's own limit is max_message_size. */
   maxMessageBytes?: number;
+  /**
+   * How events are laid out on the wire (CloudEvents AMQP binding). "structured" (default): the
+   * whole event as one JSON body, `content-type: application/cloudevents+json`; "binary": attributes
+   * as `cloudEvents_` headers, the data alone in the body. Either mode reads both (docs/decisions/0008).
+   */
+  wireMode?: 'structured' | 'binary';
   /** AMQP heartbeat in seconds: how fast a silent dead peer is noticed. Default 10. */
   heartbeatSeconds?: number;
   /** Reconnect backoff after a lost connection. */
@@ -89,6 +95,7 @@ export interface ResolvedOptions {
   connectTimeoutMs: number;
   drainTimeoutMs: number;
   maxMessageBytes: number;
+  wireMode: 'structured' | 'binary';
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   socketOptions: Record<string, unknown>;
@@ -109,6 +116,7 @@ const URL_OPTIONS = {
   connectTimeoutMs: 'number',
   drainTimeoutMs: 'number',
   maxMessageBytes: 'number',
+  wireMode: 'string',
 } as const;
 
 function parseAmqpUrl(url: string): URL {
@@ -192,6 +200,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     connectTimeoutMs: positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 15_000),
     drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
     maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
+    wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     reconnectInitialDelayMs: initial,
     reconnectMaxDelayMs: Math.max(initial, positiveNumber('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
     socketOptions: { noDelay: true, ...(options.tls ?? {}) },

@@ -24,7 +24,7 @@ import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
 import { assertGroup, assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
-import { toPublishOptions } from './wire.js';
+import { toPublishOptions, wireEncoding } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
 const MAX_HEADER_BYTES = 60 * 1024;
@@ -33,7 +33,7 @@ const NO_BODY = new Uint8Array(0);
 /**
  * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
  * dead-letter queue and delay-bucketed retry queues, publisher confirms, manual ack with prefetch,
- * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property). Every publish
+ * and the CloudEvents AMQP binding (structured by default, `cloudEvents_` headers in binary mode). Every publish
  * is mandatory: one that no group's queue is bound for rejects with `UnroutableError`.
  */
 export class RabbitMqTransport implements Transport {
@@ -62,7 +62,7 @@ export class RabbitMqTransport implements Transport {
     this.connection.on('connected', forgetRetryQueues);
     this.publishers.onConnected(forgetRetryQueues);
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
+      encoding: wireEncoding(this.options.wireMode),
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,
