@@ -115,7 +115,10 @@ describeBroker('kafka interop', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers
     const contract = defineEvent({ type: `interop.mixed.${id}`, description: 'interop', schema });
     const seen = createSpy<{ mode: string; id: string }>();
     const members = await Promise.all(WIRE_MODES.map((wireMode) => bus(wireMode)));
-    members.forEach(({ bus: member }, n) => member.handle(contract, { group: `g-${WIRE_MODES[n]}-${id}` }, (event) => seen.fn({ mode: WIRE_MODES[n]!, id: event.id })));
+    for (const [n, { bus: member }] of members.entries()) {
+      const mode = WIRE_MODES[n]!;
+      member.handle(contract, { group: `g-${mode}-${id}` }, (event) => seen.fn({ mode, id: event.id }));
+    }
     await Promise.all(members.map(({ bus: member }) => member.start()));
     const sent = await Promise.all(members.map(({ bus: member }, n) => member.publish(contract, { orderId: `mixed-${n}`, total: n })));
     const calls = await seen.waitForCount(4, { timeoutMs: 20_000 });
