@@ -24,7 +24,7 @@ import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions }
 import { Publisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
 import { channelTopic, groupTopics, TopicRegistry } from './topology.js';
-import { type KafkaRecord, RecordWriter, wireEncoding } from './wire.js';
+import { type KafkaRecord, RecordWriter } from './wire.js';
 
 /** The distinct topics of a publish: almost always one, so no Set for the common case. */
 function topicsOf(records: readonly KafkaRecord[]): string[] {
@@ -72,7 +72,8 @@ export class KafkaTransport implements Transport {
       topicPrefix: this.options.topicPrefix,
     }));
     this.capabilities = {
-      encoding: wireEncoding(this.options.wireMode),
+      // Both modes name the binding's headers: a structured-mode bus still reads binary records (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
       orderingPerKey: true,
       nativeDelay: false,
       holdsScheduledPublish: false,

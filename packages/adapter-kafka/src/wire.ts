@@ -1,15 +1,6 @@
-import { attemptFromHeaders, EventbusHeaders, type OutgoingMessage, type WireEncoding } from '@org/eventbus';
+import { attemptFromHeaders, EventbusHeaders, type OutgoingMessage } from '@org/eventbus';
 import type { Message, MessageToProduce } from '@platformatic/kafka';
 import type { Entry } from './partition-state.js';
-
-/**
- * The transport's encoding for its `wireMode` (CloudEvents Kafka binding). Both modes name the
- * binding's headers: in structured mode core still reads binary records (a plain client or the
- * CloudEvents SDK may send either).
- */
-export function wireEncoding(mode: 'structured' | 'binary'): WireEncoding {
-  return { mode, attributePrefix: 'ce_', contentTypeHeader: 'content-type' };
-}
 
 /** Where a retried message came from: the retry topic is shared by every channel of a group. */
 export const RETRY_CHANNEL_HEADER = 'eventbus-retry-channel';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, EventbusHeaders, errorMessage, MessageTooLargeError, TransportError, type WireEncoding } from '@org/eventbus';
+import { ConfigError, EventbusHeaders, errorMessage, MessageTooLargeError, TransportError } from '@org/eventbus';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 
 /** A message as it goes to the server: subject, event id (the Nats-Msg-Id), headers, body. */
@@ -8,15 +8,6 @@ export interface RawMessage {
   id: string;
   headers: Record<string, string>;
   body: Uint8Array;
-}
-
-/**
- * The transport's encoding for its `wireMode` (CloudEvents NATS binding: `ce-` headers, no
- * content-type header of its own). Both modes name the prefix: in structured mode core still reads
- * binary messages (a plain client or the CloudEvents SDK may send either).
- */
-export function wireEncoding(mode: 'structured' | 'binary'): WireEncoding {
-  return { mode, attributePrefix: 'ce-' };
 }
 
 /** Carries OutgoingMessage.key when the CloudEvents partitionkey does not already say it. */

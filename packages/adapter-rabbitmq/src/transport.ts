@@ -24,7 +24,7 @@ import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
 import { assertGroup, assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
-import { toPublishOptions, wireEncoding } from './wire.js';
+import { toPublishOptions } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
 const MAX_HEADER_BYTES = 60 * 1024;
@@ -62,7 +62,8 @@ export class RabbitMqTransport implements Transport {
     this.connection.on('connected', forgetRetryQueues);
     this.publishers.onConnected(forgetRetryQueues);
     this.capabilities = {
-      encoding: wireEncoding(this.options.wireMode),
+      // Both modes name the binding's headers: a structured-mode bus still reads binary messages (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,

@@ -1,16 +1,8 @@
-import type { OutgoingMessage, ReceivedMessage, WireEncoding } from '@org/eventbus';
+import type { OutgoingMessage, ReceivedMessage } from '@org/eventbus';
 import type { ConsumeMessage, Options } from 'amqplib';
 
 /** The CloudEvents AMQP binding puts `datacontenttype` in the AMQP `content-type` property. */
 const CONTENT_TYPE = 'content-type';
-/**
- * The transport's encoding for its `wireMode`. Both modes name the binding's headers: in structured
- * mode core still reads binary messages (a plain client or the CloudEvents SDK may send either).
- */
-export function wireEncoding(mode: 'structured' | 'binary'): WireEncoding {
-  return { mode, attributePrefix: 'cloudEvents_', contentTypeHeader: CONTENT_TYPE };
-}
-
 /** Original channel of a message that came back through a retry queue (its routing key was the queue's). */
 export const CHANNEL_HEADER = 'eventbus-channel';
 /** Ordering key, when it is not already carried as the CloudEvents partitionkey attribute. */
