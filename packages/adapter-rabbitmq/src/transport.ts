@@ -35,7 +35,7 @@ const NO_BODY = new Uint8Array(0);
 /**
  * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
  * dead-letter queue and delay-bucketed retry queues, publisher confirms, manual ack with prefetch,
- * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property). Every publish
+ * and the CloudEvents AMQP binding (structured by default, `cloudEvents_` headers in binary mode). Every publish
  * is mandatory: one that no group's queue is bound for rejects with `UnroutableError`.
  */
 export class RabbitMqTransport implements Transport {
@@ -64,7 +64,8 @@ export class RabbitMqTransport implements Transport {
     this.connection.on('connected', forgetRetryQueues);
     this.publishers.onConnected(forgetRetryQueues);
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
+      // Both modes name the binding's headers: a structured-mode bus still reads binary messages (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,

@@ -14,7 +14,16 @@ export type WireEncoding =
       /** Header that carries `datacontenttype`; omit to send it as a prefixed attribute. */
       contentTypeHeader?: string;
     }
-  | { mode: 'structured' };
+  | {
+      mode: 'structured';
+      /**
+       * The binding's attribute prefix, when the adapter has a binary binding: messages that carry
+       * `<prefix>specversion` are then read as binary (plain clients and the SDK may send either).
+       */
+      attributePrefix?: string;
+      /** The binding's `datacontenttype` header, for reading binary messages (see above). */
+      contentTypeHeader?: string;
+    };
 
 export interface TransportCapabilities {
   encoding: WireEncoding;
