@@ -12,6 +12,7 @@ import {
   wholeNumber,
 } from '@org/eventbus';
 import { splitSeeds } from './seeds.js';
+import { MAX_DELAY_MS } from './topology.js';
 
 export type QueueType = 'quorum' | 'classic';
 
@@ -65,6 +66,12 @@ export interface RabbitMqTransportOptions {
   drainTimeoutMs?: number;
   /** Largest message (headers + body). Default 4 MiB; RabbitMQ's own limit is max_message_size. */
   maxMessageBytes?: number;
+  /**
+   * Longest hold of one step (a delayed nack, a deferral hop), in whole ms ≥ 1000. Default RabbitMQ's
+   * own maximum, the 32-bit per-message TTL (2^31 - 1 ms, about 24.8 days); core chains longer waits
+   * as hops. Lower it only to exercise those hops quickly (tests).
+   */
+  maxDelayMs?: number;
   /** AMQP heartbeat in seconds: how fast a silent dead peer is noticed. Default 10. */
   heartbeatSeconds?: number;
   /** Reconnect backoff after a lost connection. */
@@ -89,6 +96,7 @@ export interface ResolvedOptions {
   connectTimeoutMs: number;
   drainTimeoutMs: number;
   maxMessageBytes: number;
+  maxDelayMs: number;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   socketOptions: Record<string, unknown>;
@@ -109,6 +117,7 @@ const URL_OPTIONS = {
   connectTimeoutMs: 'number',
   drainTimeoutMs: 'number',
   maxMessageBytes: 'number',
+  maxDelayMs: 'number',
 } as const;
 
 function parseAmqpUrl(url: string): URL {
@@ -192,6 +201,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     connectTimeoutMs: positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 15_000),
     drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
     maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, MAX_DELAY_MS, { min: 1000, max: MAX_DELAY_MS }),
     reconnectInitialDelayMs: initial,
     reconnectMaxDelayMs: Math.max(initial, positiveNumber('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
     socketOptions: { noDelay: true, ...(options.tls ?? {}) },

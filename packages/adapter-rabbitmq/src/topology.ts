@@ -38,6 +38,28 @@ export class TopologyNames {
   }
 }
 
+/** One step of a deferral: the retry queue (by its bucket) the copy waits in, and its per-message TTL. */
+export interface Hold {
+  bucket: number;
+  expirationMs: number;
+}
+
+/**
+ * Where a deferred copy waits `waitMs` (capped at `maxDelayMs`), never early and never behind a
+ * longer wait. A nack may sit in bucket B with any TTL up to B (B/2 late at most, fine for a
+ * backoff); a deferral is a promised time, so it rounds DOWN to the largest bucket B ≤ wait and
+ * takes exactly B as its TTL: everything ahead of it in that queue expires no later, so it leaves on
+ * time. The rest of the wait (< B) is another hop, after core's receive check defers it again: about
+ * one hop per set bit of the wait in 16 ms units. Below 16 ms the copy waits its exact time in
+ * bucket 16, at most 16 ms behind what is ahead of it.
+ */
+export function deferHold(waitMs: number, maxDelayMs: number): Hold {
+  const wait = Math.max(1, Math.round(Math.min(waitMs, maxDelayMs)));
+  if (wait < MIN_BUCKET_MS) return { bucket: MIN_BUCKET_MS, expirationMs: wait };
+  const bucket = 2 ** Math.floor(Math.log2(wait));
+  return { bucket, expirationMs: Math.min(bucket, MAX_DELAY_MS) };
+}
+
 export function retryBucket(delayMs: number): number {
   let bucket = MIN_BUCKET_MS;
   while (bucket < delayMs && bucket < MAX_DELAY_MS) bucket *= 2;
