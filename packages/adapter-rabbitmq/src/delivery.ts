@@ -47,7 +47,7 @@ export function settleActions(source: SettleSource): SettleActions<AmqpDelivery>
       const headers = nextAttemptHeaders(delivery);
       if (delayMs <= 0) return republish(source.publisher, delivery, '', source.names.groupQueue(source.group), headers);
       const wait = Math.min(delayMs, source.maxDelayMs);
-      return toRetryQueue(source, delivery, wait, wait, headers);
+      return toRetryQueue(source, source.group, delivery, wait, wait, headers);
     },
 
     async deadLetter(delivery, reason) {
@@ -62,29 +62,30 @@ export function settleActions(source: SettleSource): SettleActions<AmqpDelivery>
      * copy is a new message, so neither x-delivery-count nor `redelivered` counts the deferral.
      */
     async defer(delivery, notBefore, headers) {
-      // The dead-letter queue has no retry queues (they lead to the group's queue): hand it back.
-      if (source.deadLetters) return redeliver(delivery);
       if (delivery.raw.acks.closed) return;
       const { bucket, expirationMs } = deferHold(notBefore - Date.now(), source.maxDelayMs);
-      return toRetryQueue(source, delivery, bucket, expirationMs, headers);
+      // A dead-letter reader's deferral waits in retry queues of their own, which lead back to the dead-letter queue.
+      const retryGroup = source.deadLetters ? source.names.deadLetterRetryGroup(source.group) : source.group;
+      return toRetryQueue(source, retryGroup, delivery, bucket, expirationMs, headers);
     },
     redeliver,
   };
 }
 
-/** A copy into the group's retry queue for `bucketMs`, held `expirationMs` (per-message TTL). */
+/** A copy into the retry queue of `group` for `bucketMs`, held `expirationMs` (per-message TTL). */
 async function toRetryQueue(
   source: SettleSource,
+  group: string,
   delivery: TrackedDelivery<AmqpDelivery>,
   bucketMs: number,
   expirationMs: number,
   headers: Record<string, string>,
 ): Promise<void> {
-  const queue = await source.retryQueue(source.group, bucketMs);
+  const queue = await source.retryQueue(group, bucketMs);
   try {
     await republish(source.publisher, delivery, '', queue, headers, expirationMs);
   } catch (error) {
-    source.forgetRetryQueue(source.group, bucketMs);
+    source.forgetRetryQueue(group, bucketMs);
     throw error;
   }
 }

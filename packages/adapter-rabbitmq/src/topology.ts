@@ -30,10 +30,20 @@ export class TopologyNames {
     return `${this.exchange}.${group}.retry.${retryBucket(delayMs)}`;
   }
 
-  /** Every queue a group may own: its queue, its dead letters and a retry queue per possible bucket. */
+  /**
+   * The retry queues of a dead-letter reader's deferrals belong to this name as if it were a group:
+   * its "group queue" is the dead-letter queue, so they lead back there, not to the live queue.
+   */
+  deadLetterRetryGroup(group: string): string {
+    return `${group}.dead-letter`;
+  }
+
+  /** Every queue a group may own: its queue, its dead letters and a retry queue per possible bucket, for both. */
   queuesOf(group: string): string[] {
     const queues = [this.groupQueue(group), this.deadLetterQueue(group)];
-    for (let bucket = MIN_BUCKET_MS; bucket <= 2 ** 31; bucket *= 2) queues.push(`${this.exchange}.${group}.retry.${bucket}`);
+    for (const owner of [group, this.deadLetterRetryGroup(group)]) {
+      for (let bucket = MIN_BUCKET_MS; bucket <= 2 ** 31; bucket *= 2) queues.push(`${this.exchange}.${owner}.retry.${bucket}`);
+    }
     return queues;
   }
 }
