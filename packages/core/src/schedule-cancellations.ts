@@ -19,10 +19,15 @@ export const DEFAULT_CANCELLATION_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 /** Cancellations in this process's memory: for tests and one-process apps (every bus given the same instance). */
 export class MemoryScheduleCancellations implements ScheduleCancellations {
   private readonly cancelled = new Map<string, number>();
+  /** Prune when the map doubles since the last prune: amortized O(1) per cancel. */
+  private pruneAt = 1_024;
 
   async cancel(id: string, keepUntil: number): Promise<void> {
-    this.prune();
     this.cancelled.set(id, keepUntil);
+    if (this.cancelled.size >= this.pruneAt) {
+      this.prune();
+      this.pruneAt = Math.max(1_024, this.cancelled.size * 2);
+    }
   }
 
   async isCancelled(id: string): Promise<boolean> {
