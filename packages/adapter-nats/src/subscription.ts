@@ -1,9 +1,16 @@
-import { type DeliveryHandler, DeliveryTracker, type ReceivedMessage, type Subscription } from '@org/eventbus';
+import {
+  attemptFromHeaders,
+  type DeliveryHandler,
+  DeliveryTracker,
+  EventbusHeaders,
+  type ReceivedMessage,
+  type Subscription,
+} from '@org/eventbus';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { LinkState } from './connection.js';
 import { type NatsRaw, type SettleContext, settleActions } from './delivery.js';
 import { Puller } from './puller.js';
-import { type AckInfo, fromNatsHeaders, KEY_HEADER, PROGRESS } from './wire.js';
+import { type AckInfo, fromNatsHeaders, KEY_HEADER, nakPayload, PROGRESS } from './wire.js';
 
 /** One durable this subscription reads, and how its subjects map back to channels. */
 export interface PullTarget {
@@ -12,11 +19,15 @@ export interface PullTarget {
   channelOf: (subject: string, headers: Record<string, string>) => string;
   /** Create the durable consumer (again), idempotently. */
   ensure: () => Promise<void>;
+  /** The group's deferred copies: held until `eventbus-not-before`, their attempt read from headers. */
+  deferred?: boolean;
 }
 
 /** What a subscription needs beside its targets; group, deadLetters, maxDeliver and publishDeadLetter go to the settles. */
 export interface SubscriptionContext extends Omit<SettleContext, 'respond'> {
   nc: NatsConnection;
+  /** Longest hold of a deferred copy in one step (the `maxDelayMs` option). */
+  maxDelayMs: number;
   link: LinkState;
   prefetch: number;
   /** Redeliveries happen after this long without a settle or progress signal. */
@@ -58,6 +69,7 @@ export class NatsSubscription implements Subscription {
         maxDeliver: ctx.maxDeliver,
         respond: (msg, payload) => this.respond(msg, payload),
         publishDeadLetter: ctx.publishDeadLetter,
+        publishDeferred: ctx.publishDeferred,
       }),
       handler: (delivery) => {
         // Delivered more often than maxDeliver without a settle (a consumer that keeps dying on it):
@@ -173,10 +185,24 @@ export class NatsSubscription implements Subscription {
 
   private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
     const headers = fromNatsHeaders(msg.headers);
+    let attempt = info?.deliveryCount ?? 1;
+    if (target.deferred && info) {
+      // A deferred copy's first delivery is always its hold, even when the time has passed (a
+      // consumer that was down): so the server's count is exactly one hold plus the attempts since,
+      // and the attempt is the one the copy carries plus those (decision 0009).
+      if (info.deliveryCount === 1) {
+        const wait = Number(headers[EventbusHeaders.notBefore]) - Date.now();
+        const holdMs = Number.isFinite(wait) ? Math.min(Math.max(1, wait), this.ctx.maxDelayMs) : 1;
+        this.respond(msg, nakPayload(holdMs));
+        this.schedulePump();
+        return;
+      }
+      attempt = attemptFromHeaders(headers) + info.deliveryCount - 2;
+    }
     const key = headers[KEY_HEADER] ?? headers['ce-partitionkey'];
     delete headers[KEY_HEADER];
     const message: ReceivedMessage = { channel: target.channelOf(msg.subject, headers), headers, body: msg.data };
     if (key !== undefined) message.key = key;
-    this.tracker.dispatch({ msg, info, stream: target.stream, lastProgress: Date.now() }, message, info?.deliveryCount ?? 1);
+    this.tracker.dispatch({ msg, info, stream: target.stream, lastProgress: Date.now() }, message, attempt);
   }
 }
