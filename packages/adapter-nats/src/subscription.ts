@@ -41,12 +41,37 @@ export interface SubscriptionContext extends Omit<SettleContext, 'respond'> {
 const TICK_MS = 250;
 
 /**
+ * Deferred copies asked for in one request (two may be open): most are holds, settled on arrival
+ * without credit. One at a time: with 16, redeliveries of held copies waited for the request to be
+ * given up (3.5 s late) on nats-server 2.9 (decision 0009).
+ */
+const DEFERRED_BATCH = 1;
+
+/** A deferred copy that is due but found no free credit: held here (with progress) until some frees. */
+interface Due {
+  msg: Msg;
+  info: AckInfo;
+  target: PullTarget;
+  headers: Record<string, string>;
+  attempt: number;
+  lastProgress: number;
+}
+
+/**
  * A group's subscription: pulls within the prefetch credit, hands each message to core's
  * DeliveryTracker, sends `+WPI` progress while a handler runs (a 60 s launch is never redelivered
  * mid-flight), and on close stops pulling at once and drains the tracker.
  */
 export class NatsSubscription implements Subscription {
+  /** The channel (or dead-letter) consumers, sharing the prefetch credit. */
   private readonly pullers: Puller[];
+  /**
+   * The group's deferred copies, pulled outside the credit: an idle request there would hold credit
+   * the channels need (prefetch 1 would starve). Most of what it gets is a hold settled on arrival;
+   * a due copy waits in `due` until the tracker has room, so handlers never exceed prefetch.
+   */
+  private readonly deferredPuller: Puller | undefined;
+  private readonly due: Due[] = [];
   private readonly tracker: DeliveryTracker<NatsRaw>;
   /** Settles made while the link was down (the client would drop them): sent on reconnect. */
   private readonly heldSettles: { msg: Msg; payload: Uint8Array }[] = [];
@@ -83,19 +108,21 @@ export class NatsSubscription implements Subscription {
       drainTimeoutMs: ctx.drainTimeoutMs,
       onSettled: () => this.schedulePump(),
     });
-    this.pullers = targets.map(
-      (target) =>
-        new Puller(ctx.nc, {
-          stream: target.stream,
-          durable: target.durable,
-          expiresMs: ctx.pullExpiresMs,
-          sharesCredit: targets.length > 1,
-          onMessage: (msg, info) => this.dispatch(msg, info, target),
-          onCredit: () => this.schedulePump(),
-          onError: ctx.onError,
-          recreate: target.ensure,
-        }),
-    );
+    const own = targets.filter((t) => !t.deferred);
+    const puller = (target: PullTarget) =>
+      new Puller(ctx.nc, {
+        stream: target.stream,
+        durable: target.durable,
+        expiresMs: ctx.pullExpiresMs,
+        sharesCredit: !target.deferred && own.length > 1,
+        onMessage: (msg, info) => this.dispatch(msg, info, target),
+        onCredit: () => this.schedulePump(),
+        onError: ctx.onError,
+        recreate: target.ensure,
+      });
+    this.pullers = own.map(puller);
+    const deferred = targets.find((t) => t.deferred);
+    this.deferredPuller = deferred && puller(deferred);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     this.pump();
@@ -106,11 +133,16 @@ export class NatsSubscription implements Subscription {
     for (const { msg, payload } of this.heldSettles.splice(0)) msg.respond(payload);
     if (this.closing) return;
     for (const puller of this.pullers) puller.reconnected();
+    this.deferredPuller?.reconnected();
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const puller of this.pullers) puller.stop();
+      this.deferredPuller?.stop();
+      // Due copies no handler took: back to the group at once. The server counts this delivery, so
+      // such a copy comes back one attempt higher (rare: due while every credit was in use).
+      for (const { msg } of this.due.splice(0)) this.respond(msg, nakPayload(0));
       await this.tracker.drain();
       clearInterval(this.timer);
       // Settles are plain publishes: make sure they reached the server before reporting closed.
@@ -143,6 +175,13 @@ export class NatsSubscription implements Subscription {
     if (this.closing) return;
     let free = this.ctx.prefetch - this.tracker.size;
     for (const p of this.pullers) free -= p.requested;
+    // Due copies first: they waited for their time already.
+    while (free > 0 && this.due.length > 0) {
+      const { msg, info, target, headers, attempt } = this.due.shift()!;
+      this.track(msg, info, target, headers, attempt);
+      free--;
+    }
+    if (this.due.length === 0 && this.deferredPuller?.canRequest(DEFERRED_BATCH, 1)) this.deferredPuller.request(DEFERRED_BATCH);
     if (free <= 0) return;
     const lowWater = Math.max(1, Math.floor(this.ctx.prefetch / 4));
     const n = this.pullers.length;
@@ -175,30 +214,38 @@ export class NatsSubscription implements Subscription {
   private tick(): void {
     const now = Date.now();
     for (const puller of this.pullers) puller.checkAlive(now);
+    this.deferredPuller?.checkAlive(now);
     if (!this.ctx.link.connected) return;
     for (const { raw } of this.tracker.deliveries()) {
       if (now - raw.lastProgress < this.progressEveryMs) continue;
       raw.lastProgress = now;
       raw.msg.respond(PROGRESS);
     }
+    for (const due of this.due) {
+      if (now - due.lastProgress < this.progressEveryMs) continue;
+      due.lastProgress = now;
+      due.msg.respond(PROGRESS);
+    }
   }
 
   private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
     const headers = fromNatsHeaders(msg.headers);
-    let attempt = info?.deliveryCount ?? 1;
-    if (target.deferred && info) {
-      // A deferred copy's first delivery is always its hold, even when the time has passed (a
-      // consumer that was down): so the server's count is exactly one hold plus the attempts since,
-      // and the attempt is the one the copy carries plus those (decision 0009).
-      if (info.deliveryCount === 1) {
-        const wait = Number(headers[EventbusHeaders.notBefore]) - Date.now();
-        const holdMs = Number.isFinite(wait) ? Math.min(Math.max(1, wait), this.ctx.maxDelayMs) : 1;
-        this.respond(msg, nakPayload(holdMs));
-        this.schedulePump();
-        return;
-      }
-      attempt = attemptFromHeaders(headers) + info.deliveryCount - 2;
+    if (!target.deferred || !info) return this.track(msg, info, target, headers, info?.deliveryCount ?? 1);
+    // A deferred copy's first delivery is always its hold, even when the time has passed (a
+    // consumer that was down): so the server's count is exactly one hold plus the attempts since,
+    // and the attempt is the one the copy carries plus those (decision 0009).
+    if (info.deliveryCount === 1) {
+      const wait = Number(headers[EventbusHeaders.notBefore]) - Date.now();
+      const holdMs = Number.isFinite(wait) ? Math.min(Math.max(1, wait), this.ctx.maxDelayMs) : 1;
+      this.respond(msg, nakPayload(holdMs));
+    } else {
+      const attempt = attemptFromHeaders(headers) + info.deliveryCount - 2;
+      this.due.push({ msg, info, target, headers, attempt, lastProgress: Date.now() });
     }
+    this.schedulePump();
+  }
+
+  private track(msg: Msg, info: AckInfo | undefined, target: PullTarget, headers: Record<string, string>, attempt: number): void {
     const key = headers[KEY_HEADER] ?? headers['ce-partitionkey'];
     delete headers[KEY_HEADER];
     const message: ReceivedMessage = { channel: target.channelOf(msg.subject, headers), headers, body: msg.data };
