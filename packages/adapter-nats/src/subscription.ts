@@ -230,7 +230,10 @@ export class NatsSubscription implements Subscription {
 
   private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
     const headers = fromNatsHeaders(msg.headers);
-    if (!target.deferred || !info) return this.track(msg, info, target, headers, info?.deliveryCount ?? 1);
+    if (!target.deferred || !info) {
+      this.track(msg, info, target, headers, info?.deliveryCount ?? 1);
+      return;
+    }
     // A deferred copy's first delivery is always its hold, even when the time has passed (a
     // consumer that was down): so the server's count is exactly one hold plus the attempts since,
     // and the attempt is the one the copy carries plus those (decision 0009).
