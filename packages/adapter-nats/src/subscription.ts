@@ -40,12 +40,8 @@ export interface SubscriptionContext extends Omit<SettleContext, 'respond'> {
 
 const TICK_MS = 250;
 
-/**
- * Deferred copies asked for in one request (two may be open): most are holds, settled on arrival
- * without credit. One at a time: with 16, redeliveries of held copies waited for the request to be
- * given up (3.5 s late) on nats-server 2.9 (decision 0009).
- */
-const DEFERRED_BATCH = 1;
+/** Deferred copies asked for in one request (two may be open): most are holds, settled on arrival without credit. */
+const DEFERRED_BATCH = 16;
 
 /** A deferred copy that is due but found no free credit: held here (with progress) until some frees. */
 interface Due {
@@ -114,7 +110,9 @@ export class NatsSubscription implements Subscription {
         stream: target.stream,
         durable: target.durable,
         expiresMs: ctx.pullExpiresMs,
-        sharesCredit: !target.deferred && own.length > 1,
+        // The deferred copies count as a sharer: a drained channel then holds one credit in its idle
+        // request, not all of it, so a due copy finds credit (decision 0009).
+        sharesCredit: !target.deferred && targets.length > 1,
         onMessage: (msg, info) => this.dispatch(msg, info, target),
         onCredit: () => this.schedulePump(),
         onError: ctx.onError,
