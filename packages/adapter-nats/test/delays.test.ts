@@ -149,6 +149,31 @@ describeBroker('NatsTransport defer', { variable: URL_VARIABLE }, (url) => {
     console.info(`restart: copy came ${copy!.at - notBefore} ms after its time`);
   });
 
+  it('a copy whose consumer died on it comes back one attempt higher, as any delivery does', async () => {
+    const channel = fixture.name('defer-died');
+    const dying = fixture.transport({ drainTimeoutMs: 0 });
+    const onCopy = createSpy<Seen>();
+    const sub = await dying.subscribe({ group: 'died', channels: [channel], prefetch: 4 }, async (d) => {
+      if (d.message.headers[EventbusHeaders.notBefore] === undefined) return deferUntil(d, Date.now() + 500);
+      onCopy.fn(seen(d));
+      // Never settled: the process "dies" with the copy in its hands.
+      await new Promise(() => undefined);
+    });
+    await dying.publish([cloudEventMessage(channel, { n: 5 })]);
+    const [first] = await onCopy.waitForCount(1, { timeoutMs: 10_000 });
+    expect(first!.attempt).toBe(1);
+    await sub.close();
+    await dying.close();
+    const next = createSpy<Seen>();
+    await fixture.transport().subscribe({ group: 'died', channels: [channel], prefetch: 4 }, async (d) => {
+      next.fn(seen(d));
+      return d.ack();
+    });
+    const [again] = await next.waitForCount(1, { timeoutMs: 15_000 });
+    expect(again!.attempt).toBe(2);
+    expect(again!.body).toEqual({ n: 5 });
+  });
+
   it('long holds do not delay short ones (no head-of-line blocking); lateness reported', async () => {
     const transport = fixture.transport({ maxAckPending: 20 });
     const channel = fixture.name('defer-hol');
