@@ -43,10 +43,10 @@ const TICK_MS = 250;
 /** Deferred copies asked for in one request (two may be open): most are holds, settled on arrival without credit. */
 const DEFERRED_BATCH = 16;
 
-/** A deferred copy that is due but found no free credit: held here (with progress) until some frees. */
-interface Due {
+/** A message that arrived while every handler slot was taken: held here (with progress) until one frees. */
+interface Waiting {
   msg: Msg;
-  info: AckInfo;
+  info: AckInfo | undefined;
   target: PullTarget;
   headers: Record<string, string>;
   attempt: number;
@@ -63,11 +63,13 @@ export class NatsSubscription implements Subscription {
   private readonly pullers: Puller[];
   /**
    * The group's deferred copies, pulled outside the credit: an idle request there would hold credit
-   * the channels need (prefetch 1 would starve). Most of what it gets is a hold settled on arrival;
-   * a due copy waits in `due` until the tracker has room, so handlers never exceed prefetch.
+   * the channels need. Most of what it gets is a hold, settled on arrival. A due copy runs as soon as
+   * a handler slot is free, even while a quiet channel's pull request holds credit (at prefetch 1 it
+   * would otherwise wait for that request to expire); a channel message that then arrives waits in
+   * `waiting` for the slot, so handlers never exceed prefetch.
    */
   private readonly deferredPuller: Puller | undefined;
-  private readonly due: Due[] = [];
+  private readonly waiting: Waiting[] = [];
   private readonly tracker: DeliveryTracker<NatsRaw>;
   /** Settles made while the link was down (the client would drop them): sent on reconnect. */
   private readonly heldSettles: { msg: Msg; payload: Uint8Array }[] = [];
@@ -111,7 +113,7 @@ export class NatsSubscription implements Subscription {
         durable: target.durable,
         expiresMs: ctx.pullExpiresMs,
         // The deferred copies count as a sharer: a drained channel then holds one credit in its idle
-        // request, not all of it, so a due copy finds credit (decision 0009).
+        // request, not all of it, so a channel message rarely has to wait behind a due copy.
         sharesCredit: !target.deferred && targets.length > 1,
         onMessage: (msg, info) => this.dispatch(msg, info, target),
         onCredit: () => this.schedulePump(),
@@ -138,9 +140,9 @@ export class NatsSubscription implements Subscription {
     this.closing ??= (async () => {
       for (const puller of this.pullers) puller.stop();
       this.deferredPuller?.stop();
-      // Due copies no handler took: back to the group at once. The server counts this delivery, so
-      // such a copy comes back one attempt higher (rare: due while every credit was in use).
-      for (const { msg } of this.due.splice(0)) this.respond(msg, nakPayload(0));
+      // Messages no handler took: back to the group at once. The server counts this delivery, so
+      // such a message comes back one attempt higher (rare: it arrived while every slot was taken).
+      for (const { msg } of this.waiting.splice(0)) this.respond(msg, nakPayload(0));
       await this.tracker.drain();
       clearInterval(this.timer);
       // Settles are plain publishes: make sure they reached the server before reporting closed.
@@ -171,15 +173,14 @@ export class NatsSubscription implements Subscription {
 
   private pump(): void {
     if (this.closing) return;
-    let free = this.ctx.prefetch - this.tracker.size;
-    for (const p of this.pullers) free -= p.requested;
-    // Due copies first: they waited for their time already.
-    while (free > 0 && this.due.length > 0) {
-      const { msg, info, target, headers, attempt } = this.due.shift()!;
-      this.track(msg, info, target, headers, attempt);
-      free--;
+    while (this.tracker.size < this.ctx.prefetch && this.waiting.length > 0) this.track(this.waiting.shift()!);
+    // More deferred copies once none waits for a slot (a copy's hold is timed from its notBefore,
+    // so pulling it later makes it no later, as long as it is pulled before then).
+    if (!this.waiting.some((w) => w.target.deferred) && this.deferredPuller?.canRequest(DEFERRED_BATCH, 1)) {
+      this.deferredPuller.request(DEFERRED_BATCH);
     }
-    if (this.due.length === 0 && this.deferredPuller?.canRequest(DEFERRED_BATCH, 1)) this.deferredPuller.request(DEFERRED_BATCH);
+    let free = this.ctx.prefetch - this.tracker.size - this.waiting.length;
+    for (const p of this.pullers) free -= p.requested;
     if (free <= 0) return;
     const lowWater = Math.max(1, Math.floor(this.ctx.prefetch / 4));
     const n = this.pullers.length;
@@ -219,17 +220,17 @@ export class NatsSubscription implements Subscription {
       raw.lastProgress = now;
       raw.msg.respond(PROGRESS);
     }
-    for (const due of this.due) {
-      if (now - due.lastProgress < this.progressEveryMs) continue;
-      due.lastProgress = now;
-      due.msg.respond(PROGRESS);
+    for (const w of this.waiting) {
+      if (now - w.lastProgress < this.progressEveryMs) continue;
+      w.lastProgress = now;
+      w.msg.respond(PROGRESS);
     }
   }
 
   private dispatch(msg: Msg, info: AckInfo | undefined, target: PullTarget): void {
     const headers = fromNatsHeaders(msg.headers);
     if (!target.deferred || !info) {
-      this.track(msg, info, target, headers, info?.deliveryCount ?? 1);
+      this.admit({ msg, info, target, headers, attempt: info?.deliveryCount ?? 1, lastProgress: Date.now() });
       return;
     }
     // A deferred copy's first delivery is always its hold, even when the time has passed (a
@@ -241,12 +242,18 @@ export class NatsSubscription implements Subscription {
       this.respond(msg, nakPayload(holdMs));
     } else {
       const attempt = attemptFromHeaders(headers) + info.deliveryCount - 2;
-      this.due.push({ msg, info, target, headers, attempt, lastProgress: Date.now() });
+      this.admit({ msg, info, target, headers, attempt, lastProgress: Date.now() });
     }
     this.schedulePump();
   }
 
-  private track(msg: Msg, info: AckInfo | undefined, target: PullTarget, headers: Record<string, string>, attempt: number): void {
+  /** To a handler now if a slot is free and nothing waits before it, else into `waiting`. */
+  private admit(w: Waiting): void {
+    if (this.waiting.length === 0 && this.tracker.size < this.ctx.prefetch) this.track(w);
+    else this.waiting.push(w);
+  }
+
+  private track({ msg, info, target, headers, attempt }: Waiting): void {
     const key = headers[KEY_HEADER] ?? headers['ce-partitionkey'];
     delete headers[KEY_HEADER];
     const message: ReceivedMessage = { channel: target.channelOf(msg.subject, headers), headers, body: msg.data };

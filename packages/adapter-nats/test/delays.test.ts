@@ -174,6 +174,24 @@ describeBroker('NatsTransport defer', { variable: URL_VARIABLE }, (url) => {
     expect(again!.body).toEqual({ n: 5 });
   });
 
+  it('at prefetch 1 a due copy does not wait for the quiet channel\'s idle pull request to expire', async () => {
+    // The pull requests last 5 s: a copy that waited for the channel's credit came up to 4 s late.
+    const transport = fixture.transport({ pullExpiresMs: 5000 });
+    const channel = fixture.name('defer-prefetch-1');
+    const copies = createSpy<Seen>();
+    await transport.subscribe({ group: 'p1', channels: [channel], prefetch: 1 }, async (d) => {
+      if (d.message.headers[EventbusHeaders.notBefore] === undefined) return deferUntil(d, Date.now() + 1000 + 700 * (json(d.message.body) as { n: number }).n);
+      copies.fn(seen(d));
+      return d.ack();
+    });
+    await transport.publish(Array.from({ length: 5 }, (_, n) => cloudEventMessage(channel, { n })));
+    await copies.waitForCount(5, { timeoutMs: 15_000 });
+    const late = lateness(copies.calls);
+    expect(late[0]).toBeGreaterThanOrEqual(0);
+    expect(late.at(-1)).toBeLessThan(500);
+    console.info(`nats defer at prefetch 1: lateness p50 ${percentile(late, 50)} ms, max ${late.at(-1)} ms`);
+  });
+
   it('long holds do not delay short ones (no head-of-line blocking); lateness reported', async () => {
     const transport = fixture.transport({ maxAckPending: 20 });
     const channel = fixture.name('defer-hol');
