@@ -2,6 +2,7 @@ import {
   checkSubscribeOptions,
   ConfigError,
   consoleLogger,
+  type DeadLetterVisitor,
   type DeliveryHandler,
   errorMessage,
   type GroupTopology,
@@ -22,6 +23,7 @@ import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, followLink, LinkState } from './connection.js';
 import { deferredPrefixFor, type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { Publisher } from './publisher.js';
 import { NatsSubscription, type PullTarget } from './subscription.js';
 import {
@@ -153,6 +155,29 @@ export class NatsTransport implements Transport {
     );
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** The group's dead letters, one by one (dead-letters.ts); a redrive reaches this group alone. */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const { nc, jsm, publisher } = await this.connection();
+    const opts = this.options;
+    try {
+      await scanDeadLetters(
+        {
+          nc,
+          jsm,
+          stream: deadLetterStream(opts),
+          subject: deadLetterSubject(opts.deadLetterPrefix, group),
+          redrive: (channel, copy) =>
+            publisher.publishAll([{ ...copy, subject: deferredSubject(deferredPrefixFor(opts.prefix), deferredToken(group, false), channel) }], undefined, false),
+        },
+        group,
+        visit,
+      );
+    } catch (error) {
+      throw new TransportError(redact(`cannot scan the dead letters of group "${group}": ${errorMessage(error)}`), { cause: error });
+    }
   }
 
   /**
