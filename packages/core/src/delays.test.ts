@@ -69,6 +69,13 @@ describe('publish with delay / deliverAt', () => {
     }
   });
 
+  it('encode (what an outbox stores) keeps the time in the header, so the relay need not know of it', async () => {
+    const { bus } = setup();
+    const { message } = bus.encode(Reminder, { n: 1 }, { delay: 60_000 });
+    expect(Number(message.headers[EventbusHeaders.deliverAt])).toBe(message.notBefore);
+    expect(() => bus.encode(Reminder, { n: 1 }, { delay: -1 })).toThrow(/`delay`/);
+  });
+
   it('publishBatch: the call schedules every entry for one time; an entry of its own wins', async () => {
     const { bus, sent } = setup();
     bus.handle(Reminder, {}, () => {});
