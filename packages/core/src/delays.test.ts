@@ -123,7 +123,7 @@ describe('ctx.retryAfter', () => {
     const { bus } = setup();
     const calls = createSpy<number>();
     const nudged = createSpy<number>();
-    bus.handle(Reminder, { emits: [Nudge], middleware: [idempotency({ ttl: 60_000 })] }, async (event, ctx) => {
+    bus.handle(Reminder, { emits: [Nudge], middleware: [idempotency({ ttl: 60_000 })] }, async (_event, ctx) => {
       calls.fn(ctx.attempt);
       await ctx.emit(Nudge, { n: calls.count });
       if (calls.count === 1) await ctx.retryAfter(new Date(Date.now() + 100));
