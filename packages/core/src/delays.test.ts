@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus, type EventBus, entry } from './bus.js';
 import { defineEvent } from './contract.js';
+import { createTransport } from './create-transport.js';
 import { ConfigError, RetryLaterError } from './errors.js';
 import { EventbusHeaders } from './headers.js';
 import { MemoryTransport } from './memory/transport.js';
@@ -178,8 +179,10 @@ describe('cancelScheduled', () => {
 });
 
 describe('MemoryTransport maxDelayMs', () => {
-  it('is a whole number of ms ≥ 1000', () => {
+  it('is a whole number of ms ≥ 1000, also from a memory:// URL', async () => {
     expect(() => new MemoryTransport({ maxDelayMs: 10 })).toThrow(/`maxDelayMs`/);
     expect(new MemoryTransport({ maxDelayMs: 5_000 }).capabilities.maxDelayMs).toBe(5_000);
+    expect((await createTransport('memory://delays-url?maxDelayMs=60000')).capabilities.maxDelayMs).toBe(60_000);
+    await expect(createTransport('memory://delays-url?maxDelayMs=soon')).rejects.toThrow(/`maxDelayMs`/);
   });
 });
