@@ -172,6 +172,28 @@ describe('cancelScheduled', () => {
     await seen.expectNone(() => true, 300);
   });
 
+  it('an unreachable store: the due event is deferred 2 s (same attempt), the error reported, then it runs', async () => {
+    let failures = 1;
+    const flaky = {
+      cancel: async () => {},
+      isCancelled: async () => {
+        if (failures-- > 0) throw new Error('store down');
+        return false;
+      },
+    };
+    const errors = createSpy<{ message: string; settle?: string }>();
+    const { bus } = setup({ holds: false, cancellations: flaky, onError: (error, context) => errors.fn({ message: error.message, ...context }) });
+    const seen = createSpy<{ at: number; attempt: number }>();
+    bus.handle(Reminder, {}, (_e, ctx) => seen.fn({ at: Date.now(), attempt: ctx.attempt }));
+    await bus.start();
+    const deliverAt = Date.now() + 100;
+    await bus.publish(Reminder, { n: 1 }, { deliverAt });
+    const [got] = await seen.waitForCount(1, { timeoutMs: 6_000 });
+    expect(got!.at - deliverAt).toBeGreaterThanOrEqual(2_000 - CLOCK_TOLERANCE_MS);
+    expect(got!.attempt).toBe(1);
+    expect(errors.calls).toEqual([expect.objectContaining({ message: 'store down', settle: 'cancellation lookup' })]);
+  });
+
   it('without the cancellations option it throws naming it', async () => {
     const { bus } = setup();
     await expect(bus.cancelScheduled('some-id')).rejects.toThrow(/bus option `cancellations`/);
