@@ -119,7 +119,7 @@ function notInstalled(packageName: string, scheme: string): ConfigError {
   });
 }
 
-/** `memory://name?serialize=false&maxBacklog=5000`: the options a URL can carry. */
+/** `memory://name?serialize=false&maxBacklog=5000&maxDelayMs=60000`: the options a URL can carry. */
 function memoryUrlOptions(params: URLSearchParams): MemoryTransportOptions {
   const options: MemoryTransportOptions = {};
   for (const [name, value] of params) {
@@ -127,7 +127,8 @@ function memoryUrlOptions(params: URLSearchParams): MemoryTransportOptions {
       if (value !== 'true' && value !== 'false') throw new ConfigError('serialize', `must be true or false (got "${value}")`);
       options.serialize = value === 'true';
     } else if (name === 'maxBacklog') options.maxBacklog = Number(value);
-    else throw new ConfigError('url', `memory:// takes serialize and maxBacklog; unknown parameter "${name}"`);
+    else if (name === 'maxDelayMs') options.maxDelayMs = Number(value);
+    else throw new ConfigError('url', `memory:// takes serialize, maxBacklog and maxDelayMs; unknown parameter "${name}"`);
   }
   return options;
 }

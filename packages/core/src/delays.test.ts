@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus, type EventBus, entry } from './bus.js';
 import { defineEvent } from './contract.js';
+import { createTransport } from './create-transport.js';
 import { ConfigError, RetryLaterError } from './errors.js';
 import { EventbusHeaders } from './headers.js';
 import { MemoryTransport } from './memory/transport.js';
@@ -69,6 +70,13 @@ describe('publish with delay / deliverAt', () => {
     }
   });
 
+  it('encode (what an outbox stores) keeps the time in the header, so the relay need not know of it', async () => {
+    const { bus } = setup();
+    const { message } = bus.encode(Reminder, { n: 1 }, { delay: 60_000 });
+    expect(Number(message.headers[EventbusHeaders.deliverAt])).toBe(message.notBefore);
+    expect(() => bus.encode(Reminder, { n: 1 }, { delay: -1 })).toThrow(/`delay`/);
+  });
+
   it('publishBatch: the call schedules every entry for one time; an entry of its own wins', async () => {
     const { bus, sent } = setup();
     bus.handle(Reminder, {}, () => {});
@@ -116,7 +124,7 @@ describe('ctx.retryAfter', () => {
     const { bus } = setup();
     const calls = createSpy<number>();
     const nudged = createSpy<number>();
-    bus.handle(Reminder, { emits: [Nudge], middleware: [idempotency({ ttl: 60_000 })] }, async (event, ctx) => {
+    bus.handle(Reminder, { emits: [Nudge], middleware: [idempotency({ ttl: 60_000 })] }, async (_event, ctx) => {
       calls.fn(ctx.attempt);
       await ctx.emit(Nudge, { n: calls.count });
       if (calls.count === 1) await ctx.retryAfter(new Date(Date.now() + 100));
@@ -164,6 +172,28 @@ describe('cancelScheduled', () => {
     await seen.expectNone(() => true, 300);
   });
 
+  it('an unreachable store: the due event is deferred 2 s (same attempt), the error reported, then it runs', async () => {
+    let failures = 1;
+    const flaky = {
+      cancel: async () => {},
+      isCancelled: async () => {
+        if (failures-- > 0) throw new Error('store down');
+        return false;
+      },
+    };
+    const errors = createSpy<{ message: string; settle?: string }>();
+    const { bus } = setup({ holds: false, cancellations: flaky, onError: (error, context) => errors.fn({ message: error.message, ...context }) });
+    const seen = createSpy<{ at: number; attempt: number }>();
+    bus.handle(Reminder, {}, (_e, ctx) => seen.fn({ at: Date.now(), attempt: ctx.attempt }));
+    await bus.start();
+    const deliverAt = Date.now() + 100;
+    await bus.publish(Reminder, { n: 1 }, { deliverAt });
+    const [got] = await seen.waitForCount(1, { timeoutMs: 6_000 });
+    expect(got!.at - deliverAt).toBeGreaterThanOrEqual(2_000 - CLOCK_TOLERANCE_MS);
+    expect(got!.attempt).toBe(1);
+    expect(errors.calls).toEqual([expect.objectContaining({ message: 'store down', settle: 'cancellation lookup' })]);
+  });
+
   it('without the cancellations option it throws naming it', async () => {
     const { bus } = setup();
     await expect(bus.cancelScheduled('some-id')).rejects.toThrow(/bus option `cancellations`/);
@@ -171,8 +201,10 @@ describe('cancelScheduled', () => {
 });
 
 describe('MemoryTransport maxDelayMs', () => {
-  it('is a whole number of ms ≥ 1000', () => {
+  it('is a whole number of ms ≥ 1000, also from a memory:// URL', async () => {
     expect(() => new MemoryTransport({ maxDelayMs: 10 })).toThrow(/`maxDelayMs`/);
     expect(new MemoryTransport({ maxDelayMs: 5_000 }).capabilities.maxDelayMs).toBe(5_000);
+    expect((await createTransport('memory://delays-url?maxDelayMs=60000')).capabilities.maxDelayMs).toBe(60_000);
+    await expect(createTransport('memory://delays-url?maxDelayMs=soon')).rejects.toThrow(/`maxDelayMs`/);
   });
 });

@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
 import type { HeldEmits, Next } from './context.js';
 import type { Emitter } from './publisher.js';
-import { settledBySchedule } from './receive-check.js';
+import { mayBeScheduled, settledBySchedule } from './receive-check.js';
 import { retryTime } from './schedule.js';
 import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
@@ -83,12 +83,15 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     const route = options.routes.get(event.type);
     // Another contract on a shared channel that this group does not handle: not ours, not poison.
     if (!route) return settleSafely('ack', event.id, () => delivery.ack());
-    const scheduleCheck = {
-      cancellations: options.cancellations,
-      settle: (what: string, settle: () => Promise<void>) => settleSafely(what, event.id, settle),
-      onStoreError: (error: unknown) => reportSettleFailure('cancellation lookup', event.id, error),
-    };
-    if (await settledBySchedule(delivery, event.id, scheduleCheck)) return;
+    // Two header lookups for an ordinary event; the check itself (and its await) only for a scheduled or deferred one.
+    if (mayBeScheduled(delivery.message.headers)) {
+      const scheduleCheck = {
+        cancellations: options.cancellations,
+        settle: (what: string, settle: () => Promise<void>) => settleSafely(what, event.id, settle),
+        onStoreError: (error: unknown) => reportSettleFailure('cancellation lookup', event.id, error),
+      };
+      if (await settledBySchedule(delivery, event.id, scheduleCheck)) return;
+    }
     const parsed = parseData(contract, event.data);
     if (!parsed.ok) {
       const detail = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');

@@ -1,4 +1,4 @@
-import { deferHeaders } from './headers.js';
+import { deferHeaders, EventbusHeaders } from './headers.js';
 import { deliverAtOf, heldUntil } from './schedule.js';
 import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Delivery } from './transport.js';
@@ -12,6 +12,11 @@ export interface ScheduleCheckOptions {
   settle(what: string, settle: () => Promise<void>): Promise<void>;
   /** The store could not be asked (the event is redelivered later). */
   onStoreError(error: unknown): void;
+}
+
+/** True when the message carries a scheduled time or a deferral's hold: only then is the check run. */
+export function mayBeScheduled(headers: Record<string, string>): boolean {
+  return headers[EventbusHeaders.deliverAt] !== undefined || headers[EventbusHeaders.notBefore] !== undefined;
 }
 
 /**

@@ -65,7 +65,7 @@ export const delayScenarios: Scenario[] = [
   },
   {
     name: 'delay-survives-restart',
-    title: 'an event delayed 2 s survives its consumer stopping and a new one starting: handled once, after its time',
+    title: 'an event delayed 2 s survives its publisher and consumer stopping and a new consumer starting: handled once, after its time',
     async run(h) {
       const contract = h.contract('delay-restart');
       const group = h.group();
@@ -76,6 +76,8 @@ export const delayScenarios: Scenario[] = [
       const publisher = await h.bus();
       const deliverAt = Date.now() + 2_000;
       const published = await publisher.publish(contract, { n: 1 }, { deliverAt });
+      // Neither the publisher nor the consumer keeps the wait: both go away before its time.
+      await publisher.stop();
       await first.stop();
       expect(firstSeen.count, 'the stopped consumer never ran it').toBe(0);
 
