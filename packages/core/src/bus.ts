@@ -59,7 +59,7 @@ export interface EventBus {
 }
 
 export function createEventBus(options: EventBusOptions): EventBus {
-  const { transport, source, logger, onError, defaults, maxMessageBytes } = resolveBusOptions(options);
+  const { transport, source, logger, onError, defaults, maxMessageBytes, instrumentation } = resolveBusOptions(options);
   const contracts = new Map<string, EventContract>();
   const register = (contract: EventContract) => {
     const known = contracts.get(contract.type);
@@ -76,7 +76,6 @@ export function createEventBus(options: EventBusOptions): EventBus {
   const assertCanPublish = () => {
     if (state === 'stopped') throw new EventBusError('the event bus is stopped');
   };
-  const { instrumentation } = options;
   const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
   const router = new Router({
     group: options.group ?? source,
@@ -89,6 +88,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
   });
   /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
   const topology = (): GroupTopology[] => groupTopologies(router.registrations, contracts.values());
+  instrumentation?.attach?.({ transport, groups: () => [...new Set(router.registrations.map((r) => r.group))] });
 
   return {
     transport,
@@ -131,7 +131,17 @@ export function createEventBus(options: EventBusOptions): EventBus {
         const routes = router.routesOf(group);
         if (!routes) continue;
         const prefetch = [...routes.values()].reduce((sum, r) => sum + r.registration.concurrency, 0);
-        const receive = createReceiver({ group, encoding: transport.capabilities.encoding, maxMessageBytes, contracts, routes, logger, onError });
+        const receive = createReceiver({
+          group,
+          encoding: transport.capabilities.encoding,
+          maxMessageBytes,
+          contracts,
+          routes,
+          logger,
+          onError,
+          transport: transport.name,
+          instrumentation,
+        });
         const subscription = await transport.subscribe(
           { group, channels, ...(types ? { types } : {}), prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),

@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
 import type { HeldEmits, Next } from './context.js';
 import type { Emitter } from './publisher.js';
+import { tapSettles } from './observe/settle-tap.js';
+import type { Instrumentation } from './tracing/hooks.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
 
 /** A handler of one type inside a group, with its middleware chain already composed. */
@@ -29,6 +31,10 @@ export interface ReceiverOptions {
   routes: ReadonlyMap<string, Route>;
   logger: Logger;
   onError: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
+  /** The transport's short name, for the instrumentation. */
+  transport: string;
+  /** Told of each delivery's start and how it was settled (its `receive` hook). */
+  instrumentation?: Instrumentation | undefined;
 }
 
 /**
@@ -46,9 +52,12 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
   const settleSafely = (what: string, eventId: string | undefined, settle: () => Promise<void>) =>
     guarded(settle, (error) => reportSettleFailure(what, eventId, error));
 
-  const poison = (delivery: Delivery, error: PoisonMessageError) => {
+  const poison = (delivery: Delivery, error: PoisonMessageError, event?: CloudEvent) => {
     logger.warn({ group, channel: delivery.message.channel, reason: error.message }, 'dead-lettering poison message');
-    return settleSafely('dead-letter', undefined, () => delivery.deadLetter(error.message));
+    const tap = tapSettles(options.instrumentation, delivery);
+    const { channel } = delivery.message;
+    tap?.start({ transport: options.transport, group, channel, attempt: delivery.attempt, ...(event ? { event } : {}) });
+    return settleSafely('dead-letter', event?.id, () => (tap?.delivery ?? delivery).deadLetter(error.message));
   };
 
   return async (delivery) => {
@@ -78,21 +87,25 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     const parsed = parseData(contract, event.data);
     if (!parsed.ok) {
       const detail = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`));
+      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`), event);
     }
     event.data = parsed.data;
     if (!route.limiter.tryAcquire()) await route.limiter.acquire();
+    const tap = tapSettles(options.instrumentation, delivery);
     try {
-      const ctx = new DeliveryContext(delivery, event, contract, route, logger, reportSettleFailure);
+      const ctx = new DeliveryContext(tap?.delivery ?? delivery, event, contract, route, logger, reportSettleFailure);
+      tap?.start({ transport: options.transport, group, channel: ctx.channel, attempt: ctx.attempt, event, context: ctx });
       try {
         await route.chain(ctx);
         if (!ctx.settled) await ctx.ack();
       } catch (error) {
         // The dead-letter middleware catches handler failures; reaching here means a middleware broke.
         options.onError(error instanceof Error ? error : new Error(String(error)), { group, eventId: event.id });
+        tap?.broke(error);
         if (!ctx.settled) await ctx.nack({ delayMs: 1000 });
       }
     } finally {
+      tap?.finish();
       route.limiter.release();
     }
   };
