@@ -69,6 +69,7 @@ export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
+  Backlog,
   Delivery,
   DeliveryHandler,
   GroupTopology,
@@ -144,3 +145,6 @@ export {
 } from './observe/observe-bus.js';
 export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
 export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';
+export { createMetrics, loadMetrics, type MetricsOptions } from './metrics/metrics.js';
+export { METRIC, METRIC_ATTR } from './metrics/instruments.js';
+export type { OtelCounter, OtelHistogram, OtelMeter, OtelMeterProvider, OtelMetricsApi, OtelObservable } from './metrics/otel-metrics.js';

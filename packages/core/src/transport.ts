@@ -140,6 +140,14 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
+/** What a broker can tell of one group's backlog (`Transport.backlog`). */
+export interface Backlog {
+  /** Events kept for the group and not yet settled: waiting, held for a retry, and in flight (Kafka's lag). */
+  messages: number;
+  /** Age of the oldest of them, where the broker knows it. */
+  oldestAgeMs?: number;
+}
+
 export interface Transport {
   /** Short name for logs and spans: "memory", "rabbitmq", "kafka", "nats", "sqs". */
   readonly name: string;
@@ -160,4 +168,9 @@ export interface Transport {
   provision(groups: readonly GroupTopology[]): Promise<void>;
   /** Close every subscription (draining), flush publishes, release the connection. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: the group's backlog as the broker tells it (metrics' `eventbus.backlog` gauge). A
+   * transport that cannot tell leaves it out; one that can, answers cheaply (it is polled).
+   */
+  backlog?(group: string): Promise<Backlog>;
 }
