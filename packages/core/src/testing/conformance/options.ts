@@ -40,6 +40,7 @@ export const SCENARIOS = [
   'no-secrets-in-output',
   'auth-failure',
   'emit-after-success',
+  'metrics',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];

@@ -9,6 +9,7 @@ import { failureScenarios } from './scenarios-failure.js';
 import { faultScenarios } from './scenarios-faults.js';
 import { lifecycleScenarios } from './scenarios-lifecycle.js';
 import { memberScenarios } from './scenarios-members.js';
+import { metricsScenarios } from './scenarios-metrics.js';
 
 export const ALL_SCENARIOS: readonly Scenario[] = [
   ...deliveryScenarios,
@@ -18,6 +19,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...edgeScenarios,
   ...memberScenarios,
   ...emitScenarios,
+  ...metricsScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
