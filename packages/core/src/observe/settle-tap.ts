@@ -22,9 +22,10 @@ export class SettleTap {
   ) {
     const settle = <A extends unknown[]>(outcome: DeliveryOutcome, action: (...args: A) => Promise<void>, detail: (...args: A) => Detail) =>
       (...args: A) => this.settle(outcome, () => action(...args), detail(...args));
-    this.delivery = {
-      message: inner.message,
-      attempt: inner.attempt,
+    // A view of the delivery (as watchHandBack makes of a context): whatever else a Delivery carries
+    // reads through to the original; only the settles are watched, and each calls the original.
+    const view = Object.create(inner) as Delivery;
+    this.delivery = Object.assign(view, {
       ack: settle('ack', () => inner.ack(), () => ({})),
       nack: settle('nack', (options?: NackOptions) => inner.nack(options), (options?: NackOptions) =>
         options?.delayMs === undefined ? {} : { delayMs: options.delayMs },
@@ -33,7 +34,7 @@ export class SettleTap {
       defer: settle('defer', (notBefore: number, headers: Record<string, string>) => inner.defer(notBefore, headers), (notBefore: number) => ({
         delayMs: Math.max(0, notBefore - Date.now()),
       })),
-    };
+    });
   }
 
   /** The delivery starts being handled now (in flight from here until its settle completes). */
