@@ -7,8 +7,10 @@ import { z } from 'zod';
 import { createEventBus, type EventBus, type EventBusOptions } from '../bus.js';
 import { defineEvent } from '../contract.js';
 import { UnroutableError } from '../errors.js';
+import { silentLogger } from '../logger.js';
 import { MemoryTransport } from '../memory/transport.js';
 import { createSpy } from '../testing/spy.js';
+import type { Instrumentation } from '../tracing/hooks.js';
 import { tracing } from '../tracing/tracing.js';
 import type { Delivery } from '../transport.js';
 import { type DeliveryEndObservation, type DeliveryStartObservation, observeBus, type PublishObservation } from './observe-bus.js';
@@ -33,6 +35,7 @@ async function busWith(instrumentation: EventBusOptions['instrumentation'], grou
   const bus = createEventBus({
     transport: new MemoryTransport({ broker: randomUUID() }),
     source: '/test/observe',
+    logger: silentLogger,
     instrumentation,
     defaults: { backoff: { initialMs: 1, maxMs: 2 } },
   });
@@ -125,6 +128,23 @@ describe('observeBus', () => {
       ['observe.note', 1],
     ]);
     expect(new Set(seen.published.calls.map((o) => o.durationMs)).size).toBe(1); // one transport call
+  });
+
+  it('tells a delivery whose middleware broke as error, with what broke', async () => {
+    const seen = listen();
+    const broken: Instrumentation = {
+      process: () => (next) => async (ctx) => {
+        if (ctx.attempt === 1) throw new Error('instrumentation bug');
+        await next(ctx);
+      },
+    };
+    const bus = await busWith([observeBus(seen.listener), broken]);
+    await bus.publish(Job, { mode: 'ok' });
+    const ends = await seen.ended.waitForCount(2, { description: 'the broken attempt and its redelivery' });
+    expect(ends.map((e) => [e.attempt, e.outcome, e.reason])).toEqual([
+      [1, 'error', 'instrumentation bug'],
+      [2, 'ack', undefined],
+    ]);
   });
 
   it('keeps working when the listener throws', async () => {
