@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createEnvelope, createEventBus, encodeBinary, encodeStructured, silentLogger } from '@org/eventbus';
 import { KafkaTransport } from '@org/eventbus-kafka';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
-import { type BenchPath, data, measured, runBench, Schema, type Setup, withEncoding } from './lib/harness.js';
+import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
 
 const BROKERS = (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(',');
 const PARTITIONS = 3;
@@ -56,7 +56,7 @@ const raw =
     };
   };
 
-const transport = () => new KafkaTransport({ brokers: BROKERS, partitions: PARTITIONS, ...fast });
+const transport = (wireMode?: 'binary' | 'structured') => new KafkaTransport({ brokers: BROKERS, partitions: PARTITIONS, ...fast, ...(wireMode ? { wireMode } : {}) });
 const groupOf = (channel: string) => {
   const group = `g-${channel}`;
   topics.push(`${group}.retry`, `${group}.dlt`);
@@ -92,7 +92,7 @@ const bus =
   async (onEvent) => {
     const channel = topicName(`bus-${mode}`);
     const contract = measured(TYPE, channel);
-    const make = () => (mode === 'structured' ? withEncoding(transport(), { mode: 'structured' }) : transport());
+    const make = () => transport(mode);
     const consumer = createEventBus({ transport: make(), source: '/bench', logger: silentLogger });
     // The bus's default concurrency (10), as docs/adapters/kafka.md recommends for handlers that finish at once.
     consumer.handle(contract, { group: groupOf(channel) }, (event) => onEvent(event.data.sentAt));

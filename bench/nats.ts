@@ -6,7 +6,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { createEnvelope, createEventBus, encodeBinary, encodeStructured, silentLogger } from '@org/eventbus';
 import { NatsTransport } from '@org/eventbus-nats';
-import { type BenchPath, data, measured, runBench, Schema, type Setup, withEncoding } from './lib/harness.js';
+import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
 
 const NATS_URL = process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
 const SERVER = NATS_URL.replace(/^nats:\/\//, '');
@@ -52,7 +52,7 @@ const raw =
     };
   };
 
-const transport = (prefix: string) => new NatsTransport({ servers: NATS_URL, prefix });
+const transport = (prefix: string, wireMode?: 'binary' | 'structured') => new NatsTransport({ servers: NATS_URL, prefix, ...(wireMode ? { wireMode } : {}) });
 
 /** The adapter alone: structured messages encoded as core would, JSON + zod on receive, ack. */
 const adapterAlone: Setup = async (onEvent) => {
@@ -85,7 +85,7 @@ const bus =
   async (onEvent) => {
     const prefix = nextPrefix(`bus-${mode}`);
     const contract = measured(TYPE, 'events');
-    const make = () => (mode === 'structured' ? withEncoding(transport(prefix), { mode: 'structured' }) : transport(prefix));
+    const make = () => transport(prefix, mode);
     const consumer = createEventBus({ transport: make(), source: '/bench', logger: silentLogger });
     consumer.handle(contract, { group: 'bench', concurrency: PREFETCH }, (event) => onEvent(event.data.sentAt));
     await consumer.start();

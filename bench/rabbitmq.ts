@@ -7,7 +7,7 @@ import { AbstractAmqpTopicConsumer, AbstractAmqpTopicPublisher, AmqpConnectionMa
 import { createEnvelope, createEventBus, encodeBinary, encodeStructured, type EncodedEvent, silentLogger } from '@org/eventbus';
 import { RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import amqp, { type ConfirmChannel, type Options } from 'amqplib';
-import { type BenchPath, data, measured, runBench, Schema, type Setup, withEncoding } from './lib/harness.js';
+import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
 import { type MqtMessage, MqtSchema, mqtHandlers, mqtMessage, mqtOptions, quietDependencies } from './lib/mqt.js';
 
 const AMQP_URL = process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -19,6 +19,7 @@ const queues: string[] = [];
 const exchanges = new Set([EXCHANGE, `${EXCHANGE}.dead-letter`]);
 
 type Wire = 'plain' | 'binary' | 'structured';
+type WireMode = 'binary' | 'structured';
 function rawMessage(seq: number, wire: Wire): { body: Buffer; options: Options.Publish } {
   const value = Schema.parse(data(seq));
   if (wire === 'plain') return { body: Buffer.from(JSON.stringify(value)), options: { persistent: true, contentType: 'application/json' } };
@@ -59,7 +60,7 @@ const raw =
     };
   };
 
-const transport = () => new RabbitMqTransport({ url: AMQP_URL, exchange: EXCHANGE });
+const transport = (wireMode?: WireMode) => new RabbitMqTransport({ url: AMQP_URL, exchange: EXCHANGE, ...(wireMode ? { wireMode } : {}) });
 const group = (label: string) => {
   const name = `${label}-${randomUUID().slice(0, 8)}`;
   queues.push(`${EXCHANGE}.${name}`, `${EXCHANGE}.${name}.dead-letter`);
@@ -88,14 +89,11 @@ const adapterAlone: Setup = async (onEvent) => {
   };
 };
 
-/** The bus, with the adapter's binary binding (today's default) or structured mode. */
+/** The bus in the adapter's `wireMode`: its binary binding or structured mode (the default). */
 const bus =
-  (mode: 'binary' | 'structured'): Setup =>
+  (mode: WireMode): Setup =>
   async (onEvent) => {
-    const make = () => {
-      const t = transport();
-      return mode === 'structured' ? withEncoding(t, { mode: 'structured' }) : t;
-    };
+    const make = () => transport(mode);
     const consumer = createEventBus({ transport: make(), source: '/bench', logger: silentLogger });
     consumer.handle(Measured, { group: group('bus'), concurrency: PREFETCH }, (event) => onEvent(event.data.sentAt));
     await consumer.start();

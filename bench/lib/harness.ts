@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type Transport, type WireEncoding, defineEvent } from '@org/eventbus';
+import { defineEvent } from '@org/eventbus';
 import { z } from 'zod';
 import { inLanes } from './lanes.js';
 import { percentile, table, writeSection } from './report.js';
@@ -90,15 +90,6 @@ export async function pacedLatency(setup: Setup, total: number, rate: number): P
   await endpoint.close();
   samples.sort((a, b) => a - b);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
-}
-
-/**
- * The transport with another wire encoding, for measuring a mode its adapter does not default to
- * (an own-property override: the adapters set `capabilities` in their constructor).
- */
-export function withEncoding<T extends Transport>(transport: T, encoding: WireEncoding): T {
-  Object.defineProperty(transport, 'capabilities', { value: { ...transport.capabilities, encoding } });
-  return transport;
 }
 
 export interface BenchPath {

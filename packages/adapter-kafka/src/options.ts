@@ -39,6 +39,12 @@ export interface KafkaTransportOptions {
   drainTimeoutMs?: number;
   /** Largest encoded message (headers + body). Default 1000000 (the broker default is 1 MiB per batch). */
   maxMessageBytes?: number;
+  /**
+   * How events are laid out on the wire (CloudEvents Kafka binding). "structured" (default): the
+   * whole event as one JSON value, `content-type: application/cloudevents+json`; "binary": attributes
+   * as `ce_` headers, the data alone in the value. Either mode reads both (docs/decisions/0008).
+   */
+  wireMode?: 'structured' | 'binary';
   /** Longest fetch wait on an idle partition (latency of the first message after a quiet spell). Default 500. */
   maxWaitTimeMs?: number;
   /**
@@ -131,6 +137,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
     commitIntervalMs: wholeNumber('commitIntervalMs', options.commitIntervalMs, 100),
     drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
     maxMessageBytes: wholeNumber('maxMessageBytes', options.maxMessageBytes, 1_000_000),
+    wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     maxWaitTimeMs: wholeNumber('maxWaitTimeMs', options.maxWaitTimeMs, 500),
     fetchMaxBytes: wholeNumber('fetchMaxBytes', options.fetchMaxBytes, 1_048_576),
     topicPrefix,
@@ -164,6 +171,7 @@ const URL_OPTIONS = {
   maxMessageBytes: 'number',
   maxWaitTimeMs: 'number',
   fetchMaxBytes: 'number',
+  wireMode: 'string',
   requestTimeoutMs: 'number',
   producers: 'number',
   clientId: 'string',

@@ -72,7 +72,8 @@ export class KafkaTransport implements Transport {
       topicPrefix: this.options.topicPrefix,
     }));
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
+      // Both modes name the binding's headers: a structured-mode bus still reads binary records (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'ce_', contentTypeHeader: 'content-type' },
       orderingPerKey: true,
       nativeDelay: false,
       holdsScheduledPublish: false,

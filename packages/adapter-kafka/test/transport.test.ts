@@ -31,7 +31,7 @@ describe('kafka options', () => {
   it('createTransport picks this adapter for kafka:// URLs', async () => {
     const transport = await createTransport('kafka://127.0.0.1:9092?partitions=2');
     expect(transport).toBeInstanceOf(KafkaTransport);
-    expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'ce_', contentTypeHeader: 'content-type' });
+    expect(transport.capabilities.encoding).toEqual({ mode: 'structured', attributePrefix: 'ce_', contentTypeHeader: 'content-type' });
     await transport.close();
   });
 

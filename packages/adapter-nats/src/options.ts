@@ -40,6 +40,12 @@ export interface NatsTransportOptions {
   publishConcurrency?: number;
   /** Largest encoded message (headers + body) accepted; must fit the server's max_payload. */
   maxMessageBytes?: number;
+  /**
+   * How events are laid out on the wire (CloudEvents NATS binding). "structured" (default): the
+   * whole event as one JSON body, `content-type: application/cloudevents+json`; "binary": attributes
+   * as `ce-` headers, the data alone in the body. Either mode reads both (docs/decisions/0008).
+   */
+  wireMode?: 'structured' | 'binary';
   /** How long `Subscription.close()` waits for deliveries in flight to be settled. */
   drainTimeoutMs?: number;
   /** Lifetime of one pull request; the server sends idle heartbeats within it. */
@@ -142,6 +148,7 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     publishTimeoutMs: wholeNumber('publishTimeoutMs', options.publishTimeoutMs, 30_000, { min: 100 }),
     publishConcurrency: wholeNumber('publishConcurrency', options.publishConcurrency, 256),
     maxMessageBytes: wholeNumber('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000, { min: 0 }),
     pullExpiresMs: wholeNumber('pullExpiresMs', options.pullExpiresMs, 5_000, { min: 1000 }),
     reconnectTimeWaitMs: wholeNumber('reconnectTimeWaitMs', options.reconnectTimeWaitMs, 250, { min: 10 }),
@@ -167,6 +174,7 @@ const URL_OPTIONS = {
   publishTimeoutMs: 'number',
   publishConcurrency: 'number',
   maxMessageBytes: 'number',
+  wireMode: 'string',
   drainTimeoutMs: 'number',
   replicas: 'string',
   consumerReplicas: 'number',

@@ -65,7 +65,8 @@ export class NatsTransport implements Transport {
     const { servers, user, prefix, stream } = this.options;
     hideSecrets(this, () => ({ servers: servers.join(','), ...(user === undefined ? {} : { user }), prefix, stream }));
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'ce-' },
+      // Both modes name the binding's prefix: a structured-mode bus still reads binary messages (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'ce-' },
       // Competing pull consumers with prefetch > 1 (and redelivery) interleave one key's events.
       orderingPerKey: false,
       nativeDelay: true,

@@ -49,10 +49,10 @@ describe('NatsTransport options', () => {
     await transport.close();
   });
 
-  it('declares the CloudEvents NATS binding (ce- headers, datacontenttype included) and is picked by scheme', async () => {
+  it('declares the CloudEvents NATS binding (structured by default, ce- headers read) and is picked by scheme', async () => {
     const transport = await createTransport('nats://127.0.0.1:4222');
     expect(transport).toBeInstanceOf(NatsTransport);
-    expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'ce-' });
+    expect(transport.capabilities.encoding).toEqual({ mode: 'structured', attributePrefix: 'ce-' });
     expect(transport.capabilities.orderingPerKey).toBe(false);
     await transport.close();
   });

@@ -63,6 +63,12 @@ export interface RabbitMqTransportOptions {
   connectTimeoutMs?: number;
   /** How long a closing subscription waits for deliveries already handed out. Default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * How events are laid out on the wire (CloudEvents AMQP binding). "structured" (default): the
+   * whole event as one JSON body, `content-type: application/cloudevents+json`; "binary": attributes
+   * as `cloudEvents_` headers, the data alone in the body. Either mode reads both (docs/decisions/0008).
+   */
+  wireMode?: 'structured' | 'binary';
   /** Largest message (headers + body). Default 4 MiB; RabbitMQ's own limit is max_message_size. */
   maxMessageBytes?: number;
   /** AMQP heartbeat in seconds: how fast a silent dead peer is noticed. Default 10. */
@@ -88,6 +94,7 @@ export interface ResolvedOptions {
   publishTimeoutMs: number;
   connectTimeoutMs: number;
   drainTimeoutMs: number;
+  wireMode: 'structured' | 'binary';
   maxMessageBytes: number;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
@@ -108,6 +115,7 @@ const URL_OPTIONS = {
   publishTimeoutMs: 'number',
   connectTimeoutMs: 'number',
   drainTimeoutMs: 'number',
+  wireMode: 'string',
   maxMessageBytes: 'number',
 } as const;
 
@@ -191,6 +199,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     publishTimeoutMs: positiveNumber('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     connectTimeoutMs: positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 15_000),
     drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
+    wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
     reconnectInitialDelayMs: initial,
     reconnectMaxDelayMs: Math.max(initial, positiveNumber('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   checkSubscribeOptions,
+  type DeadLetterVisitor,
   type DeliveryHandler,
   fitsIn,
   type GroupTopology,
@@ -18,6 +19,7 @@ import {
 } from '@org/eventbus';
 import type { Channel } from 'amqplib';
 import { ConnectionManager, closeQuietly, OutageLog, type Wait, waitFor } from './connection.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { transportError } from './errors.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Envelope } from './publisher.js';
@@ -33,7 +35,7 @@ const NO_BODY = new Uint8Array(0);
 /**
  * RabbitMQ transport: one topic exchange (channel = routing key), a durable queue per group with a
  * dead-letter queue and delay-bucketed retry queues, publisher confirms, manual ack with prefetch,
- * and the CloudEvents AMQP binding (`cloudEvents_` headers, `content-type` property). Every publish
+ * and the CloudEvents AMQP binding (structured by default, `cloudEvents_` headers in binary mode). Every publish
  * is mandatory: one that no group's queue is bound for rejects with `UnroutableError`.
  */
 export class RabbitMqTransport implements Transport {
@@ -62,7 +64,8 @@ export class RabbitMqTransport implements Transport {
     this.connection.on('connected', forgetRetryQueues);
     this.publishers.onConnected(forgetRetryQueues);
     this.capabilities = {
-      encoding: { mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
+      // Both modes name the binding's headers: a structured-mode bus still reads binary messages (0008).
+      encoding: { mode: this.options.wireMode, attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' },
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,
@@ -183,6 +186,17 @@ export class RabbitMqTransport implements Transport {
       this.retryQueues.set(key, declared);
     }
     return declared;
+  }
+
+  /** The group's dead-letter queue, message by message (dead-letters.ts). */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const wait = () => waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs');
+    try {
+      await scanDeadLetters({ publishers: this.publishers, names: this.names, wait }, group, visit);
+    } catch (error) {
+      throw error instanceof TransportError ? error : transportError(`could not scan the dead letters of group "${group}"`, error);
+    }
   }
 
   close(): Promise<void> {

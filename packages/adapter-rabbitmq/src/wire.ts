@@ -1,5 +1,5 @@
 import type { OutgoingMessage, ReceivedMessage } from '@org/eventbus';
-import type { ConsumeMessage, Options } from 'amqplib';
+import type { ConsumeMessage, Message, Options } from 'amqplib';
 
 /** The CloudEvents AMQP binding puts `datacontenttype` in the AMQP `content-type` property. */
 const CONTENT_TYPE = 'content-type';
@@ -77,7 +77,7 @@ function attributeName(name: string): string {
 }
 
 /** A message off the wire, as core reads it: string headers, content-type back as a header. */
-export function fromConsumeMessage(msg: ConsumeMessage): ReceivedMessage {
+export function fromConsumeMessage(msg: Message): ReceivedMessage {
   const headers: Record<string, string> = {};
   let channel = msg.fields.routingKey;
   let key: string | undefined;

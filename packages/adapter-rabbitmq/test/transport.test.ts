@@ -47,7 +47,7 @@ describe('RabbitMqTransport options', () => {
 
   it('declares the CloudEvents AMQP binding as its encoding', () => {
     const transport = fromUrl('amqps://localhost', { tls: { rejectUnauthorized: false } });
-    expect(transport.capabilities.encoding).toEqual({ mode: 'binary', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' });
+    expect(transport.capabilities.encoding).toEqual({ mode: 'structured', attributePrefix: 'cloudEvents_', contentTypeHeader: 'content-type' });
     expect(transport.name).toBe('rabbitmq');
   });
 });

@@ -4,6 +4,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   checkSubscribeOptions,
+  type DeadLetterVisitor,
   type DeliveryHandler,
   type GroupTopology,
   hideSecrets,
@@ -21,6 +22,7 @@ import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { SubscriberCheck } from './subscriber-check.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { SqsSubscription } from './subscription.js';
 import { Topology } from './topology.js';
@@ -166,6 +168,12 @@ export class SqsTransport implements Transport {
   async provision(groups: readonly GroupTopology[]): Promise<void> {
     this.assertOpen();
     await Promise.all(groups.map((g) => this.topology.group(g.group, g.channels, g.types)));
+  }
+
+  /** The group's dead-letter queue, message by message (dead-letters.ts); nothing is created. */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    await scanDeadLetters(this.sqs, await this.topology.groupQueue(group), this.options.fifo, visit);
   }
 
   /** Move a group's dead letters back to its queue; resolves with how many moved. */

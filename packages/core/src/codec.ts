@@ -53,7 +53,7 @@ export function encodeStructured(event: CloudEvent): EncodedEvent {
   };
 }
 
-export function encodeEvent(event: CloudEvent, encoding: CodecEncoding): EncodedEvent {
+export function encodeEvent(event: CloudEvent, encoding: WireEncoding): EncodedEvent {
   return encoding.mode === 'binary'
     ? encodeBinary(event, encoding.attributePrefix, encoding.contentTypeHeader)
     : encodeStructured(event);
@@ -174,21 +174,12 @@ function decodeBinary(
 }
 
 /**
- * What decoding needs to know of the wire: the transport's encoding, where a structured-mode
- * transport may also name its binding's binary attribute headers, so that binary messages plain
- * clients send are read too (the adapters' proposed default, docs/decisions/0008).
- */
-export type CodecEncoding =
-  | Extract<WireEncoding, { mode: 'binary' }>
-  | { mode: 'structured'; attributePrefix?: string; contentTypeHeader?: string };
-
-/**
  * Decode a received message into a CloudEvent. Reads structured mode on any transport (a plain
  * client may send it), binary mode with the transport's prefix otherwise; a structured-mode
  * transport that names a prefix reads binary messages that carry `<prefix>specversion`. Throws
  * PoisonMessageError.
  */
-export function decodeEvent(message: { headers: Record<string, string>; body: Uint8Array }, encoding: CodecEncoding): CloudEvent {
+export function decodeEvent(message: { headers: Record<string, string>; body: Uint8Array }, encoding: WireEncoding): CloudEvent {
   const { headers, body } = message;
   const prefix = encoding.attributePrefix;
   if (encoding.mode === 'structured') {

@@ -59,6 +59,16 @@ export {
 } from './delivery-tracker.js';
 export { type ConcurrencyOptions, concurrency } from './middleware/concurrency.js';
 export { deadLetter } from './middleware/dead-letter.js';
+export { type DeadLetter, type DeadLetterFilter, readDeadLetter, redriveHeaders } from './dead-letters/dead-letter.js';
+export {
+  type DeadLetters,
+  deadLetters,
+  type ListOptions as DeadLetterListOptions,
+  type MoveOptions as DeadLetterMoveOptions,
+  type MoveResult as DeadLetterMoveResult,
+  noDeadLetterQueue,
+  type RedriveOptions as DeadLetterRedriveOptions,
+} from './dead-letters/dead-letters.js';
 export { type IdempotencyOptions, idempotency } from './middleware/idempotency.js';
 export { type LockOptions, lock } from './middleware/lock.js';
 export { RATE_LIMIT_STARTED_AT, type RateLimitOptions, rateLimit } from './middleware/rate-limit.js';
@@ -70,6 +80,8 @@ export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
   Backlog,
+  DeadLetterAction,
+  DeadLetterVisitor,
   Delivery,
   DeliveryHandler,
   GroupTopology,

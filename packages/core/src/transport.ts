@@ -14,7 +14,16 @@ export type WireEncoding =
       /** Header that carries `datacontenttype`; omit to send it as a prefixed attribute. */
       contentTypeHeader?: string;
     }
-  | { mode: 'structured' };
+  | {
+      mode: 'structured';
+      /**
+       * The binding's attribute prefix, when the adapter has a binary binding: messages that carry
+       * `<prefix>specversion` are then read as binary (plain clients and the SDK may send either).
+       */
+      attributePrefix?: string;
+      /** The binding's `datacontenttype` header, for reading binary messages (see above). */
+      contentTypeHeader?: string;
+    };
 
 export interface TransportCapabilities {
   encoding: WireEncoding;
@@ -148,6 +157,15 @@ export interface Backlog {
   oldestAgeMs?: number;
 }
 
+/**
+ * What a dead-letter scan does with one dead letter (docs/operations.md): leave it where it is,
+ * remove it, or put a copy carrying `headers` back on the group's live queue (that group only, the
+ * body unchanged) and then remove it.
+ */
+export type DeadLetterAction = { action: 'keep' } | { action: 'purge' } | { action: 'redrive'; headers: Record<string, string> };
+
+export type DeadLetterVisitor = (message: ReceivedMessage) => DeadLetterAction | Promise<DeadLetterAction>;
+
 export interface Transport {
   /** Short name for logs and spans: "memory", "rabbitmq", "kafka", "nats", "sqs". */
   readonly name: string;
@@ -166,6 +184,13 @@ export interface Transport {
    * `subscribe` would declare, idempotent; `bus.provision()` and `eventbus provision` call it.
    */
   provision(groups: readonly GroupTopology[]): Promise<void>;
+  /**
+   * Visit each dead letter of `group` that is there when the scan starts, oldest first, once, and
+   * carry out what `visit` answers before visiting the next (a redrive's copy is confirmed before
+   * the dead letter is removed). Dead letters added during the scan wait for the next one. Optional:
+   * core's `deadLetters()` says clearly when a transport has none.
+   */
+  scanDeadLetters?(group: string, visit: DeadLetterVisitor): Promise<void>;
   /** Close every subscription (draining), flush publishes, release the connection. Idempotent. */
   close(): Promise<void>;
   /**

@@ -198,10 +198,11 @@ function failingSecondDelete(pool: pg.Pool): pg.Pool {
       const client = await pool.connect();
       if (wrapped.has(client)) return client;
       wrapped.add(client);
-      const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
+      const query = client.query.bind(client) as (text: string | pg.QueryConfig, values?: unknown[]) => Promise<pg.QueryResult>;
       Object.assign(client, {
-        async query(text: string, values?: unknown[]) {
-          if (text.startsWith('DELETE') && ++deletes === 2) await query('SELECT 1/0').catch(() => {});
+        async query(text: string | pg.QueryConfig, values?: unknown[]) {
+          const sql = typeof text === 'string' ? text : text.text;
+          if (sql.startsWith('DELETE') && ++deletes === 2) await query('SELECT 1/0').catch(() => {});
           return query(text, values);
         },
       });

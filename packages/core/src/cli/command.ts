@@ -24,6 +24,8 @@ export const processIo: CommandIo = {
 export interface Command {
   /** The word after `eventbus` (or after the adapter's name for an adapter's command). */
   readonly name: string;
+  /** Other words that run it (`dlq` for `dead-letters`). */
+  readonly aliases?: readonly string[];
   /** One line for `eventbus help`. */
   readonly summary: string;
   run(argv: readonly string[], io: CommandIo): Promise<number>;

@@ -2,11 +2,12 @@ import { errorMessage } from '../errors.js';
 import { commandsOf, type EventbusPackage, importPackage, installedPackages } from '../installed-packages.js';
 import { redact } from '../redact.js';
 import { type Command, type CommandIo, processIo } from './command.js';
+import { deadLettersCommand } from './dead-letters-command.js';
 import { docsCommand } from './docs-command.js';
 import { provisionCommand } from './provision-command.js';
 
 /** What core itself answers to; an installed package's commands run under its `eventbus.name`. */
-export const CORE_COMMANDS: readonly Command[] = [docsCommand, provisionCommand];
+export const CORE_COMMANDS: readonly Command[] = [docsCommand, provisionCommand, deadLettersCommand];
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
 
@@ -26,7 +27,7 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
       io.out(await helpText(io));
       return 0;
     }
-    const core = CORE_COMMANDS.find((c) => c.name === word);
+    const core = CORE_COMMANDS.find((c) => c.name === word || c.aliases?.includes(word));
     if (core) return await core.run(rest, io);
     const pkg = (await installedPackages(io.cwd)).find((p) => p.name === word);
     if (pkg) return await runPackageCommand(pkg, rest, io);

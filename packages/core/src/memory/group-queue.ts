@@ -179,6 +179,27 @@ export class GroupQueue {
     this.timers.add(timer);
   }
 
+  /**
+   * Take every entry waiting in this queue (ready or held behind its key), oldest first, for a
+   * dead-letter scan; `putBack` returns the ones the scan keeps, in the same order.
+   */
+  takeWaiting(): Entry[] {
+    const taken: Entry[] = [];
+    while (this.ready.length > 0) taken.push(this.ready.shift()!);
+    for (const blocked of this.blockedByKey.values()) while (blocked.length > 0) taken.push(blocked.shift()!);
+    this.blockedByKey.clear();
+    this.pendingCount -= taken.length;
+    return taken;
+  }
+
+  putBack(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      this.pendingCount++;
+      this.makeReady(entry);
+    }
+    this.dispatch();
+  }
+
   private releaseSpaceWaiters(all: boolean): void {
     while (this.spaceWaiters.length > 0 && (all || this.hasSpace())) this.spaceWaiters.shift()!();
   }

@@ -3,6 +3,7 @@ import { fitsIn, messageSize } from '../headers.js';
 import { checkSubscribeOptions } from '../transport-support.js';
 import type {
   Backlog,
+  DeadLetterVisitor,
   DeliveryHandler,
   GroupTopology,
   OutgoingMessage,
@@ -14,6 +15,7 @@ import type {
   TransportCapabilities,
 } from '../transport.js';
 import { brokerNamed, type MemoryBroker } from './broker.js';
+import type { Entry } from './group-queue.js';
 import { type MemoryTransportOptions, resolveOptions } from './options.js';
 import { subscribeQueue } from './subscription.js';
 import { MEMORY_ENCODING } from './wire.js';
@@ -100,6 +102,26 @@ export class MemoryTransport implements Transport {
     for (const { group, channels } of groups) {
       if (typeof group !== 'string' || group === '') throw new ConfigError('group', 'must be a non-empty string');
       this.broker.group(group, channels);
+    }
+  }
+
+  /** The group's dead-letter queue, entry by entry; kept ones go back in their order when the scan ends. */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const source = this.broker.deadLetters.get(group);
+    if (!source) return;
+    const kept: Entry[] = [];
+    const taken = source.takeWaiting();
+    try {
+      while (taken.length > 0) {
+        const entry = taken.shift()!;
+        const answer = await visit(entry.message);
+        if (answer.action === 'keep') kept.push(entry);
+        else if (answer.action === 'redrive') this.broker.group(group, []).enqueue({ ...entry.message, headers: answer.headers });
+      }
+    } finally {
+      // A visitor that threw leaves the rest where they were.
+      source.putBack([...kept, ...taken]);
     }
   }
 

@@ -41,6 +41,7 @@ export const SCENARIOS = [
   'auth-failure',
   'emit-after-success',
   'metrics',
+  'dead-letter-admin',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];

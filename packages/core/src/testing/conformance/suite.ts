@@ -2,6 +2,7 @@ import { afterEach, describe, it } from 'vitest';
 import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
+import { deadLetterScenarios } from './scenarios-dead-letters.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
 import { edgeScenarios } from './scenarios-edges.js';
 import { emitScenarios } from './scenarios-emits.js';
@@ -20,6 +21,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...memberScenarios,
   ...emitScenarios,
   ...metricsScenarios,
+  ...deadLetterScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
