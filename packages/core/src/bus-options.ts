@@ -7,6 +7,7 @@ import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { wholeNumber } from './option-checks.js';
 import type { HandlerDefaults } from './router.js';
 import { combineInstrumentation } from './observe/combine.js';
+import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Instrumentation } from './tracing/hooks.js';
 import type { Transport } from './transport.js';
 
@@ -37,6 +38,14 @@ export interface EventBusOptions {
    * record inside the spans.
    */
   instrumentation?: Instrumentation | readonly Instrumentation[];
+  /** `ctx.retryAfter` / `RetryLaterError`: deferrals per event before it is dead-lettered (default 100). */
+  retryLater?: { maxDeferrals?: number };
+  /**
+   * Where `bus.cancelScheduled(id)` records cancellations of scheduled events: a
+   * `MemoryScheduleCancellations` (one process) or `RedisScheduleCancellations` (shared). Without
+   * it `cancelScheduled` throws.
+   */
+  cancellations?: ScheduleCancellations;
 }
 
 export type BusErrorContext = { group: string; eventId?: string; settle?: string };
@@ -60,8 +69,13 @@ export function resolveBusOptions(options: EventBusOptions) {
     logger.error({ ...context, transport: transport.name, err: error }, 'eventbus error');
     options.onError?.(error, context);
   };
+  const maxDeferrals = wholeNumber('retryLater.maxDeferrals', options.retryLater?.maxDeferrals, 100, { min: 0 });
+  const { cancellations } = options;
+  if (cancellations !== undefined && (typeof cancellations.cancel !== 'function' || typeof cancellations.isCancelled !== 'function')) {
+    throw new ConfigError('cancellations', 'must be a ScheduleCancellations store (MemoryScheduleCancellations or RedisScheduleCancellations)');
+  }
   const instrumentation = isList(options.instrumentation) ? combineInstrumentation(options.instrumentation) : options.instrumentation;
-  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, instrumentation };
+  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation };
 }
 
 function isList(value: Instrumentation | readonly Instrumentation[] | undefined): value is readonly Instrumentation[] {

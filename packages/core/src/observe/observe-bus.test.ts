@@ -130,6 +130,36 @@ describe('observeBus', () => {
     expect(new Set(seen.published.calls.map((o) => o.durationMs)).size).toBe(1); // one transport call
   });
 
+  it('tells a defer: a handler’s retryAfter, and a scheduled event that arrived early (the receive check)', async () => {
+    const seen = listen();
+    const Later = defineEvent({ type: 'observe.later', description: 'Later.', schema: z.object({ early: z.boolean() }) });
+    // maxDelayMs 1 s: a publish scheduled further ahead arrives after 1 s, early, and the receive check defers the rest.
+    const transport = new MemoryTransport({ broker: randomUUID(), maxDelayMs: 1000 });
+    const bus = createEventBus({ transport, source: '/test/observe', logger: silentLogger, instrumentation: observeBus(seen.listener) });
+    buses.push(bus);
+    const runs = createSpy<boolean>();
+    bus.handle(Later, { group: 'later' }, async (event, ctx) => {
+      runs.fn(event.data.early);
+      if (!event.data.early && runs.calls.filter((e) => !e).length === 1) await ctx.retryAfter(30);
+    });
+    await bus.start();
+    await bus.publish(Later, { early: false });
+    const [deferred, acked] = await seen.ended.waitForCount(2, { description: 'the retryAfter and the run after it' });
+    expect(deferred).toMatchObject({ outcome: 'defer', attempt: 1 });
+    expect(deferred?.delayMs).toBeGreaterThan(0);
+    expect(deferred?.delayMs).toBeLessThanOrEqual(30);
+    expect(acked).toMatchObject({ outcome: 'ack', attempt: 1 }); // a deferral is not a failed attempt
+
+    seen.ended.clear();
+    await bus.publish(Later, { early: true }, { delay: 1300 });
+    const [early, due] = await seen.ended.waitForCount(2, { description: 'the early arrival deferred, then handled' });
+    expect(early).toMatchObject({ outcome: 'defer', type: 'observe.later' });
+    expect(early?.delayMs).toBeGreaterThan(100);
+    expect(early?.delayMs).toBeLessThanOrEqual(300);
+    expect(due?.outcome).toBe('ack');
+    expect(runs.calls.filter((e) => e)).toHaveLength(1); // the early arrival never reached the handler
+  });
+
   it('tells a delivery whose middleware broke as error, with what broke', async () => {
     const seen = listen();
     const broken: Instrumentation = {

@@ -15,6 +15,7 @@ export class SettleTap {
   private settling = false;
   private ended = false;
   private brokenReason: string | undefined;
+  private startOnSettle: ReceiveInfo | undefined;
 
   constructor(
     private readonly instrumentation: Instrumentation,
@@ -42,6 +43,14 @@ export class SettleTap {
     this.scope = this.instrumentation.receive?.(info);
   }
 
+  /**
+   * Observe the delivery only if it is settled through this tap (the receive check, which settles
+   * early or cancelled scheduled events and passes every other on): started at that settle.
+   */
+  startWhenSettled(info: ReceiveInfo): void {
+    this.startOnSettle = info;
+  }
+
   /** The chain broke (a middleware threw past dead-letter): whatever settle follows is reported as `error`. */
   broke(error: unknown): void {
     this.brokenReason = errorMessage(error);
@@ -56,6 +65,7 @@ export class SettleTap {
     // The Delivery itself makes later settles no-ops; only the first one is the outcome.
     const first = !this.settling;
     this.settling = true;
+    if (first && this.startOnSettle) this.start(this.startOnSettle);
     try {
       await action();
     } catch (error) {

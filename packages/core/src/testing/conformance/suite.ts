@@ -3,6 +3,7 @@ import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
 import { deadLetterScenarios } from './scenarios-dead-letters.js';
+import { delayScenarios } from './scenarios-delays.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
 import { edgeScenarios } from './scenarios-edges.js';
 import { emitScenarios } from './scenarios-emits.js';
@@ -22,6 +23,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...emitScenarios,
   ...metricsScenarios,
   ...deadLetterScenarios,
+  ...delayScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
