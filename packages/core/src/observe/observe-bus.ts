@@ -10,7 +10,9 @@
  *   is the transport call (a held `ctx.emit` is timed from its flush, not from the emit).
  * - `deliveryStarted(o)` when a delivery starts being handled (after decoding and the handler's
  *   concurrency slot; in flight +1): `{ transport, group, channel, type?, eventId?, attempt }`.
- *   Poison is observed too, with `type`/`eventId` only when they could be read.
+ *   Poison is observed too, with `type`/`eventId` only when they could be read; so is a scheduled event
+ *   the receive check settles without running (deferred because early, acked because cancelled), started
+ *   at that settle.
  * - `deliveryEnded(o)`, the same plus `{ outcome, durationMs, reason?, delayMs?, traceparent? }`, once the
  *   delivery's settle completed (in flight −1). `outcome` is how it was actually settled, by whoever did:
  *   `ack`; `nack` (a retry to come — the retry middleware's or the handler's own `ctx.nack`);
