@@ -6,6 +6,7 @@ import { ConfigError } from './errors.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { wholeNumber } from './option-checks.js';
 import type { HandlerDefaults } from './router.js';
+import { combineInstrumentation } from './observe/combine.js';
 import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Instrumentation } from './tracing/hooks.js';
 import type { Transport } from './transport.js';
@@ -31,8 +32,12 @@ export interface EventBusOptions {
   /** Largest message accepted on either side; defaults to the transport's limit. */
   maxMessageBytes?: number;
   defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
-  /** Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans. */
-  instrumentation?: Instrumentation;
+  /**
+   * Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans, or a list
+   * (`[tracing({ api }), createMetrics({ api })]`), the first outermost: metrics after tracing then
+   * record inside the spans.
+   */
+  instrumentation?: Instrumentation | readonly Instrumentation[];
   /** `ctx.retryAfter` / `RetryLaterError`: deferrals per event before it is dead-lettered (default 100). */
   retryLater?: { maxDeferrals?: number };
   /**
@@ -69,5 +74,10 @@ export function resolveBusOptions(options: EventBusOptions) {
   if (cancellations !== undefined && (typeof cancellations.cancel !== 'function' || typeof cancellations.isCancelled !== 'function')) {
     throw new ConfigError('cancellations', 'must be a ScheduleCancellations store (MemoryScheduleCancellations or RedisScheduleCancellations)');
   }
-  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations };
+  const instrumentation = isList(options.instrumentation) ? combineInstrumentation(options.instrumentation) : options.instrumentation;
+  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation };
+}
+
+function isList(value: Instrumentation | readonly Instrumentation[] | undefined): value is readonly Instrumentation[] {
+  return Array.isArray(value);
 }

@@ -71,7 +71,8 @@ export interface EventBus {
 }
 
 export function createEventBus(options: EventBusOptions): EventBus {
-  const { transport, source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations } = resolveBusOptions(options);
+  const { transport, source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation } =
+    resolveBusOptions(options);
   const contracts = new Map<string, EventContract>();
   const register = (contract: EventContract) => {
     const known = contracts.get(contract.type);
@@ -88,7 +89,6 @@ export function createEventBus(options: EventBusOptions): EventBus {
   const assertCanPublish = () => {
     if (state === 'stopped') throw new EventBusError('the event bus is stopped');
   };
-  const { instrumentation } = options;
   const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
   const router = new Router({
     group: options.group ?? source,
@@ -101,6 +101,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
   });
   /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
   const topology = (): GroupTopology[] => groupTopologies(router.registrations, contracts.values());
+  instrumentation?.attach?.({ transport, groups: () => [...new Set(router.registrations.map((r) => r.group))] });
 
   return {
     transport,
@@ -169,6 +170,8 @@ export function createEventBus(options: EventBusOptions): EventBus {
           routes,
           logger,
           onError,
+          transport: transport.name,
+          instrumentation,
           maxDeferrals,
           ...(cancellations ? { cancellations } : {}),
         });

@@ -82,6 +82,7 @@ export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
+  Backlog,
   DeadLetterAction,
   DeadLetterVisitor,
   Delivery,
@@ -138,6 +139,27 @@ export {
 } from './graph/index.js';
 export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
 export { PROCESS_SPAN, tracingMiddleware } from './tracing/process.js';
-export type { Instrumentation, SendInfo, SendScope } from './tracing/hooks.js';
+export type {
+  BusInfo,
+  DeliveryOutcome,
+  Instrumentation,
+  PublishInfo,
+  PublishScope,
+  ReceiveInfo,
+  ReceiveScope,
+  SendInfo,
+  SendScope,
+} from './tracing/hooks.js';
+export { combineInstrumentation } from './observe/combine.js';
+export {
+  type BusListener,
+  type DeliveryEndObservation,
+  type DeliveryStartObservation,
+  observeBus,
+  type PublishObservation,
+} from './observe/observe-bus.js';
 export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
 export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';
+export { createMetrics, loadMetrics, type MetricsOptions } from './metrics/metrics.js';
+export { METRIC, METRIC_ATTR } from './metrics/instruments.js';
+export type { OtelCounter, OtelHistogram, OtelMeter, OtelMeterProvider, OtelMetricsApi, OtelObservable } from './metrics/otel-metrics.js';

@@ -9,7 +9,9 @@ import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
 import type { HeldEmits, Next } from './context.js';
 import type { Emitter } from './publisher.js';
+import { tapSettles } from './observe/settle-tap.js';
 import { mayBeScheduled, settledBySchedule } from './receive-check.js';
+import type { Instrumentation } from './tracing/hooks.js';
 import { retryTime } from './schedule.js';
 import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
@@ -32,6 +34,10 @@ export interface ReceiverOptions {
   routes: ReadonlyMap<string, Route>;
   logger: Logger;
   onError: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
+  /** The transport's short name, for the instrumentation. */
+  transport: string;
+  /** Told of each delivery's start and how it was settled (its `receive` hook). */
+  instrumentation?: Instrumentation | undefined;
   /** `ctx.retryAfter` deferrals one event may go through before it is dead-lettered. */
   maxDeferrals?: number;
   /** Where `bus.cancelScheduled` records cancellations; looked up only for due scheduled events. */
@@ -54,9 +60,12 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
   const settleSafely = (what: string, eventId: string | undefined, settle: () => Promise<void>) =>
     guarded(settle, (error) => reportSettleFailure(what, eventId, error));
 
-  const poison = (delivery: Delivery, error: PoisonMessageError) => {
+  const poison = (delivery: Delivery, error: PoisonMessageError, event?: CloudEvent) => {
     logger.warn({ group, channel: delivery.message.channel, reason: error.message }, 'dead-lettering poison message');
-    return settleSafely('dead-letter', undefined, () => delivery.deadLetter(error.message));
+    const tap = tapSettles(options.instrumentation, delivery);
+    const { channel } = delivery.message;
+    tap?.start({ transport: options.transport, group, channel, attempt: delivery.attempt, ...(event ? { event } : {}) });
+    return settleSafely('dead-letter', event?.id, () => (tap?.delivery ?? delivery).deadLetter(error.message));
   };
 
   return async (delivery) => {
@@ -90,26 +99,33 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
         settle: (what: string, settle: () => Promise<void>) => settleSafely(what, event.id, settle),
         onStoreError: (error: unknown) => reportSettleFailure('cancellation lookup', event.id, error),
       };
-      if (await settledBySchedule(delivery, event.id, scheduleCheck)) return;
+      // Tapped, so the instrumentation counts a held or cancelled event's defer or ack.
+      const checked = tapSettles(options.instrumentation, delivery);
+      checked?.startWhenSettled({ transport: options.transport, group, channel: delivery.message.channel, attempt: delivery.attempt, event });
+      if (await settledBySchedule(checked?.delivery ?? delivery, event.id, scheduleCheck)) return;
     }
     const parsed = parseData(contract, event.data);
     if (!parsed.ok) {
       const detail = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`));
+      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`), event);
     }
     event.data = parsed.data;
     if (!route.limiter.tryAcquire()) await route.limiter.acquire();
+    const tap = tapSettles(options.instrumentation, delivery);
     try {
-      const ctx = new DeliveryContext(delivery, event, contract, route, logger, reportSettleFailure, maxDeferrals);
+      const ctx = new DeliveryContext(tap?.delivery ?? delivery, event, contract, route, logger, reportSettleFailure, maxDeferrals);
+      tap?.start({ transport: options.transport, group, channel: ctx.channel, attempt: ctx.attempt, event, context: ctx });
       try {
         await route.chain(ctx);
         if (!ctx.settled) await ctx.ack();
       } catch (error) {
         // The dead-letter middleware catches handler failures; reaching here means a middleware broke.
         options.onError(error instanceof Error ? error : new Error(String(error)), { group, eventId: event.id });
+        tap?.broke(error);
         if (!ctx.settled) await ctx.nack({ delayMs: 1000 });
       }
     } finally {
+      tap?.finish();
       route.limiter.release();
     }
   };

@@ -87,15 +87,20 @@ export class Publisher {
 
   /** Publish built events in one transport call and tell each scope how it went. */
   readonly send = async (built: BuiltEvent[], publishOptions: PublishOptions = {}): Promise<void> => {
+    const { transport, instrumentation } = this.options;
+    const events = instrumentation?.publish ? built.map((b) => ({ event: b.event, channel: b.message.channel })) : [];
+    const call = instrumentation?.publish?.({ transport: transport.name, events });
     try {
-      await this.options.transport.publish(
+      await transport.publish(
         built.map((b) => b.message),
         publishOptions,
       );
     } catch (error) {
+      call?.end({ error });
       for (const b of built) b.scope?.end({ event: b.event, error });
       throw error;
     }
+    call?.end({});
     for (const b of built) b.scope?.end({ event: b.event });
   };
 

@@ -2,6 +2,7 @@ import { ConfigError, MessageTooLargeError, TransportError, UnroutableError } fr
 import { fitsIn, messageSize } from '../headers.js';
 import { checkSubscribeOptions } from '../transport-support.js';
 import type {
+  Backlog,
   DeadLetterVisitor,
   DeliveryHandler,
   GroupTopology,
@@ -48,6 +49,11 @@ export class MemoryTransport implements Transport {
       maxMessageBytes: resolved.maxMessageBytes,
     };
     if (!resolved.serialize) this.capabilities.carriesEvents = true;
+  }
+
+  /** Unsettled messages of the group: ready, held back by key, waiting out a delay, or in flight. */
+  async backlog(group: string): Promise<Backlog> {
+    return { messages: this.broker.groups.get(group)?.backlog ?? 0 };
   }
 
   async connect(): Promise<void> {

@@ -40,6 +40,7 @@ export const SCENARIOS = [
   'no-secrets-in-output',
   'auth-failure',
   'emit-after-success',
+  'metrics',
   'dead-letter-admin',
   'delay-never-early',
   'delay-beyond-max',

@@ -11,6 +11,7 @@ import { failureScenarios } from './scenarios-failure.js';
 import { faultScenarios } from './scenarios-faults.js';
 import { lifecycleScenarios } from './scenarios-lifecycle.js';
 import { memberScenarios } from './scenarios-members.js';
+import { metricsScenarios } from './scenarios-metrics.js';
 
 export const ALL_SCENARIOS: readonly Scenario[] = [
   ...deliveryScenarios,
@@ -20,6 +21,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...edgeScenarios,
   ...memberScenarios,
   ...emitScenarios,
+  ...metricsScenarios,
   ...deadLetterScenarios,
   ...delayScenarios,
 ];
