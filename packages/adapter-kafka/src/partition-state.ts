@@ -5,7 +5,7 @@ export interface Entry {
   readonly offset: bigint;
   readonly message: ReceivedMessage;
   readonly attempt: number;
-  /** Retry-topic records may not be handled before this time (ms since epoch). */
+  /** Held records (retry and delay topics) may not be handled before this time (ms since epoch). */
   notBefore: number | undefined;
   settled: boolean;
 }
@@ -38,7 +38,7 @@ export class PartitionState {
   /** Offset last committed (the next record to read). */
   committed = -1n;
   revoked = false;
-  /** Set when `take` found the partition waiting on a retry record that is not due yet: when it is. */
+  /** Set when `take` found nothing to start but a held record not due yet: when the first one is. */
   wakeAt: number | undefined;
 
   constructor(
@@ -61,19 +61,24 @@ export class PartitionState {
   }
 
   /**
-   * The next entry that may start now: its key not in flight and not waiting behind an earlier
-   * entry of the same key. Sets `wakeAt` when a retry record is not due yet (the partition waits).
+   * The next entry that may start now: due, its key not in flight and not waiting behind an earlier
+   * entry of the same key. A held entry (retry or delay topic) not due yet is passed over, and does
+   * not hold back later entries of its key: those were held for less and are due first, and one
+   * scheduled for earlier must not wait behind it (a delay tier's holds are all one length, so this
+   * is rare outside the retry topic's short ones). Sets `wakeAt` to the earliest entry passed over
+   * when nothing may start.
    */
   take(now: number): Entry | undefined {
     this.wakeAt = undefined;
     const { queue } = this;
     let blocked: Set<string> | undefined;
+    let wakeAt: number | undefined;
     const limit = Math.min(queue.length, this.queueHead + SCAN_LIMIT);
     for (let i = this.queueHead; i < limit; i++) {
       const entry = queue[i]!;
       if (entry.notBefore !== undefined && entry.notBefore > now) {
-        this.wakeAt = entry.notBefore;
-        return undefined;
+        if (wakeAt === undefined || entry.notBefore < wakeAt) wakeAt = entry.notBefore;
+        continue;
       }
       const key = entry.message.key;
       if (key !== undefined && (this.keysInFlight.has(key) || blocked?.has(key))) {
@@ -87,6 +92,7 @@ export class PartitionState {
       this.inFlight++;
       return entry;
     }
+    this.wakeAt = wakeAt;
     return undefined;
   }
 

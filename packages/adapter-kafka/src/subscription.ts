@@ -1,11 +1,11 @@
-import { type DeliveryHandler, DeliveryTracker, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
 import { type SettleTargets, settleActions } from './delivery.js';
 import { rootMessage } from './errors.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import { PartitionScheduler } from './partition-scheduler.js';
 import type { HeldRecord, PartitionState } from './partition-state.js';
-import { type KafkaMessage, RecordReader } from './wire.js';
+import { holdTargets, type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
@@ -24,6 +24,8 @@ export interface SubscriptionPlan {
 
 /** The member's subscription user data: none (the barrier only needs the hook's timing). */
 const NO_USER_DATA = Buffer.alloc(0);
+/** A held copy this close to the end of its hold is handed out rather than moved on once more. */
+const HOP_SLACK_MS = 5;
 /** Longest wait for the commit that closes a rebalance barrier. */
 const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
@@ -65,7 +67,13 @@ export class KafkaSubscription implements Subscription {
     this.highWaterMark = Math.min(1024, maxBuffered);
     this.reader = new RecordReader(options.topicPrefix);
     const tracker = new DeliveryTracker<HeldRecord>({
-      handler: onDelivery,
+      handler: (delivery) => {
+        // A copy its delay tier released before its hold ends goes on to the next (shorter) tier
+        // without the pipeline seeing it: the same attempt, the same headers.
+        const until = holdTargets.get(delivery.message);
+        if (until === undefined || until <= Date.now() + HOP_SLACK_MS) return onDelivery(delivery);
+        return delivery.defer(until, { ...delivery.message.headers, [EventbusHeaders.attempt]: String(delivery.attempt) });
+      },
       onError: plan.onError,
       drainTimeoutMs: options.drainTimeoutMs,
       onSettled: () => this.scheduler.settled(),
