@@ -6,6 +6,7 @@ import { ConfigError } from './errors.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { wholeNumber } from './option-checks.js';
 import type { HandlerDefaults } from './router.js';
+import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Instrumentation } from './tracing/hooks.js';
 import type { Transport } from './transport.js';
 
@@ -32,6 +33,14 @@ export interface EventBusOptions {
   defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
   /** Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans. */
   instrumentation?: Instrumentation;
+  /** `ctx.retryAfter` / `RetryLaterError`: deferrals per event before it is dead-lettered (default 100). */
+  retryLater?: { maxDeferrals?: number };
+  /**
+   * Where `bus.cancelScheduled(id)` records cancellations of scheduled events: a
+   * `MemoryScheduleCancellations` (one process) or `RedisScheduleCancellations` (shared). Without
+   * it `cancelScheduled` throws.
+   */
+  cancellations?: ScheduleCancellations;
 }
 
 export type BusErrorContext = { group: string; eventId?: string; settle?: string };
@@ -55,5 +64,10 @@ export function resolveBusOptions(options: EventBusOptions) {
     logger.error({ ...context, transport: transport.name, err: error }, 'eventbus error');
     options.onError?.(error, context);
   };
-  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes };
+  const maxDeferrals = wholeNumber('retryLater.maxDeferrals', options.retryLater?.maxDeferrals, 100, { min: 0 });
+  const { cancellations } = options;
+  if (cancellations !== undefined && (typeof cancellations.cancel !== 'function' || typeof cancellations.isCancelled !== 'function')) {
+    throw new ConfigError('cancellations', 'must be a ScheduleCancellations store (MemoryScheduleCancellations or RedisScheduleCancellations)');
+  }
+  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations };
 }

@@ -39,6 +39,7 @@ export {
   NonRetryableError,
   PoisonMessageError,
   type PoisonReason,
+  RetryLaterError,
   TransportError,
   UnroutableError,
   ValidationError,
@@ -46,6 +47,8 @@ export {
 } from './errors.js';
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, deferHeaders, deferralsFromHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
+export { CLOCK_TOLERANCE_MS, deliverAtOf, heldUntil, type ScheduleOptions, scheduledTime } from './schedule.js';
+export { MemoryScheduleCancellations, type ScheduleCancellations } from './schedule-cancellations.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { refuseSettles, resetMemoryBrokers } from './memory/broker.js';
 export type { MemoryTransportOptions } from './memory/options.js';

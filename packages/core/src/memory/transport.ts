@@ -39,8 +39,8 @@ export class MemoryTransport implements Transport {
       encoding: MEMORY_ENCODING,
       orderingPerKey: true,
       nativeDelay: true,
-      holdsScheduledPublish: false,
-      maxDelayMs: 2_147_483_647,
+      holdsScheduledPublish: true,
+      maxDelayMs: resolved.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',
       maxMessageBytes: resolved.maxMessageBytes,
@@ -70,9 +70,14 @@ export class MemoryTransport implements Transport {
       const received: ReceivedMessage = { channel: message.channel, headers: message.headers, body: message.body };
       if (message.key !== undefined) received.key = message.key;
       if (message.event !== undefined) received.event = message.event;
+      // A scheduled message waits in each group's queue (counted in its backlog) until its time, or
+      // for one `maxDelayMs` step: the receive check defers what still arrives early.
+      const now = Date.now();
+      const due = message.notBefore !== undefined && message.notBefore > now ? Math.min(message.notBefore, now + this.capabilities.maxDelayMs) : undefined;
       for (const queue of this.broker.route(message.channel)) {
         if (!queue.hasSpace()) await queue.waitForSpace();
-        queue.enqueue(received);
+        if (due !== undefined) queue.enqueueAt(received, due);
+        else queue.enqueue(received);
       }
     }
   }
@@ -83,7 +88,9 @@ export class MemoryTransport implements Transport {
     const queue = options.deadLetters
       ? this.broker.deadLetterQueue(options.group)
       : this.broker.group(options.group, options.channels);
-    const subscription = subscribeQueue(queue, options, onDelivery, this.drainTimeoutMs, (closed) => this.subscriptions.delete(closed));
+    const subscription = subscribeQueue(queue, options, onDelivery, this.drainTimeoutMs, this.capabilities.maxDelayMs, (closed) =>
+      this.subscriptions.delete(closed),
+    );
     this.subscriptions.add(subscription);
     return subscription;
   }

@@ -2,6 +2,7 @@ import { afterEach, describe, it } from 'vitest';
 import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
+import { delayScenarios } from './scenarios-delays.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
 import { edgeScenarios } from './scenarios-edges.js';
 import { emitScenarios } from './scenarios-emits.js';
@@ -18,6 +19,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...edgeScenarios,
   ...memberScenarios,
   ...emitScenarios,
+  ...delayScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
