@@ -1,4 +1,4 @@
-import { type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
+import { CLOCK_TOLERANCE_MS, type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
 import { type SettleTargets, settleActions } from './delivery.js';
 import { rootMessage } from './errors.js';
@@ -24,8 +24,6 @@ export interface SubscriptionPlan {
 
 /** The member's subscription user data: none (the barrier only needs the hook's timing). */
 const NO_USER_DATA = Buffer.alloc(0);
-/** A held copy this close to the end of its hold is handed out rather than moved on once more. */
-const HOP_SLACK_MS = 5;
 /** Longest wait for the commit that closes a rebalance barrier. */
 const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
@@ -69,9 +67,10 @@ export class KafkaSubscription implements Subscription {
     const tracker = new DeliveryTracker<HeldRecord>({
       handler: (delivery) => {
         // A copy its delay tier released before its hold ends goes on to the next (shorter) tier
-        // without the pipeline seeing it: the same attempt, the same headers.
+        // without the pipeline seeing it (the same attempt, the same headers); within core's clock
+        // tolerance of the end it is handed out, as core's receive check would.
         const until = holdTargets.get(delivery.message);
-        if (until === undefined || until <= Date.now() + HOP_SLACK_MS) return onDelivery(delivery);
+        if (until === undefined || until <= Date.now() + CLOCK_TOLERANCE_MS) return onDelivery(delivery);
         return delivery.defer(until, { ...delivery.message.headers, [EventbusHeaders.attempt]: String(delivery.attempt) });
       },
       onError: plan.onError,

@@ -42,6 +42,7 @@ describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (bro
       factory: () => testTransport(privateBroker.address),
     },
     child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
+    makeTransport: ({ maxDelayMs }) => testTransport(brokers(), { maxDelayMs }),
     timeoutMs: 60_000,
     cleanup: (created) => deleteCreated(brokers(), created),
     breakSettle: (what, group) => breakTopic(brokers(), what === 'dead-letter' ? `${group}.dlt` : `${group}.retry`),
