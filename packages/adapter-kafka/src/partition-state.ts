@@ -40,6 +40,13 @@ export class PartitionState {
   revoked = false;
   /** Set when `take` found nothing to start but a held record not due yet: when the first one is. */
   wakeAt: number | undefined;
+  /** Queued entries that carry a hold (retry and delay topics, records put back). */
+  heldQueued = 0;
+  /**
+   * Nothing here may start before this time (every entry scanned was held, none waited on a key):
+   * `take` answers at once until then, so a delay topic's backlog is not rescanned on every dispatch.
+   */
+  private sleepUntil: number | undefined;
 
   constructor(
     readonly topic: string,
@@ -55,6 +62,11 @@ export class PartitionState {
   receive(entry: Entry): boolean {
     if (this.next >= 0n && entry.offset < this.next) return false;
     this.next = entry.offset + 1n;
+    if (entry.notBefore === undefined) this.sleepUntil = undefined;
+    else {
+      this.heldQueued++;
+      if (this.sleepUntil !== undefined && entry.notBefore < this.sleepUntil) this.sleepUntil = entry.notBefore;
+    }
     this.queue.push(entry);
     this.window.push(entry);
     return true;
@@ -69,6 +81,11 @@ export class PartitionState {
    * when nothing may start.
    */
   take(now: number): Entry | undefined {
+    if (this.sleepUntil !== undefined && this.sleepUntil > now) {
+      this.wakeAt = this.sleepUntil;
+      return undefined;
+    }
+    this.sleepUntil = undefined;
     this.wakeAt = undefined;
     const { queue } = this;
     let blocked: Set<string> | undefined;
@@ -89,10 +106,13 @@ export class PartitionState {
       if (i === this.queueHead) this.dropFront();
       else queue.splice(i, 1);
       if (key !== undefined) this.keysInFlight.add(key);
+      if (entry.notBefore !== undefined) this.heldQueued--;
       this.inFlight++;
       return entry;
     }
     this.wakeAt = wakeAt;
+    // Only holds kept everything back: nothing changes before the first comes due or a record arrives.
+    if (blocked === undefined) this.sleepUntil = wakeAt;
     return undefined;
   }
 
@@ -100,6 +120,8 @@ export class PartitionState {
   putBack(entry: Entry, retryAt: number): void {
     this.release(entry);
     entry.notBefore = Math.max(entry.notBefore ?? 0, retryAt);
+    this.heldQueued++;
+    this.sleepUntil = undefined;
     if (this.queueHead > 0) this.queue[--this.queueHead] = entry;
     else this.queue.unshift(entry);
   }
@@ -124,12 +146,14 @@ export class PartitionState {
     return this.windowHead < this.window.length ? this.window[this.windowHead]!.offset : this.next;
   }
 
-  /** Drop what is queued (not handed out); returns how many entries were dropped. */
-  dropQueued(): number {
-    const n = this.queued;
+  /** Drop what is queued (not handed out); returns how many entries were dropped, and how many of them were held. */
+  dropQueued(): { dropped: number; held: number } {
+    const dropped = { dropped: this.queued, held: this.heldQueued };
     this.queue = [];
     this.queueHead = 0;
-    return n;
+    this.heldQueued = 0;
+    this.sleepUntil = undefined;
+    return dropped;
   }
 
   private dropFront(): void {

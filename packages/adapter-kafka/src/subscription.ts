@@ -24,6 +24,11 @@ export interface SubscriptionPlan {
 
 /** The member's subscription user data: none (the barrier only needs the hook's timing). */
 const NO_USER_DATA = Buffer.alloc(0);
+/**
+ * Held copies (retry and delay topics) one member keeps in memory per record it buffers otherwise:
+ * 64 × 256 = 16384 by default. Past it, fetching pauses until the earliest come due.
+ */
+const HELD_PER_BUFFERED = 64;
 /** Longest wait for the commit that closes a rebalance barrier. */
 const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
@@ -82,6 +87,7 @@ export class KafkaSubscription implements Subscription {
       prefetch: plan.prefetch,
       partitionConcurrency: options.partitionConcurrency || plan.prefetch,
       maxBuffered,
+      maxHeld: maxBuffered * HELD_PER_BUFFERED,
       backpressure: (paused) => {
         const stream = this.stream;
         if (!stream || this.closing) return;

@@ -61,7 +61,23 @@ describe('kafka partition state', () => {
     state.putBack(due, 700);
     expect(state.take(650)).toBeUndefined();
     expect(state.take(700)?.offset).toBe(0n);
-    expect(state.dropQueued()).toBe(0);
+    expect(state.dropQueued()).toEqual({ dropped: 0, held: 0 });
     expect(state.commitPoint()).toBe(0n);
+  });
+
+  it('counts held entries apart, and sleeps on a backlog of holds until the first is due or a record arrives', () => {
+    const state = new PartitionState('t', 0);
+    for (let i = 0; i < 100; i++) state.receive(entry(i, undefined, 10_000 + i));
+    expect(state.heldQueued).toBe(100);
+    expect(state.take(0)).toBeUndefined();
+    expect(state.wakeAt).toBe(10_000);
+    // Asleep: the same answer without a scan.
+    expect(state.take(5_000)).toBeUndefined();
+    expect(state.wakeAt).toBe(10_000);
+    state.receive(entry(100));
+    expect(state.take(5_000)?.offset).toBe(100n);
+    expect(state.take(10_000)?.offset).toBe(0n);
+    expect(state.heldQueued).toBe(99);
+    expect(state.dropQueued()).toEqual({ dropped: 99, held: 99 });
   });
 });
