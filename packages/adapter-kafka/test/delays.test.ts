@@ -120,6 +120,31 @@ describeBroker('kafka delays', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (brokers)
     expect(calls[0]!.at - holds.get(2)!).toBeLessThan(2000);
   }, 60_000);
 
+  it('a backlog of held copies beyond the fetch buffer does not stop the channel being read', async () => {
+    const id = runId();
+    const channel = `backlog-${id}`;
+    const t = await transport();
+    const deferred = createSpy<number>();
+    const fresh = createSpy<number>();
+    const count = 600; // the buffer pauses fetching at 256 records not held (prefetch 8)
+    await t.subscribe({ group: `backlog-${id}`, channels: [channel], prefetch: 8 }, async (delivery) => {
+      const { n } = bodyOf(delivery.message.body);
+      if (n < count) {
+        deferred.fn(n);
+        const notBefore = Date.now() + 60_000;
+        return delivery.defer(notBefore, deferHeaders(delivery, notBefore, false));
+      }
+      fresh.fn(Date.now());
+      return delivery.ack();
+    });
+    await t.publish(Array.from({ length: count }, (_, n) => message(channel, n, { key: `k${n % 50}` })));
+    await deferred.waitForCount(count, { timeoutMs: 30_000 });
+    const published = Date.now();
+    await t.publish([message(channel, count)]);
+    const [at] = await fresh.waitForCount(1, { timeoutMs: 10_000, description: 'the event published after the held backlog' });
+    expect(at! - published).toBeLessThan(3000);
+  }, 60_000);
+
   it('a hold beyond maxDelayMs comes back at maxDelayMs, its not-before intact for core to defer again', async () => {
     const id = runId();
     const channel = `max-${id}`;
