@@ -1,4 +1,4 @@
-import { deadLetterHeaders, nextAttemptHeaders, type ReceivedMessage, type SettleActions, type TrackedDelivery } from '@org/eventbus';
+import { CLOCK_TOLERANCE_MS, deadLetterHeaders, nextAttemptHeaders, type ReceivedMessage, type SettleActions, type TrackedDelivery } from '@org/eventbus';
 import type { HeldRecord } from './partition-state.js';
 import type { DelayTier } from './topology.js';
 import { HOLD_UNTIL_HEADER, HOP_UNTIL_HEADER, RETRY_CHANNEL_HEADER } from './wire.js';
@@ -32,7 +32,10 @@ export interface SettleTargets {
  */
 export function holdPlan(tiers: readonly DelayTier[], fallbackTopic: string, until: number, now: number): { topic: string; hopUntil: number } {
   const tier = tiers.find((t) => t.holdMs <= until - now);
-  return tier ? { topic: tier.topic, hopUntil: now + tier.holdMs } : { topic: fallbackTopic, hopUntil: until };
+  if (!tier) return { topic: fallbackTopic, hopUntil: until };
+  // A few ms left after the tier: held that much longer there rather than a hop of its own.
+  const hopUntil = now + tier.holdMs;
+  return { topic: tier.topic, hopUntil: until - hopUntil <= CLOCK_TOLERANCE_MS ? until : hopUntil };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { CLOCK_TOLERANCE_MS, type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
 import { type SettleTargets, settleActions } from './delivery.js';
 import { rootMessage } from './errors.js';
@@ -72,10 +72,9 @@ export class KafkaSubscription implements Subscription {
     const tracker = new DeliveryTracker<HeldRecord>({
       handler: (delivery) => {
         // A copy its delay tier released before its hold ends goes on to the next (shorter) tier
-        // without the pipeline seeing it (the same attempt, the same headers); within core's clock
-        // tolerance of the end it is handed out, as core's receive check would.
+        // without the pipeline seeing it: the same attempt, the same headers.
         const until = holdTargets.get(delivery.message);
-        if (until === undefined || until <= Date.now() + CLOCK_TOLERANCE_MS) return onDelivery(delivery);
+        if (until === undefined || until <= Date.now()) return onDelivery(delivery);
         return delivery.defer(until, { ...delivery.message.headers, [EventbusHeaders.attempt]: String(delivery.attempt) });
       },
       onError: plan.onError,

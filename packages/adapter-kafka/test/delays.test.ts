@@ -14,6 +14,8 @@ describe('kafka delay tiers', () => {
     expect(holdPlan(TIERS, 'retry', 10_000 + 5_500, 10_000)).toEqual({ topic: 't4000', hopUntil: 14_000 });
     expect(holdPlan(TIERS, 'retry', 10_000 + 1_000, 10_000)).toEqual({ topic: 't1000', hopUntil: 11_000 });
     expect(holdPlan(TIERS, 'retry', 10_000 + 999, 10_000)).toEqual({ topic: 'retry', hopUntil: 10_999 });
+    // A few ms beyond a tier: held there that much longer, no hop for them.
+    expect(holdPlan(TIERS, 'retry', 10_000 + 4_004, 10_000)).toEqual({ topic: 't4000', hopUntil: 14_004 });
   });
 
   it('maxDelayMs: whole ms from 1000, default an hour, the capability; anything else a ConfigError naming it', () => {
