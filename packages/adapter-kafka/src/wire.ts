@@ -174,8 +174,8 @@ export class RecordWriter {
 
 /**
  * Received records as entries of the bus; one per subscription. Internal retry and hold headers are
- * read here and left out; `eventbus-not-before` stays, so core's receive check sees a wait beyond
- * what this copy was held for (a retry-after longer than `maxDelayMs`).
+ * read here and left out; `eventbus-not-before` stays only where it lies beyond what this copy was
+ * held for (a retry-after longer than `maxDelayMs`), so core's receive check defers it again.
  */
 export class RecordReader {
   private readonly headers = new HeaderDecoder();
@@ -188,6 +188,7 @@ export class RecordReader {
     let retryChannel: string | undefined;
     let hopUntil: number | undefined;
     let holdUntil: number | undefined;
+    let waitUntil: string | undefined;
     let index = 0;
     for (const [nameBytes, valueBytes] of record.headers ?? NO_HEADERS) {
       const position = index++;
@@ -196,13 +197,18 @@ export class RecordReader {
       const text = valueBytes === undefined || valueBytes === null ? '' : slot.read(valueBytes);
       const name = slot.name;
       if (name === RETRY_CHANNEL_HEADER) retryChannel = text;
+      else if (name === EventbusHeaders.notBefore) waitUntil = text;
       else if (name === HOP_UNTIL_HEADER) hopUntil = Number(text);
       else if (name === HOLD_UNTIL_HEADER) holdUntil = Number(text);
       else headers[name] = text;
     }
-    // A retry record written before delay tiers existed is held by its not-before alone.
-    if (hopUntil === undefined && retryChannel !== undefined && headers[EventbusHeaders.notBefore] !== undefined) {
-      hopUntil = Number(headers[EventbusHeaders.notBefore]);
+    if (waitUntil !== undefined) {
+      const until = Number(waitUntil);
+      // A retry record written before delay tiers existed is held by its not-before alone.
+      if (hopUntil === undefined && retryChannel !== undefined) hopUntil = until;
+      // Not-before is passed on only where it lies beyond this copy's hold (a wait longer than
+      // maxDelayMs), for core's receive check to defer it again: a hold this copy served is not news.
+      if (!(until <= (holdUntil ?? hopUntil ?? Number.NEGATIVE_INFINITY))) headers[EventbusHeaders.notBefore] = waitUntil;
     }
     // The bus sees its own channel name, never the prefixed topic.
     const { topicPrefix } = this;
