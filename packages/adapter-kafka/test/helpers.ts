@@ -71,7 +71,7 @@ export function deleteCreated(brokers: string, { groups, channels }: { groups: s
 }
 
 /** A group's retry topic and its delay topics. */
-function heldTopics(retryTopic: string): string[] {
+export function heldTopics(retryTopic: string): string[] {
   return [retryTopic, ...DELAY_TIER_MS.map((ms) => `${retryTopic}.${ms / 1000}s`)];
 }
 
