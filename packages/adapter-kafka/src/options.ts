@@ -37,6 +37,13 @@ export interface KafkaTransportOptions {
   commitIntervalMs?: number;
   /** How long close() waits for handlers in flight. Default 30000. */
   drainTimeoutMs?: number;
+  /**
+   * Longest hold of one nack delay or `defer` (the capability `maxDelayMs`): whole ms, at least 1000.
+   * Default 3600000 (1 h). Kafka holds nothing itself: a held copy waits in the group's delay topics
+   * and hops down them (docs/decisions/0009-delays-kafka.md); core chains longer waits. Scaled down,
+   * it makes waits beyond it testable in seconds.
+   */
+  maxDelayMs?: number;
   /** Largest encoded message (headers + body). Default 1000000 (the broker default is 1 MiB per batch). */
   maxMessageBytes?: number;
   /**
@@ -91,6 +98,10 @@ function brokerAddress(option: string, value: string): string {
   return value;
 }
 
+/** One hold of a nack delay or defer: an hour unless scaled down, never below a second (the shortest delay tier). */
+const DEFAULT_MAX_DELAY_MS = 3_600_000;
+const MIN_MAX_DELAY_MS = 1000;
+
 /** Leaves room for the channel or group after it within Kafka's 249 characters. */
 const MAX_TOPIC_PREFIX = 200;
 const TOPIC_CHARS = 'may hold only letters, digits, ".", "_" and "-"';
@@ -136,6 +147,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedKafkaOpt
     rebalanceTimeoutMs: wholeNumber('rebalanceTimeoutMs', options.rebalanceTimeoutMs, Math.max(sessionTimeoutMs, 30_000)),
     commitIntervalMs: wholeNumber('commitIntervalMs', options.commitIntervalMs, 100),
     drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, DEFAULT_MAX_DELAY_MS, { min: MIN_MAX_DELAY_MS }),
     maxMessageBytes: wholeNumber('maxMessageBytes', options.maxMessageBytes, 1_000_000),
     wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     maxWaitTimeMs: wholeNumber('maxWaitTimeMs', options.maxWaitTimeMs, 500),
@@ -169,6 +181,7 @@ const URL_OPTIONS = {
   commitIntervalMs: 'number',
   drainTimeoutMs: 'number',
   maxMessageBytes: 'number',
+  maxDelayMs: 'number',
   maxWaitTimeMs: 'number',
   fetchMaxBytes: 'number',
   wireMode: 'string',

@@ -4,8 +4,13 @@ import { type Entry, type HeldRecord, PartitionState } from './partition-state.j
 export interface SchedulerLimits {
   prefetch: number;
   partitionConcurrency: number;
-  /** Records received and not yet handed out above which the fetch stream is paused. */
+  /** Records received, not held and not yet handed out, above which the fetch stream is paused. */
   maxBuffered: number;
+  /**
+   * Held records (retry and delay topics) kept in memory until due, above which the fetch stream is
+   * paused as well. Counted apart: a delay topic's backlog must not stop the channels being read.
+   */
+  maxHeld: number;
   /** Pause (true) or resume (false) fetching. */
   backpressure(paused: boolean): void;
 }
@@ -19,11 +24,14 @@ export interface SchedulerLimits {
  */
 export class PartitionScheduler {
   private partitions = new Map<string, PartitionState>();
+  /** Queued records, held ones included. */
   private buffered = 0;
+  /** Of those, the held ones. */
+  private held = 0;
   private cursor = 0;
   private stopped = false;
   /** A rebalance is waiting for what is in flight: nothing new starts until the member rejoined. */
-  private held = false;
+  private rebalancing = false;
   private dispatchQueued = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -48,6 +56,7 @@ export class PartitionScheduler {
   putBack({ state, entry }: HeldRecord): void {
     state.putBack(entry, Date.now());
     this.buffered++;
+    this.held++;
   }
 
   /** Deliveries handed out and not yet settled. */
@@ -76,7 +85,8 @@ export class PartitionScheduler {
     if (this.stopped || state.revoked) return;
     if (!state.receive(entry)) return;
     this.buffered++;
-    if (this.buffered >= this.limits.maxBuffered) this.limits.backpressure(true);
+    if (entry.notBefore !== undefined) this.held++;
+    if (this.buffered - this.held >= this.limits.maxBuffered || this.held >= this.limits.maxHeld) this.limits.backpressure(true);
     this.scheduleDispatch();
   }
 
@@ -88,7 +98,7 @@ export class PartitionScheduler {
     for (const [id, state] of this.partitions) {
       if (keep?.has(id)) continue;
       state.revoked = true;
-      this.buffered -= state.dropQueued();
+      this.drop(state);
       this.partitions.delete(id);
       this.stateList = undefined;
     }
@@ -101,15 +111,15 @@ export class PartitionScheduler {
    * all settled in time.
    */
   hold(timeoutMs: number): Promise<boolean> {
-    this.held = true;
+    this.rebalancing = true;
     this.limits.backpressure(true);
     return this.tracker.drain(timeoutMs);
   }
 
   /** The member rejoined: hand out records again. */
   release(): void {
-    if (!this.held) return;
-    this.held = false;
+    if (!this.rebalancing) return;
+    this.rebalancing = false;
     this.scheduleDispatch();
     this.resumeIfRoom();
   }
@@ -117,13 +127,20 @@ export class PartitionScheduler {
   /** Stop handing out records; resolves when those in flight settled (or after the drain timeout). */
   async stop(): Promise<boolean> {
     this.stopped = true;
-    for (const state of this.partitions.values()) this.buffered -= state.dropQueued();
+    for (const state of this.partitions.values()) this.drop(state);
     clearTimeout(this.wakeTimer);
     return this.tracker.drain();
   }
 
+  private drop(state: PartitionState): void {
+    const { dropped, held } = state.dropQueued();
+    this.buffered -= dropped;
+    this.held -= held;
+  }
+
   private resumeIfRoom(): void {
-    if (!this.stopped && !this.held && this.buffered < this.limits.maxBuffered / 2) this.limits.backpressure(false);
+    const { maxBuffered, maxHeld } = this.limits;
+    if (!this.stopped && !this.rebalancing && this.buffered - this.held < maxBuffered / 2 && this.held < maxHeld / 2) this.limits.backpressure(false);
   }
 
   /** One dispatch per microtask turn, however many records arrived or settled in it. */
@@ -135,7 +152,7 @@ export class PartitionScheduler {
 
   private dispatch(): void {
     const { prefetch, partitionConcurrency } = this.limits;
-    if (this.stopped || this.held || this.tracker.size >= prefetch || this.buffered === 0) {
+    if (this.stopped || this.rebalancing || this.tracker.size >= prefetch || this.buffered === 0) {
       this.resumeIfRoom();
       return;
     }
@@ -156,6 +173,7 @@ export class PartitionScheduler {
         }
         progressed = true;
         this.buffered--;
+        if (entry.notBefore !== undefined) this.held--;
         this.tracker.dispatch({ state, entry }, entry.message, entry.attempt);
       }
       this.cursor = (this.cursor + 1) % Math.max(1, states.length);

@@ -5,7 +5,7 @@ export interface Entry {
   readonly offset: bigint;
   readonly message: ReceivedMessage;
   readonly attempt: number;
-  /** Retry-topic records may not be handled before this time (ms since epoch). */
+  /** Held records (retry and delay topics) may not be handled before this time (ms since epoch). */
   notBefore: number | undefined;
   settled: boolean;
 }
@@ -38,8 +38,15 @@ export class PartitionState {
   /** Offset last committed (the next record to read). */
   committed = -1n;
   revoked = false;
-  /** Set when `take` found the partition waiting on a retry record that is not due yet: when it is. */
+  /** Set when `take` found nothing to start but a held record not due yet: when the first one is. */
   wakeAt: number | undefined;
+  /** Queued entries that carry a hold (retry and delay topics, records put back). */
+  heldQueued = 0;
+  /**
+   * Nothing here may start before this time (every entry scanned was held, none waited on a key):
+   * `take` answers at once until then, so a delay topic's backlog is not rescanned on every dispatch.
+   */
+  private sleepUntil: number | undefined;
 
   constructor(
     readonly topic: string,
@@ -55,25 +62,40 @@ export class PartitionState {
   receive(entry: Entry): boolean {
     if (this.next >= 0n && entry.offset < this.next) return false;
     this.next = entry.offset + 1n;
+    if (entry.notBefore === undefined) this.sleepUntil = undefined;
+    else {
+      this.heldQueued++;
+      if (this.sleepUntil !== undefined && entry.notBefore < this.sleepUntil) this.sleepUntil = entry.notBefore;
+    }
     this.queue.push(entry);
     this.window.push(entry);
     return true;
   }
 
   /**
-   * The next entry that may start now: its key not in flight and not waiting behind an earlier
-   * entry of the same key. Sets `wakeAt` when a retry record is not due yet (the partition waits).
+   * The next entry that may start now: due, its key not in flight and not waiting behind an earlier
+   * entry of the same key. A held entry (retry or delay topic) not due yet is passed over, and does
+   * not hold back later entries of its key: those were held for less and are due first, and one
+   * scheduled for earlier must not wait behind it (a delay tier's holds are all one length, so this
+   * is rare outside the retry topic's short ones). Sets `wakeAt` to the earliest entry passed over
+   * when nothing may start.
    */
   take(now: number): Entry | undefined {
+    if (this.sleepUntil !== undefined && this.sleepUntil > now) {
+      this.wakeAt = this.sleepUntil;
+      return undefined;
+    }
+    this.sleepUntil = undefined;
     this.wakeAt = undefined;
     const { queue } = this;
     let blocked: Set<string> | undefined;
+    let wakeAt: number | undefined;
     const limit = Math.min(queue.length, this.queueHead + SCAN_LIMIT);
     for (let i = this.queueHead; i < limit; i++) {
       const entry = queue[i]!;
       if (entry.notBefore !== undefined && entry.notBefore > now) {
-        this.wakeAt = entry.notBefore;
-        return undefined;
+        if (wakeAt === undefined || entry.notBefore < wakeAt) wakeAt = entry.notBefore;
+        continue;
       }
       const key = entry.message.key;
       if (key !== undefined && (this.keysInFlight.has(key) || blocked?.has(key))) {
@@ -84,9 +106,13 @@ export class PartitionState {
       if (i === this.queueHead) this.dropFront();
       else queue.splice(i, 1);
       if (key !== undefined) this.keysInFlight.add(key);
+      if (entry.notBefore !== undefined) this.heldQueued--;
       this.inFlight++;
       return entry;
     }
+    this.wakeAt = wakeAt;
+    // Only holds kept everything back: nothing changes before the first comes due or a record arrives.
+    if (blocked === undefined) this.sleepUntil = wakeAt;
     return undefined;
   }
 
@@ -94,6 +120,8 @@ export class PartitionState {
   putBack(entry: Entry, retryAt: number): void {
     this.release(entry);
     entry.notBefore = Math.max(entry.notBefore ?? 0, retryAt);
+    this.heldQueued++;
+    this.sleepUntil = undefined;
     if (this.queueHead > 0) this.queue[--this.queueHead] = entry;
     else this.queue.unshift(entry);
   }
@@ -118,12 +146,14 @@ export class PartitionState {
     return this.windowHead < this.window.length ? this.window[this.windowHead]!.offset : this.next;
   }
 
-  /** Drop what is queued (not handed out); returns how many entries were dropped. */
-  dropQueued(): number {
-    const n = this.queued;
+  /** Drop what is queued (not handed out); returns how many entries were dropped, and how many of them were held. */
+  dropQueued(): { dropped: number; held: number } {
+    const dropped = { dropped: this.queued, held: this.heldQueued };
     this.queue = [];
     this.queueHead = 0;
-    return n;
+    this.heldQueued = 0;
+    this.sleepUntil = undefined;
+    return dropped;
   }
 
   private dropFront(): void {

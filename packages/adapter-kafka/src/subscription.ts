@@ -1,11 +1,11 @@
-import { type DeliveryHandler, DeliveryTracker, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
+import { type DeliveryHandler, DeliveryTracker, EventbusHeaders, errorMessage, type Logger, redact, type Subscription, TransportError } from '@org/eventbus';
 import type { Consumer, ConsumerGroupJoinPayload, MessagesStream } from '@platformatic/kafka';
 import { type SettleTargets, settleActions } from './delivery.js';
 import { rootMessage } from './errors.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import { PartitionScheduler } from './partition-scheduler.js';
 import type { HeldRecord, PartitionState } from './partition-state.js';
-import { type KafkaMessage, RecordReader } from './wire.js';
+import { holdTargets, type KafkaMessage, RecordReader } from './wire.js';
 
 type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
@@ -24,6 +24,11 @@ export interface SubscriptionPlan {
 
 /** The member's subscription user data: none (the barrier only needs the hook's timing). */
 const NO_USER_DATA = Buffer.alloc(0);
+/**
+ * Held copies (retry and delay topics) one member keeps in memory per record it buffers otherwise:
+ * 64 × 256 = 16384 by default. Past it, fetching pauses until the earliest come due.
+ */
+const HELD_PER_BUFFERED = 64;
 /** Longest wait for the commit that closes a rebalance barrier. */
 const BARRIER_COMMIT_TIMEOUT_MS = 1500;
 
@@ -65,7 +70,13 @@ export class KafkaSubscription implements Subscription {
     this.highWaterMark = Math.min(1024, maxBuffered);
     this.reader = new RecordReader(options.topicPrefix);
     const tracker = new DeliveryTracker<HeldRecord>({
-      handler: onDelivery,
+      handler: (delivery) => {
+        // A copy its delay tier released before its hold ends goes on to the next (shorter) tier
+        // without the pipeline seeing it: the same attempt, the same headers.
+        const until = holdTargets.get(delivery.message);
+        if (until === undefined || until <= Date.now()) return onDelivery(delivery);
+        return delivery.defer(until, { ...delivery.message.headers, [EventbusHeaders.attempt]: String(delivery.attempt) });
+      },
       onError: plan.onError,
       drainTimeoutMs: options.drainTimeoutMs,
       onSettled: () => this.scheduler.settled(),
@@ -75,6 +86,7 @@ export class KafkaSubscription implements Subscription {
       prefetch: plan.prefetch,
       partitionConcurrency: options.partitionConcurrency || plan.prefetch,
       maxBuffered,
+      maxHeld: maxBuffered * HELD_PER_BUFFERED,
       backpressure: (paused) => {
         const stream = this.stream;
         if (!stream || this.closing) return;

@@ -24,11 +24,31 @@ export function channelTopic(options: TopicNaming, name: string): string {
   return topicName(options.topicPrefix + name);
 }
 
-/** A group's own topics: `<topicPrefix><group>.retry` (shared by its channels) and `<topicPrefix><group>.dlt`. */
-export function groupTopics(options: TopicNaming, group: string): { retryTopic: string; deadLetterTopic: string } {
+/** One of a group's delay topics: every record in it is held for `holdMs` from when it was written. */
+export interface DelayTier {
+  topic: string;
+  holdMs: number;
+}
+
+/**
+ * Hold lengths of the delay topics, longest first: 1 s × 4^k up to 17 min. A wait hops down them
+ * (the longest not longer than what remains, then the next), so any wait takes at most 3 hops per
+ * tier, 11 for an hour; under 1 s remains for the retry topic, which holds to the millisecond.
+ * Fixed, not derived from `maxDelayMs`: every member of a group reads the same topics whatever it
+ * was configured with.
+ */
+export const DELAY_TIER_MS: readonly number[] = [1_024_000, 256_000, 64_000, 16_000, 4_000, 1_000];
+
+/**
+ * A group's own topics: `<topicPrefix><group>.retry` (shared by its channels), its delay topics
+ * `<topicPrefix><group>.retry.<n>s` (DELAY_TIER_MS) and `<topicPrefix><group>.dlt`.
+ */
+export function groupTopics(options: TopicNaming, group: string): { retryTopic: string; deadLetterTopic: string; delayTiers: DelayTier[] } {
+  const retryTopic = channelTopic(options, group + options.retryTopicSuffix);
   return {
-    retryTopic: channelTopic(options, group + options.retryTopicSuffix),
+    retryTopic,
     deadLetterTopic: channelTopic(options, group + options.deadLetterTopicSuffix),
+    delayTiers: DELAY_TIER_MS.map((holdMs) => ({ topic: topicName(`${retryTopic}.${holdMs / 1000}s`), holdMs })),
   };
 }
 
@@ -88,14 +108,19 @@ export class TopicRegistry {
     // Asked per creation, not once at connect: a cluster grows, and a node may be down right now.
     const { brokers } = await this.admin.metadata({ topics: [], forceUpdate: true });
     const { replicas, minInsync } = replicationFor(this.options, brokers.size);
+    const create = (names: string[]) =>
+      this.admin.createTopics({
+        topics: names,
+        partitions: this.options.partitions,
+        replicas,
+        configs: [{ name: 'min.insync.replicas', value: String(minInsync) }],
+      });
+    // One request for all (a group has nine topics of its own); if it fails (another member created
+    // one of them meanwhile), one at a time, to tell "already there" from a real refusal.
+    if (absent.length > 1 && (await create(absent).then(() => true, () => false))) return;
     for (const topic of absent) {
       try {
-        await this.admin.createTopics({
-          topics: [topic],
-          partitions: this.options.partitions,
-          replicas,
-          configs: [{ name: 'min.insync.replicas', value: String(minInsync) }],
-        });
+        await create([topic]);
       } catch (error) {
         if (!topicAlreadyExists(error)) {
           throw new TransportError(redact(`could not create Kafka topic "${topic}": ${errorMessage(error)}`));

@@ -41,13 +41,11 @@ function topicsOf(records: readonly KafkaRecord[]): string[] {
  */
 const PRODUCE_RETRIES = 24;
 
-/** Longest retry delay: the partition waits this long at most for one retry record. */
-const MAX_DELAY_MS = 60 * 60_000;
-
 /**
  * Transport over Apache Kafka with @platformatic/kafka: a topic per channel, a consumer group per
- * group, the event key as the record key (order per key), retries through `<group>.retry` with a
- * not-before header and dead letters in `<group>.dlt`; every topic and group id behind `topicPrefix`.
+ * group, the event key as the record key (order per key), retries through `<group>.retry`, delayed
+ * retries and deferrals through the group's delay topics (`<group>.retry.<n>s`, one hold length
+ * each) and dead letters in `<group>.dlt`; every topic and group id behind `topicPrefix`.
  */
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
@@ -77,7 +75,7 @@ export class KafkaTransport implements Transport {
       orderingPerKey: true,
       nativeDelay: false,
       holdsScheduledPublish: false,
-      maxDelayMs: MAX_DELAY_MS,
+      maxDelayMs: this.options.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'kept',
       maxMessageBytes: this.options.maxMessageBytes,
@@ -160,8 +158,9 @@ export class KafkaTransport implements Transport {
     checkSubscribeOptions(options);
     const { topics } = await this.ready();
     const group = options.group;
-    const { retryTopic, deadLetterTopic } = groupTopics(this.options, group);
-    const read = options.deadLetters ? [deadLetterTopic] : [...options.channels.map((c) => channelTopic(this.options, c)), retryTopic];
+    const { retryTopic, deadLetterTopic, delayTiers } = groupTopics(this.options, group);
+    const held = [retryTopic, ...delayTiers.map((t) => t.topic)];
+    const read = options.deadLetters ? [deadLetterTopic] : [...options.channels.map((c) => channelTopic(this.options, c)), ...held];
     // The group id carries the prefix as well: deployments that share a group id would rebalance each
     // other, and Kafka ACLs usually grant topics and groups by one prefix.
     const groupId = options.deadLetters ? deadLetterTopic : this.options.topicPrefix + group;
@@ -188,8 +187,9 @@ export class KafkaTransport implements Transport {
           group,
           retryTopic,
           deadLetterTopic,
+          delayTiers,
           deadLetters: options.deadLetters === true,
-          maxDelayMs: MAX_DELAY_MS,
+          maxDelayMs: resolved.maxDelayMs,
           republish: (topic, message, headers) => {
             const record = this.writer.record(topic, { ...message, headers });
             return this.track(this.send([record], this.writer.requestBytes));
@@ -212,7 +212,8 @@ export class KafkaTransport implements Transport {
   }
 
   /**
-   * Create each group's topics as subscribe() does — its channels, `<group>.retry` and `<group>.dlt` —
+   * Create each group's topics as subscribe() does — its channels, `<group>.retry`, its delay topics
+   * `<group>.retry.<n>s` and `<group>.dlt` —
    * without joining the group. Kafka keeps what is published to a topic whatever reads it, and a
    * group with no committed offset starts from the earliest record (`startFrom`), so the first
    * worker of a provisioned group reads every event published since.
@@ -224,9 +225,10 @@ export class KafkaTransport implements Transport {
     const names = new Set<string>();
     for (const { group, channels } of groups) {
       for (const channel of channels) names.add(channelTopic(this.options, channel));
-      const { retryTopic, deadLetterTopic } = groupTopics(this.options, group);
+      const { retryTopic, deadLetterTopic, delayTiers } = groupTopics(this.options, group);
       names.add(retryTopic);
       names.add(deadLetterTopic);
+      for (const tier of delayTiers) names.add(tier.topic);
     }
     await topics.ensure([...names]);
   }

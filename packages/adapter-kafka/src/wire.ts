@@ -1,9 +1,22 @@
-import { attemptFromHeaders, EventbusHeaders, type OutgoingMessage } from '@org/eventbus';
+import { attemptFromHeaders, EventbusHeaders, type OutgoingMessage, type ReceivedMessage } from '@org/eventbus';
 import type { Message, MessageToProduce } from '@platformatic/kafka';
 import type { Entry } from './partition-state.js';
 
 /** Where a retried message came from: the retry topic is shared by every channel of a group. */
 export const RETRY_CHANNEL_HEADER = 'eventbus-retry-channel';
+/** A held copy (retry or delay topic) is not handed out before this time (ms since epoch): its topic's hop. */
+export const HOP_UNTIL_HEADER = 'eventbus-kafka-hop-until';
+/**
+ * Where the hold of one `defer` or delayed nack ends (ms since epoch), when the copy's topic releases
+ * it earlier (a delay tier shorter than the wait): the subscription moves it on to the next tier.
+ */
+export const HOLD_UNTIL_HEADER = 'eventbus-kafka-hold-until';
+
+/**
+ * The hold still ahead of a received copy whose delay tier released it early (HOLD_UNTIL_HEADER),
+ * keyed by the bus message the reader made for it: the subscription's first look at a delivery.
+ */
+export const holdTargets = new WeakMap<ReceivedMessage, number>();
 
 export type KafkaRecord = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -159,7 +172,11 @@ export class RecordWriter {
   }
 }
 
-/** Received records as entries of the bus; one per subscription. Internal retry headers are read here and left out. */
+/**
+ * Received records as entries of the bus; one per subscription. Internal retry and hold headers are
+ * read here and left out; `eventbus-not-before` stays only where it lies beyond what this copy was
+ * held for (a retry-after longer than `maxDelayMs`), so core's receive check defers it again.
+ */
 export class RecordReader {
   private readonly headers = new HeaderDecoder();
 
@@ -169,7 +186,9 @@ export class RecordReader {
     // Built without `delete`, which would slow every later property access on the object in the decoder.
     const headers: Record<string, string> = {};
     let retryChannel: string | undefined;
-    let notBefore: number | undefined;
+    let hopUntil: number | undefined;
+    let holdUntil: number | undefined;
+    let waitUntil: string | undefined;
     let index = 0;
     for (const [nameBytes, valueBytes] of record.headers ?? NO_HEADERS) {
       const position = index++;
@@ -178,8 +197,18 @@ export class RecordReader {
       const text = valueBytes === undefined || valueBytes === null ? '' : slot.read(valueBytes);
       const name = slot.name;
       if (name === RETRY_CHANNEL_HEADER) retryChannel = text;
-      else if (name === EventbusHeaders.notBefore) notBefore = Number(text);
+      else if (name === EventbusHeaders.notBefore) waitUntil = text;
+      else if (name === HOP_UNTIL_HEADER) hopUntil = Number(text);
+      else if (name === HOLD_UNTIL_HEADER) holdUntil = Number(text);
       else headers[name] = text;
+    }
+    if (waitUntil !== undefined) {
+      const until = Number(waitUntil);
+      // A retry record written before delay tiers existed is held by its not-before alone.
+      if (hopUntil === undefined && retryChannel !== undefined) hopUntil = until;
+      // Not-before is passed on only where it lies beyond this copy's hold (a wait longer than
+      // maxDelayMs), for core's receive check to defer it again: a hold this copy served is not news.
+      if (!(until <= (holdUntil ?? hopUntil ?? Number.NEGATIVE_INFINITY))) headers[EventbusHeaders.notBefore] = waitUntil;
     }
     // The bus sees its own channel name, never the prefixed topic.
     const { topicPrefix } = this;
@@ -188,15 +217,11 @@ export class RecordReader {
       headers[EventbusHeaders.deadLetterChannel] ??
       (topicPrefix !== '' && record.topic.startsWith(topicPrefix) ? record.topic.slice(topicPrefix.length) : record.topic);
     const body = record.value ?? Buffer.alloc(0);
-    const message =
+    const message: ReceivedMessage =
       record.key === undefined || record.key === null ? { channel, headers, body } : { channel, key: record.key.toString(), headers, body };
-    return {
-      offset: record.offset,
-      message,
-      attempt: attemptFromHeaders(headers),
-      notBefore: notBefore !== undefined && Number.isFinite(notBefore) ? notBefore : undefined,
-      settled: false,
-    };
+    const notBefore = hopUntil !== undefined && Number.isFinite(hopUntil) ? hopUntil : undefined;
+    if (holdUntil !== undefined && Number.isFinite(holdUntil) && holdUntil > (notBefore ?? 0)) holdTargets.set(message, holdUntil);
+    return { offset: record.offset, message, attempt: attemptFromHeaders(headers), notBefore, settled: false };
   }
 }
 

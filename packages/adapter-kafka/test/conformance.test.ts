@@ -3,7 +3,7 @@ import type { Logger } from '@org/eventbus';
 import { describeBroker, runTransportConformance } from '@org/eventbus/testing';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { afterAll } from 'vitest';
-import { brokersFrom, deleteCreated, testTransport } from './helpers.js';
+import { brokersFrom, deleteCreated, heldTopics, testTransport } from './helpers.js';
 import { PrivateBroker } from './private-broker.js';
 import { SASL_USER, SaslBroker } from './sasl-broker.js';
 
@@ -42,9 +42,17 @@ describeBroker('kafka conformance', { variable: 'EVENTBUS_KAFKA_BROKERS' }, (bro
       factory: () => testTransport(privateBroker.address),
     },
     child: { module: fileURLToPath(new URL('./child-transport.ts', import.meta.url)), export: 'createConformanceTransport' },
+    makeTransport: ({ maxDelayMs }) => testTransport(brokers(), { maxDelayMs }),
     timeoutMs: 60_000,
     cleanup: (created) => deleteCreated(brokers(), created),
-    breakSettle: (what, group) => breakTopic(brokers(), what === 'dead-letter' ? `${group}.dlt` : `${group}.retry`),
+    // A delayed nack goes to the group's delay topics (or, under a second, its retry topic): all of them break.
+    breakSettle: async (what, group) => {
+      const topics = what === 'dead-letter' ? [`${group}.dlt`] : heldTopics(`${group}.retry`);
+      const repairs = await Promise.all(topics.map((topic) => breakTopic(brokers(), topic)));
+      return async () => {
+        await Promise.all(repairs.map((repair) => repair()));
+      };
+    },
     withCredentials: async (password: string, logger: Logger) => {
       saslStarted ??= saslBroker.start();
       await saslStarted;

@@ -3,6 +3,7 @@ import type { OutgoingMessage } from '@org/eventbus';
 import { Admin } from '@platformatic/kafka';
 import { KafkaTransport } from '../src/index.js';
 import type { KafkaTransportOptions } from '../src/options.js';
+import { DELAY_TIER_MS } from '../src/topology.js';
 
 /** Broker list for tests: EVENTBUS_KAFKA_BROKERS (host:port[,host:port]). */
 export function brokersFrom(value: string): string[] {
@@ -65,8 +66,13 @@ export function bodyOf(body: Uint8Array): { n: number } {
  * retry and dead-letter topics, and the groups. Left behind, they pile up across CI runs.
  */
 export function deleteCreated(brokers: string, { groups, channels }: { groups: string[]; channels: string[] }): Promise<void> {
-  const names = new Set([...channels, ...groups.flatMap((g) => [g, `${g}.retry`, `${g}.dlt`])]);
+  const names = new Set([...channels, ...groups.flatMap((g) => [g, `${g}.dlt`, ...heldTopics(`${g}.retry`)])]);
   return deleteMatching(brokers, (name) => names.has(name));
+}
+
+/** A group's retry topic and its delay topics. */
+export function heldTopics(retryTopic: string): string[] {
+  return [retryTopic, ...DELAY_TIER_MS.map((ms) => `${retryTopic}.${ms / 1000}s`)];
 }
 
 /** Delete every consumer group and topic whose name `matches`. */

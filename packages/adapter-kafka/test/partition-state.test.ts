@@ -39,20 +39,45 @@ describe('kafka partition state', () => {
     expect(state.queued).toBe(1);
   });
 
-  it('waits on a retry record that is not due, and runs a record put back first', () => {
+  it('passes over a held record that is not due (its key too), wakes for it, and runs a record put back first', () => {
     const state = new PartitionState('t', 0);
-    state.receive(entry(0, undefined, 500));
+    state.receive(entry(0, 'k', 500));
     state.receive(entry(1));
+    // Held for less behind it, same key: scheduled earlier, so it goes first.
+    state.receive(entry(2, 'k', 200));
+    expect(state.take(100)?.offset).toBe(1n);
     expect(state.take(100)).toBeUndefined();
+    expect(state.wakeAt).toBe(200);
+    const second = state.take(300)!;
+    expect(second.offset).toBe(2n);
+    expect(state.take(300)).toBeUndefined();
     expect(state.wakeAt).toBe(500);
+    // Due, but its key is in flight until the earlier one of the key is settled.
+    expect(state.take(600)).toBeUndefined();
+    state.settle(second);
     const due = state.take(600)!;
     expect(due.offset).toBe(0n);
     expect(state.wakeAt).toBeUndefined();
     state.putBack(due, 700);
     expect(state.take(650)).toBeUndefined();
     expect(state.take(700)?.offset).toBe(0n);
-    expect(state.take(700)?.offset).toBe(1n);
-    expect(state.dropQueued()).toBe(0);
+    expect(state.dropQueued()).toEqual({ dropped: 0, held: 0 });
     expect(state.commitPoint()).toBe(0n);
+  });
+
+  it('counts held entries apart, and sleeps on a backlog of holds until the first is due or a record arrives', () => {
+    const state = new PartitionState('t', 0);
+    for (let i = 0; i < 100; i++) state.receive(entry(i, undefined, 10_000 + i));
+    expect(state.heldQueued).toBe(100);
+    expect(state.take(0)).toBeUndefined();
+    expect(state.wakeAt).toBe(10_000);
+    // Asleep: the same answer without a scan.
+    expect(state.take(5_000)).toBeUndefined();
+    expect(state.wakeAt).toBe(10_000);
+    state.receive(entry(100));
+    expect(state.take(5_000)?.offset).toBe(100n);
+    expect(state.take(10_000)?.offset).toBe(0n);
+    expect(state.heldQueued).toBe(99);
+    expect(state.dropQueued()).toEqual({ dropped: 99, held: 99 });
   });
 });

@@ -1,6 +1,6 @@
 import { EventbusHeaders } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
-import { HeaderDecoder, HeaderEncoder, type KafkaMessage, RETRY_CHANNEL_HEADER, RecordReader, RecordWriter } from '../src/wire.js';
+import { HeaderDecoder, HeaderEncoder, HOLD_UNTIL_HEADER, HOP_UNTIL_HEADER, holdTargets, type KafkaMessage, RETRY_CHANNEL_HEADER, RecordReader, RecordWriter } from '../src/wire.js';
 
 /** What @platformatic/kafka hands a consumer: header names and values as views into one response buffer. */
 function received(headers: Map<Buffer, Buffer>, fields: Partial<KafkaMessage> = {}): KafkaMessage {
@@ -90,9 +90,26 @@ describe('kafka record headers', () => {
       body: Buffer.from('{}'),
     });
     const entry = reader.entry(received(record.headers as Map<Buffer, Buffer>, { topic: 'staging.g.retry', key: record.key! }));
+    // A retry record without a hop time is held by its not-before, which is then served: left out.
     expect(entry.message).toEqual({ channel: 'orders', key: 'k-1', headers: { ce_id: '1', [EventbusHeaders.attempt]: '3' }, body: Buffer.from('{}') });
     expect(entry.attempt).toBe(3);
     expect(entry.notBefore).toBe(1234);
+    expect(holdTargets.get(entry.message)).toBeUndefined();
+    const hop = writer.record('staging.g.retry.4s', {
+      headers: { [RETRY_CHANNEL_HEADER]: 'orders', [EventbusHeaders.notBefore]: '9000', [HOP_UNTIL_HEADER]: '5000', [HOLD_UNTIL_HEADER]: '8000' },
+      body: Buffer.from('{}'),
+    });
+    const held = reader.entry(received(hop.headers as Map<Buffer, Buffer>, { topic: 'staging.g.retry.4s' }));
+    // Beyond the hold (maxDelayMs): passed on for core to defer again.
+    expect(held.message.headers).toEqual({ [EventbusHeaders.notBefore]: '9000' });
+    expect(held.notBefore).toBe(5000);
+    expect(holdTargets.get(held.message)).toBe(8000);
+    // Held to its not-before: nothing left for core to see.
+    const served = writer.record('staging.g.retry.4s', {
+      headers: { [RETRY_CHANNEL_HEADER]: 'orders', [EventbusHeaders.notBefore]: '8000', [HOP_UNTIL_HEADER]: '5000', [HOLD_UNTIL_HEADER]: '8000' },
+      body: Buffer.from('{}'),
+    });
+    expect(reader.entry(received(served.headers as Map<Buffer, Buffer>, { topic: 'staging.g.retry.4s' })).message.headers).toEqual({});
     const plain = reader.entry(received(new Map(), { topic: 'staging.orders' }));
     expect(plain.message).toEqual({ channel: 'orders', headers: {}, body: Buffer.from('{}') });
     expect('key' in plain.message).toBe(false);
