@@ -2,6 +2,7 @@ import { count, findingLine } from './markdown.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-assets.js';
 import { type LaidOutEdge, type LaidOutNode, type Layout, layoutGraph } from './layout.js';
 import type { DocsModel, DocumentedEvent } from './model.js';
+import { requiredLabel } from './schema.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -82,7 +83,7 @@ function detail(doc: DocumentedEvent, model: DocsModel): string {
       doc.rows.length === 0
         ? '<p>No fields.</p>'
         : `<table class="schema"><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead><tbody>${doc.rows
-            .map((r) => `<tr><td><code>${escapeHtml(r.path)}</code></td><td>${escapeHtml(r.type)}</td><td>${r.required ? 'yes' : 'no'}</td><td>${escapeHtml(r.description)}</td></tr>`)
+            .map((r) => `<tr><td><code>${escapeHtml(r.path)}</code></td><td>${escapeHtml(r.type)}</td><td>${escapeHtml(requiredLabel(r))}</td><td>${escapeHtml(r.description)}</td></tr>`)
             .join('')}</tbody></table>`,
       '<h3>Example</h3>',
       `<pre>${escapeHtml(JSON.stringify(doc.example, null, 2))}</pre>`,
