@@ -12,15 +12,30 @@ const eventButton = (type: string) => `<button class="ev" type="button" data-sel
 
 function svgNode(node: LaidOutNode, model: DocsModel): string {
   const type = node.kind === 'event' ? node.key.slice(2) : undefined;
+  const handler = node.kind === 'handler' ? model.graph.handlers.find((h) => `h:${h.name}` === node.key) : undefined;
   const missing = type !== undefined && !model.byType.get(type)?.node.contract;
   const classes = ['node', node.kind, ...(missing ? ['missing'] : [])].join(' ');
-  const attrs = type === undefined ? '' : ` data-type="${escapeHtml(type)}" tabindex="0" role="button"`;
+  const attrs =
+    type !== undefined
+      ? ` data-type="${escapeHtml(type)}" tabindex="0" role="button"`
+      : handler
+        ? ` data-group="${escapeHtml(handler.group)}" data-on="${escapeHtml(handler.on)}"`
+        : '';
   const rx = node.kind === 'publisher' ? 22 : node.kind === 'event' ? 10 : 3;
+  // The live lines stay empty on a page opened from disk; served live, the script fills them.
+  const line = (n: number, cls: string) => `<text class="${cls}" x="${node.x + 12}" y="${node.y + 19 + 15 * n}"></text>`;
+  const live =
+    node.kind === 'event'
+      ? line(2, 'live')
+      : node.kind === 'handler'
+        ? `${line(2, 'live')}${line(3, 'live retries')}<a class="dl" href="#dead-letters"><text text-anchor="end" x="${node.x + node.width - 10}" y="${node.y + 64}"></text></a>`
+        : '';
   return [
     `<g class="${classes}" data-key="${escapeHtml(node.key)}"${attrs}>`,
     `<rect x="${node.x}" y="${node.y}" width="${node.width}" height="${node.height}" rx="${rx}"/>`,
     `<text x="${node.x + 12}" y="${node.y + 19}">${escapeHtml(node.label)}</text>`,
     node.sublabel ? `<text class="sub" x="${node.x + 12}" y="${node.y + 34}">${escapeHtml(node.sublabel)}</text>` : '',
+    live,
     '</g>',
   ].join('');
 }
@@ -29,20 +44,23 @@ function svgEdge(edge: LaidOutEdge, at: ReadonlyMap<string, LaidOutNode>): strin
   const a = at.get(edge.from);
   const b = at.get(edge.to);
   if (!a || !b) return '';
-  const x1 = a.x + a.width;
-  const y1 = a.y + a.height / 2;
   let d: string;
-  if (b.x > a.x) {
-    const x2 = b.x;
-    const y2 = b.y + b.height / 2;
-    const bend = (x2 - x1) / 2;
-    d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
+  if (b.y > a.y) {
+    // Down a rank or more: bottom centre to top centre.
+    const x1 = a.x + a.width / 2;
+    const y1 = a.y + a.height;
+    const x2 = b.x + b.width / 2;
+    const y2 = b.y;
+    const bend = (y2 - y1) / 2;
+    d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
   } else {
-    // A backward edge (a cycle): leave right, loop under both nodes, enter from the left.
-    const x2 = b.x;
+    // A backward edge (a cycle): leave on the right, loop outside both nodes, enter on the right.
+    const x1 = a.x + a.width;
+    const y1 = a.y + a.height / 2;
+    const x2 = b.x + b.width;
     const y2 = b.y + b.height / 2;
-    const low = Math.max(a.y + a.height, b.y + b.height) + 14;
-    d = `M${x1},${y1} C${x1 + 40},${low} ${x2 - 40},${low} ${x2},${y2}`;
+    const out = Math.max(x1, x2) + 40;
+    d = `M${x1},${y1} C${out},${y1} ${out},${y2} ${x2},${y2}`;
   }
   return `<path class="edge ${edge.kind}" data-from="${escapeHtml(edge.from)}" data-to="${escapeHtml(edge.to)}" d="${d}" marker-end="url(#arrow)"/>`;
 }
@@ -115,6 +133,7 @@ ${model.events.map((e) => `<li data-type="${escapeHtml(e.node.type)}">${eventBut
 </ul>
 </aside>
 <main>
+<div id="view-tools"><button type="button" data-zoom="out" title="Zoom out (or Ctrl + wheel, pinch)">−</button><button type="button" data-zoom="fit" title="Fit the graph to the window">fit</button><button type="button" data-zoom="in" title="Zoom in">+</button><span id="live-status" hidden></span></div>
 ${svg(layoutGraph(graph), model)}
 </main>
 <div id="panel">
@@ -126,6 +145,11 @@ ${graph.description ? `<p>${escapeHtml(graph.description)}</p>` : ''}
 ${findings || '<p>None.</p>'}
 </section>
 ${model.events.map((e) => detail(e, model)).join('\n')}
+<section id="dead-letters" hidden>
+<h2>Dead letters</h2>
+<p id="dead-letters-of"></p>
+<ol id="dead-letter-list"></ol>
+</section>
 </div>
 <script>${PAGE_SCRIPT}</script>
 </body>
