@@ -23,25 +23,38 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Every node's box against the viewport, and whether anything scrolls sideways. */
-async function measure(page: Page) {
-  return page.evaluate(() => {
-    const main = document.querySelector('main') as HTMLElement;
-    const boxes = [...document.querySelectorAll('svg .node')].map((n) => {
-      const r = n.getBoundingClientRect();
-      return { key: n.getAttribute('data-key'), left: r.left, top: r.top, right: r.right, bottom: r.bottom };
-    });
-    const view = main.getBoundingClientRect();
-    return {
-      boxes,
-      view: { left: view.left, top: view.top, right: view.right, bottom: view.bottom },
-      window: { width: innerWidth, height: innerHeight },
-      mainScrollsSideways: main.scrollWidth > main.clientWidth,
-      pageScrollsSideways: document.documentElement.scrollWidth > innerWidth,
-      graphWidth: Number(document.getElementById('graph')?.getAttribute('width')),
-    };
-  });
+interface Box {
+  key: string;
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
 }
+interface Measure {
+  boxes: Box[];
+  view: Box;
+  window: { width: number; height: number };
+  mainScrollsSideways: boolean;
+  pageScrollsSideways: boolean;
+  graphWidth: number;
+}
+
+// Run in the page as source text: this package's TypeScript has no DOM types.
+const MEASURE = `(() => {
+  const box = (el, key) => { const r = el.getBoundingClientRect(); return { key, left: r.left, top: r.top, right: r.right, bottom: r.bottom }; };
+  const main = document.querySelector('main');
+  return {
+    boxes: [...document.querySelectorAll('svg .node')].map((n) => box(n, n.getAttribute('data-key'))),
+    view: box(main, 'main'),
+    window: { width: innerWidth, height: innerHeight },
+    mainScrollsSideways: main.scrollWidth > main.clientWidth,
+    pageScrollsSideways: document.documentElement.scrollWidth > innerWidth,
+    graphWidth: Number(document.getElementById('graph').getAttribute('width')),
+  };
+})()`;
+
+/** Every node's box against the viewport, and whether anything scrolls sideways. */
+const measure = async (page: Page): Promise<Measure> => (await page.evaluate(MEASURE)) as Measure;
 
 const pages = [
   ['the reference service', async () => generateDocs(await registryFromModule(ec2Entry as Record<string, unknown>, { title: 'EC2 launch service' }))],

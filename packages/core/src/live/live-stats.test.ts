@@ -9,7 +9,7 @@ import { silentLogger } from '../logger.js';
 import { MemoryTransport } from '../memory/transport.js';
 import { eventually } from '../testing/spy.js';
 import { serveLiveGraph } from './live-graph-http.js';
-import { LiveStats } from './live-stats.js';
+import { type LiveSnapshot, LiveStats } from './live-stats.js';
 
 const Job = defineEvent({ type: 'live.job', description: 'A job.', schema: z.object({ mode: z.enum(['ok', 'fail', 'slow']), token: z.string().optional() }) });
 
@@ -57,7 +57,7 @@ describe('LiveStats', () => {
     const record = stats.deadLetter(failed.id);
     expect(record).toMatchObject({ id: failed.id, type: 'live.job', group: 'workers', attempt: 2 });
     expect(record?.reason).toContain('boom');
-    expect((record?.data as { mode: string }).mode).toBe('fail');
+    expect(record?.data).toMatchObject({ mode: 'fail' });
     // Secrets in the data are masked, as in logs.
     expect(JSON.stringify(record)).not.toContain('hunter2');
     // Rates slide out of the window.
@@ -85,7 +85,7 @@ describe('LiveStats', () => {
     expect(html).toContain('data-group="workers" data-on="live.job"');
     const redirect = await fetch(`${base}/events`, { redirect: 'manual' });
     expect(redirect.headers.get('location')).toBe('/events/');
-    const snapshot = await (await fetch(`${base}/events/live.json`)).json();
+    const snapshot = (await (await fetch(`${base}/events/live.json`)).json()) as LiveSnapshot;
     expect(snapshot.handlers[0]).toMatchObject({ group: 'workers', type: 'live.job', deadLetters: 1, retries: 1 });
     const detail = await fetch(`${base}/events/dead-letters/${failed.id}`);
     expect(detail.status).toBe(200);
