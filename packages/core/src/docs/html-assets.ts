@@ -18,8 +18,8 @@ h1{font-size:16px;margin:0 0 8px}h2{font-size:16px;margin:4px 0 8px;word-break:b
 .dim{opacity:.25}.node.selected rect{stroke-width:3;stroke:#7c3aed}.node.near rect{stroke-width:2.5}.edge.near{stroke:#7c3aed;stroke-width:2}
 table{border-collapse:collapse;width:100%;font-size:12px}th,td{border:1px solid #e5e7eb;padding:3px 5px;text-align:left;vertical-align:top}
 code,pre{font:12px ui-monospace,Menlo,monospace}pre{background:#f3f4f6;padding:8px;border-radius:6px;overflow:auto}
-.node .live{fill:#374151;font-size:10px}.node a.dl text{fill:#b91c1c;font-size:10px;text-decoration:underline;cursor:pointer}
-.node.busy rect{stroke-width:2.5}.node.failing rect{stroke:#b91c1c}#dead-letter-list li{margin:0 0 10px}#dead-letter-list pre{margin:4px 0}
+.node .live{fill:#374151;font-size:10px}.node a.dl text{fill:#b91c1c;font-size:10px;text-decoration:underline;cursor:pointer;pointer-events:auto}
+.node.busy rect{stroke-width:2.5}.node.failing rect{stroke:#b91c1c}#dead-letter-list li{margin:0 0 10px}#dead-letter-list pre{margin:4px 0;white-space:pre-wrap;word-break:break-all}
 .finding{font-size:12px;margin:4px 0}.finding.error{color:#b91c1c}.finding.warning{color:#92400e}
 `;
 
