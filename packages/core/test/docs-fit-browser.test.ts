@@ -95,8 +95,25 @@ describe('the generated page fits the graph to the window', () => {
           await page.click('#view-tools button[data-zoom="in"]');
           await page.click('#view-tools button[data-zoom="in"]');
           await expect.poll(async () => (await measure(page)).graphWidth).toBeGreaterThan(m.graphWidth * 1.9);
+          // Dragging the background pans (scrolls the view).
+          const view = m.view;
+          await page.mouse.move(view.left + 6, view.bottom - 20);
+          await page.mouse.down();
+          await page.mouse.move(view.left + 6 - 120, view.bottom - 20 - 80, { steps: 4 });
+          await page.mouse.up();
+          const scrolled = (await page.evaluate(`[document.querySelector('main').scrollLeft, document.querySelector('main').scrollTop]`)) as number[];
+          expect(scrolled[0]).toBeGreaterThan(0);
           await page.click('#view-tools button[data-zoom="fit"]');
           await expect.poll(async () => (await measure(page)).graphWidth).toBe(m.graphWidth);
+
+          // Ctrl + wheel (a touchpad pinch arrives as one) zooms; a plain wheel does not.
+          await page.mouse.move((view.left + view.right) / 2, (view.top + view.bottom) / 2);
+          await page.mouse.wheel(0, 100);
+          expect((await measure(page)).graphWidth).toBe(m.graphWidth);
+          await page.keyboard.down('Control');
+          await page.mouse.wheel(0, -300);
+          await page.keyboard.up('Control');
+          await expect.poll(async () => (await measure(page)).graphWidth).toBeGreaterThan(m.graphWidth * 1.5);
           expect(errors).toEqual([]);
         } finally {
           await page.close();
