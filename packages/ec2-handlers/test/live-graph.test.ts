@@ -57,7 +57,7 @@ describe.skipIf(!available && !ci)('the live event graph of the reference servic
     try {
       await page.setViewportSize({ width: 1400, height: 900 });
       await page.goto(new URL('/events/', service.url).href);
-      const requested = page.locator('.node.event[data-type="ec2.launch.requested"] .live');
+      const requested = page.locator('.node.event[data-type="ec2.launch.requested"] .live').first();
       const launcher = page.locator('.node.handler[data-on="ec2.launch.requested"]');
       await expect.poll(() => requested.textContent(), { timeout: 10_000 }).toBe('0/s · 0 published');
       await expect.poll(() => page.locator('#live-status').textContent()).toMatch(/^live · /);
@@ -67,13 +67,16 @@ describe.skipIf(!available && !ci)('the live event graph of the reference servic
       // In flight while the simulated machines boot.
       await expect.poll(() => requested.textContent(), { timeout: 10_000 }).toMatch(/ · 2 published$/);
       await expect.poll(() => launcher.locator('.live').first().textContent(), { timeout: 10_000 }).toMatch(/ · 2 in flight$/);
-      await expect.poll(() => page.locator('.node.event[data-type="ec2.instance.launched"] .live').textContent(), { timeout: 15_000 }).toMatch(/ · 2 published$/);
+      await expect.poll(() => page.locator('.node.event[data-type="ec2.instance.launched"] .live').first().textContent(), { timeout: 15_000 }).toMatch(/ · 2 published$/);
       await expect.poll(() => launcher.locator('.live').first().textContent(), { timeout: 10_000 }).toMatch(/ · 0 in flight$/);
 
       await launch(BROKEN_IMAGE);
       await expect.poll(() => launcher.locator('.live.retries').textContent(), { timeout: 10_000 }).toBe('1 retry');
       const deadLetters = launcher.locator('a.dl text');
       await expect.poll(() => deadLetters.textContent(), { timeout: 10_000 }).toBe('1 dead letter');
+      await expect
+        .poll(() => page.locator('.node.event[data-type="ec2.launch.requested"] .live.totals').textContent(), { timeout: 5000 })
+        .toBe('0 in flight · 1 retry · 1 dead');
       await page.screenshot({ path: `${process.env.EVENTBUS_SCREENSHOTS ?? '/tmp'}/live-graph-1400.png` });
 
       // The dead-letter count opens the list; each entry links to the event's details.

@@ -154,12 +154,20 @@ export const PAGE_SCRIPT = `
     latest = snapshot;
     var byType = {}, byHandler = {};
     snapshot.events.forEach(function (e) { byType[e.type] = e; });
-    snapshot.handlers.forEach(function (h) { byHandler[h.group + ' ' + h.type] = h; });
+    var totals = {};
+    snapshot.handlers.forEach(function (h) {
+      byHandler[h.group + ' ' + h.type] = h;
+      var t = totals[h.type] || (totals[h.type] = { inFlight: 0, retries: 0, deadLetters: 0 });
+      t.inFlight += h.inFlight; t.retries += h.retries; t.deadLetters += h.deadLetters;
+    });
     nodes.forEach(function (n) {
       var lines = n.querySelectorAll('.live');
       if (n.classList.contains('event')) {
         var e = byType[n.getAttribute('data-type')] || { rate: 0, published: 0 };
+        var t = totals[n.getAttribute('data-type')] || { inFlight: 0, retries: 0, deadLetters: 0 };
         setText(lines[0], e.rate + '/s · ' + e.published + ' published');
+        // Over every group that handles it (each handler node below shows its own).
+        setText(lines[1], t.inFlight + ' in flight · ' + plural(t.retries, 'retry', 'retries') + ' · ' + t.deadLetters + ' dead');
       } else if (n.classList.contains('handler')) {
         var h = byHandler[n.getAttribute('data-group') + ' ' + n.getAttribute('data-on')] || { rate: 0, inFlight: 0, retries: 0, deadLetters: 0 };
         setText(lines[0], h.rate + '/s · ' + h.inFlight + ' in flight');

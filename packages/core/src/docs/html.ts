@@ -26,7 +26,7 @@ function svgNode(node: LaidOutNode, model: DocsModel): string {
   const line = (n: number, cls: string) => `<text class="${cls}" x="${node.x + 12}" y="${node.y + 19 + 15 * n}"></text>`;
   const live =
     node.kind === 'event'
-      ? line(2, 'live')
+      ? `${line(2, 'live')}${line(3, 'live totals')}`
       : node.kind === 'handler'
         ? `${line(2, 'live')}${line(3, 'live retries')}<a class="dl" href="#dead-letters"><text text-anchor="end" x="${node.x + node.width - 10}" y="${node.y + 64}"></text></a>`
         : '';

@@ -33,7 +33,9 @@ const MARGIN = 20;
 const LOOP_ROOM = 44;
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 // About 7.2 px a character of the 12 px name, 6 px of the 10 px second line (a group name can be longer).
-const nodeWidth = (label: string, sublabel = '') => Math.max(150, Math.ceil(label.length * 7.2) + 28, Math.ceil(sublabel.length * 6) + 24);
+// An event node is wider: its live line of totals ("0 in flight · 0 retries · 0 dead") needs ~165 px.
+const nodeWidth = (info: { kind: LaidOutNode['kind']; label: string; sublabel?: string } | undefined) =>
+  Math.max(info?.kind === 'event' ? 176 : 150, Math.ceil((info?.label.length ?? 0) * 7.2) + 28, Math.ceil((info?.sublabel?.length ?? 0) * 6) + 24);
 
 /**
  * Rows by distance from the entry points (entry points → events → handlers → events …), top to bottom,
@@ -87,7 +89,7 @@ export function layoutGraph(graph: EventGraph): Layout {
     row.push(key);
     rows[r] = row;
   }
-  const rowWidth = (row: readonly string[]) => row.reduce((sum, k) => sum + nodeWidth(label.get(k)?.label ?? '', label.get(k)?.sublabel), 0) + NODE_GAP * (row.length - 1);
+  const rowWidth = (row: readonly string[]) => row.reduce((sum, k) => sum + nodeWidth(label.get(k)), 0) + NODE_GAP * (row.length - 1);
   const inner = Math.max(...rows.filter(Boolean).map(rowWidth), 160);
   // Room on the right for the loops of backward edges (cycles).
   const width = inner + 2 * MARGIN + LOOP_ROOM;
@@ -107,7 +109,7 @@ export function layoutGraph(graph: EventGraph): Layout {
     let x = MARGIN + (inner - rowWidth(ordered)) / 2;
     for (const key of ordered) {
       const info = label.get(key) as { kind: LaidOutNode['kind']; label: string; sublabel?: string };
-      const w = nodeWidth(info.label, info.sublabel);
+      const w = nodeWidth(info);
       nodes.push({ key, ...info, x: Math.round(x), y, width: w, height: NODE_HEIGHT });
       centre.set(key, x + w / 2);
       x += w + NODE_GAP;
