@@ -10,7 +10,7 @@ export function escapeHtml(text: string): string {
 
 const eventButton = (type: string) => `<button class="ev" type="button" data-select="${escapeHtml(type)}">${escapeHtml(type)}</button>`;
 
-function svgNode(node: LaidOutNode, model: DocsModel): string {
+function svgNode(node: LaidOutNode, model: DocsModel, live: boolean): string {
   const type = node.kind === 'event' ? node.key.slice(2) : undefined;
   const handler = node.kind === 'handler' ? model.graph.handlers.find((h) => `h:${h.name}` === node.key) : undefined;
   const missing = type !== undefined && !model.byType.get(type)?.node.contract;
@@ -22,10 +22,11 @@ function svgNode(node: LaidOutNode, model: DocsModel): string {
         ? ` data-group="${escapeHtml(handler.group)}" data-on="${escapeHtml(handler.on)}"`
         : '';
   const rx = node.kind === 'publisher' ? 22 : node.kind === 'event' ? 10 : 3;
-  // The live lines stay empty on a page opened from disk; served live, the script fills them.
+  // Served live (serveLiveGraph) the nodes have two more lines, which the script fills.
   const line = (n: number, cls: string) => `<text class="${cls}" x="${node.x + 12}" y="${node.y + 19 + 15 * n}"></text>`;
-  const live =
-    node.kind === 'event'
+  const liveLines = !live
+    ? ''
+    : node.kind === 'event'
       ? `${line(2, 'live')}${line(3, 'live totals')}`
       : node.kind === 'handler'
         ? `${line(2, 'live')}${line(3, 'live retries')}<a class="dl" href="#dead-letters"><text text-anchor="end" x="${node.x + node.width - 10}" y="${node.y + 64}"></text></a>`
@@ -35,7 +36,7 @@ function svgNode(node: LaidOutNode, model: DocsModel): string {
     `<rect x="${node.x}" y="${node.y}" width="${node.width}" height="${node.height}" rx="${rx}"/>`,
     `<text x="${node.x + 12}" y="${node.y + 19}">${escapeHtml(node.label)}</text>`,
     node.sublabel ? `<text class="sub" x="${node.x + 12}" y="${node.y + 34}">${escapeHtml(node.sublabel)}</text>` : '',
-    live,
+    liveLines,
     '</g>',
   ].join('');
 }
@@ -65,13 +66,13 @@ function svgEdge(edge: LaidOutEdge, at: ReadonlyMap<string, LaidOutNode>): strin
   return `<path class="edge ${edge.kind}" data-from="${escapeHtml(edge.from)}" data-to="${escapeHtml(edge.to)}" d="${d}" marker-end="url(#arrow)"/>`;
 }
 
-function svg(layout: Layout, model: DocsModel): string {
+function svg(layout: Layout, model: DocsModel, live: boolean): string {
   const at = new Map(layout.nodes.map((n) => [n.key, n]));
   return [
     `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}" viewBox="0 0 ${layout.width} ${layout.height}">`,
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#9ca3af"/></marker></defs>',
     ...layout.edges.map((e) => svgEdge(e, at)),
-    ...layout.nodes.map((n) => svgNode(n, model)),
+    ...layout.nodes.map((n) => svgNode(n, model, live)),
     '</svg>',
   ].join('\n');
 }
@@ -112,8 +113,17 @@ function detail(doc: DocumentedEvent, model: DocsModel): string {
   return parts.join('\n');
 }
 
+export interface HtmlOptions {
+  /**
+   * The snapshot URL (relative to the page) of a running service's live counts (`serveLiveGraph`): the
+   * page then polls it and shows the counts on its nodes. Without it, the static page `eventbus docs` writes.
+   */
+  liveUrl?: string;
+}
+
 /** One self-contained page: the graph as SVG, a searchable event list, and a detail panel per event. */
-export function renderHtml(model: DocsModel): string {
+export function renderHtml(model: DocsModel, options: HtmlOptions = {}): string {
+  const live = options.liveUrl !== undefined;
   const { graph } = model;
   const findings = graph.findings.map((f) => `<p class="finding ${f.severity}">${escapeHtml(findingLine(f))}</p>`).join('\n');
   return `<!doctype html>
@@ -121,7 +131,7 @@ export function renderHtml(model: DocsModel): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(graph.title)} — event graph</title>
+<title>${escapeHtml(graph.title)} — event graph</title>${live ? `\n<meta name="eventbus-live" content="${escapeHtml(options.liveUrl ?? '')}">` : ''}
 <style>${PAGE_STYLE}</style>
 </head>
 <body>
@@ -134,7 +144,7 @@ ${model.events.map((e) => `<li data-type="${escapeHtml(e.node.type)}">${eventBut
 </aside>
 <main>
 <div id="view-tools"><button type="button" data-zoom="out" title="Zoom out (or Ctrl + wheel, pinch)">−</button><button type="button" data-zoom="fit" title="Fit the graph to the window">fit</button><button type="button" data-zoom="in" title="Zoom in">+</button><span id="live-status" hidden></span></div>
-${svg(layoutGraph(graph), model)}
+${svg(layoutGraph(graph, { live }), model, live)}
 </main>
 <div id="panel">
 <section id="overview">

@@ -25,8 +25,9 @@ export interface Layout {
   readonly height: number;
 }
 
-// Four lines: the name, the kind or version, and two of live counts when the page is served live.
-const NODE_HEIGHT = 70;
+// Two lines: the name and the kind or version; served live, two more for the counts.
+const NODE_HEIGHT = 44;
+const LIVE_NODE_HEIGHT = 70;
 const NODE_GAP = 24;
 const RANK_GAP = 44;
 const MARGIN = 20;
@@ -44,7 +45,8 @@ const nodeWidth = (info: { kind: LaidOutNode['kind']; label: string; sublabel?: 
  * at a 1,400 px window; stacked, its widest row is 4 handlers (~760 px) and the page scrolls down, not
  * sideways. Pure arithmetic on sorted input: stable output.
  */
-export function layoutGraph(graph: EventGraph): Layout {
+export function layoutGraph(graph: EventGraph, options: { live?: boolean } = {}): Layout {
+  const nodeHeight = options.live ? LIVE_NODE_HEIGHT : NODE_HEIGHT;
   const edges: LaidOutEdge[] = [];
   for (const p of graph.publishers) for (const t of p.publishes) edges.push({ from: `p:${p.name}`, to: `e:${t}`, kind: 'publishes' });
   for (const h of graph.handlers) {
@@ -110,11 +112,11 @@ export function layoutGraph(graph: EventGraph): Layout {
     for (const key of ordered) {
       const info = label.get(key) as { kind: LaidOutNode['kind']; label: string; sublabel?: string };
       const w = nodeWidth(info);
-      nodes.push({ key, ...info, x: Math.round(x), y, width: w, height: NODE_HEIGHT });
+      nodes.push({ key, ...info, x: Math.round(x), y, width: w, height: nodeHeight });
       centre.set(key, x + w / 2);
       x += w + NODE_GAP;
     }
-    y += NODE_HEIGHT + RANK_GAP;
+    y += nodeHeight + RANK_GAP;
   }
   return { nodes, edges, width, height: Math.max(y - RANK_GAP + MARGIN, 100) };
 }

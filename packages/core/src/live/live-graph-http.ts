@@ -15,7 +15,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus } from '../bus.js';
-import { generateDocs } from '../docs/generate.js';
+import { renderHtml } from '../docs/html.js';
+import { documentGraph } from '../docs/model.js';
+import { buildEventGraph } from '../graph/build.js';
 import { describeApp } from '../graph/describe-app.js';
 import type { EventRegistry } from '../graph/registry.js';
 import type { LiveStats } from './live-stats.js';
@@ -29,16 +31,13 @@ export interface LiveGraphOptions {
   prefix?: string;
 }
 
-/** The meta tag that turns the page live; `content` is the snapshot's URL relative to the page. */
-export const LIVE_META = '<meta name="eventbus-live" content="live.json">';
-
 /** A node:http request handler: answers and returns true for its routes, returns false for any other. */
 export function serveLiveGraph(options: LiveGraphOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const prefix = (options.prefix ?? '/events').replace(/\/+$/, '');
   let page: string | undefined;
   // Built on the first request, not here: handlers are registered after the bus is created.
   const html = () => {
-    page ??= (generateDocs(describeApp(options.app, options.title ? { title: options.title } : {})).files.get('index.html') ?? '').replace('</head>', `${LIVE_META}\n</head>`);
+    page ??= renderHtml(documentGraph(buildEventGraph(describeApp(options.app, options.title ? { title: options.title } : {}))), { liveUrl: 'live.json' });
     return page;
   };
   return (req, res) => {
