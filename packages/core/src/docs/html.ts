@@ -1,6 +1,6 @@
 import { count, findingLine } from './markdown.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-assets.js';
-import { type LaidOutEdge, type LaidOutNode, type Layout, layoutGraph } from './layout.js';
+import { LOOP_ROOM, type LaidOutEdge, type LaidOutNode, type Layout, layoutGraph, RANK_GAP } from './layout.js';
 import type { DocsModel, DocumentedEvent } from './model.js';
 import { requiredLabel } from './schema.js';
 
@@ -41,7 +41,7 @@ function svgNode(node: LaidOutNode, model: DocsModel, live: boolean): string {
   ].join('');
 }
 
-function svgEdge(edge: LaidOutEdge, at: ReadonlyMap<string, LaidOutNode>): string {
+function svgEdge(edge: LaidOutEdge, at: ReadonlyMap<string, LaidOutNode>, width: number, loop: number): string {
   const a = at.get(edge.from);
   const b = at.get(edge.to);
   if (!a || !b) return '';
@@ -55,23 +55,31 @@ function svgEdge(edge: LaidOutEdge, at: ReadonlyMap<string, LaidOutNode>): strin
     const bend = (y2 - y1) / 2;
     d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
   } else {
-    // A backward edge (a cycle): leave on the right, loop outside both nodes, enter on the right.
-    const x1 = a.x + a.width;
-    const y1 = a.y + a.height / 2;
-    const x2 = b.x + b.width;
-    const y2 = b.y + b.height / 2;
-    const out = Math.max(x1, x2) + 40;
-    d = `M${x1},${y1} C${out},${y1} ${out},${y2} ${x2},${y2}`;
+    // A backward edge (a cycle): out of the bottom, along the gap under its row to a channel right of
+    // every node, up to the gap above the target, and into its top — through no node on the way.
+    const channel = width - LOOP_ROOM + 8 + 8 * loop;
+    const x1 = a.x + a.width / 2 + 12;
+    const below = a.y + a.height + RANK_GAP / 2 - 4 * loop;
+    const x2 = b.x + (b.width * 3) / 4;
+    const above = b.y - RANK_GAP / 2 + 4 * loop;
+    d = `M${x1},${a.y + a.height} V${below} H${channel} V${above} H${x2} V${b.y}`;
   }
   return `<path class="edge ${edge.kind}" data-from="${escapeHtml(edge.from)}" data-to="${escapeHtml(edge.to)}" d="${d}" marker-end="url(#arrow)"/>`;
 }
 
 function svg(layout: Layout, model: DocsModel, live: boolean): string {
   const at = new Map(layout.nodes.map((n) => [n.key, n]));
+  let loops = 0;
+  const edge = (e: LaidOutEdge) => {
+    const a = at.get(e.from);
+    const b = at.get(e.to);
+    const backward = a !== undefined && b !== undefined && b.y <= a.y;
+    return svgEdge(e, at, layout.width, backward ? loops++ % 4 : 0);
+  };
   return [
     `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}" viewBox="0 0 ${layout.width} ${layout.height}">`,
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#9ca3af"/></marker></defs>',
-    ...layout.edges.map((e) => svgEdge(e, at)),
+    ...layout.edges.map(edge),
     ...layout.nodes.map((n) => svgNode(n, model, live)),
     '</svg>',
   ].join('\n');

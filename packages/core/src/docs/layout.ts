@@ -29,9 +29,9 @@ export interface Layout {
 const NODE_HEIGHT = 44;
 const LIVE_NODE_HEIGHT = 70;
 const NODE_GAP = 24;
-const RANK_GAP = 44;
+export const RANK_GAP = 44;
 const MARGIN = 20;
-const LOOP_ROOM = 44;
+export const LOOP_ROOM = 44;
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 // About 7.2 px a character of the 12 px name, 6 px of the 10 px second line (a group name can be longer).
 // An event node is wider: its live line of totals ("0 in flight · 0 retries · 0 dead") needs ~165 px.
@@ -118,5 +118,6 @@ export function layoutGraph(graph: EventGraph, options: { live?: boolean } = {})
     }
     y += nodeHeight + RANK_GAP;
   }
-  return { nodes, edges, width, height: Math.max(y - RANK_GAP + MARGIN, 100) };
+  // The extra 12 px: a backward edge runs in the gap under the last row too.
+  return { nodes, edges, width, height: Math.max(y - RANK_GAP + MARGIN + 12, 100) };
 }
