@@ -137,6 +137,7 @@ export {
   type RegistryInput,
   registryFromModule,
 } from './graph/index.js';
+export * from './live/index.js';
 export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
 export { PROCESS_SPAN, tracingMiddleware } from './tracing/process.js';
 export type {

@@ -31,6 +31,8 @@ export interface HttpOptions {
   health?: Record<string, unknown>;
   /** Accept launches through this instead of publishing them (Postgres mode's outbox). */
   intake?: LaunchIntake;
+  /** Serves the live event graph (`serveLiveGraph`, GET /events/…); true when it answered. */
+  liveGraph?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -164,6 +166,7 @@ export function createHttpServer(options: HttpOptions): Server {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(PAGE_HTML) });
       return void res.end(PAGE_HTML);
     }
+    if (options.liveGraph?.(req, res)) return;
     json(res, 404, { error: `no route for ${req.method} ${path}` });
   }
 

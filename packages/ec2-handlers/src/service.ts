@@ -7,8 +7,11 @@ import {
   createTransport,
   declarePublisher,
   type EventBus,
+  type Instrumentation,
+  LiveStats,
   type Logger,
   type Publisher,
+  serveLiveGraph,
   silentLogger,
   type Transport,
 } from '@org/eventbus';
@@ -88,6 +91,8 @@ export function buildEc2Bus(
     launcher: Launcher;
     /** How the workers' handlers commit, made for the bus that encodes their emits (Postgres mode). */
     transactions?: (bus: EventBus) => HandlerTransactions;
+    /** What observes the bus (the live event graph's LiveStats). */
+    instrumentation?: Instrumentation;
   },
 ): Ec2Bus {
   const role = options.role ?? 'all';
@@ -97,6 +102,7 @@ export function buildEc2Bus(
     source: EC2_SOURCE,
     contracts,
     logger: options.logger ?? silentLogger,
+    ...(options.instrumentation ? { instrumentation: options.instrumentation } : {}),
   });
   const { store } = options;
   const transactions = options.transactions?.(bus);
@@ -160,7 +166,16 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
   const launcher = options.launcher ?? new SimulatedLauncher();
   const hub = role === 'worker' ? undefined : new SseHub();
   const transactions = postgres ? (b: EventBus) => postgres.transactions(b) : undefined;
-  const { bus, launches } = buildEc2Bus(transport, { ...options, store, launcher, ...(hub ? { hub } : {}), ...(transactions ? { transactions } : {}) });
+  // What this process publishes and handles, for the live event graph at /events/.
+  const stats = new LiveStats();
+  const { bus, launches } = buildEc2Bus(transport, {
+    ...options,
+    store,
+    launcher,
+    instrumentation: stats.instrumentation(),
+    ...(hub ? { hub } : {}),
+    ...(transactions ? { transactions } : {}),
+  });
   // By default the relay runs where the API runs: what one API process committed, any API process
   // publishes (the workers' emits too). A deployment of workers alone turns it on for them.
   const relay = postgres && (options.relay ?? role !== 'worker') ? postgres.relay(transport) : undefined;
@@ -181,6 +196,7 @@ export async function startEc2Service(options: Ec2ServiceOptions = {}): Promise<
       hub,
       ...(options.publishTimeoutMs ? { publishTimeoutMs: options.publishTimeoutMs } : {}),
       ...(postgres ? { intake: postgres.intake(bus) } : {}),
+      liveGraph: serveLiveGraph({ app: bus, stats, title: 'EC2 launch service' }),
       health: { role, transport: transport.name, launcher: role === 'api' ? undefined : launcher.name, ...(postgres ? { state: 'postgres' } : {}) },
     });
     const s = server;

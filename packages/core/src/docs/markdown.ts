@@ -1,6 +1,7 @@
 import type { Finding } from '../graph/model.js';
 import { mermaidFlowchart } from './mermaid.js';
 import type { DocsModel, DocumentedEvent } from './model.js';
+import { requiredLabel } from './schema.js';
 
 /** A Markdown table cell: pipes escaped, line breaks flattened. */
 function cell(text: string): string {
@@ -50,7 +51,7 @@ function eventSection(model: DocsModel, doc: DocumentedEvent): string[] {
   );
   if (doc.schema) {
     out.push('#### Schema', '');
-    out.push(...(doc.rows.length > 0 ? table(['Field', 'Type', 'Required', 'Description'], doc.rows.map((r) => [code(r.path), r.type, r.required ? 'yes' : 'no', r.description])) : ['_No fields._']));
+    out.push(...(doc.rows.length > 0 ? table(['Field', 'Type', 'Required', 'Description'], doc.rows.map((r) => [code(r.path), r.type, requiredLabel(r), r.description])) : ['_No fields._']));
     out.push('', '#### Example', '', '```json', JSON.stringify(doc.example, null, 2), '```', '');
     if (!doc.exampleValid) out.push('_Made from the schema and short of some constraint: give the contract an `example`._', '');
   }

@@ -18,7 +18,14 @@ export interface SchemaRow {
   /** Dotted path; `[]` marks array items. */
   readonly path: string;
   readonly type: string;
+  /**
+   * Whether a producer must give the field. A field with a default is optional on input even though the
+   * (output) JSON Schema lists it as required: after parsing it is always present, so AsyncAPI keeps it
+   * required and the tables say "no, default X".
+   */
   readonly required: boolean;
+  /** The default a missing field takes, when the schema has one. */
+  readonly default?: unknown;
   readonly description: string;
 }
 
@@ -73,8 +80,13 @@ function describeField(s: JsonSchema): string {
     if (typeof value === 'number' && Math.abs(value) < Number.MAX_SAFE_INTEGER) parts.push(`${label} ${value}`);
   }
   if (typeof s.pattern === 'string' && typeof s.format !== 'string') parts.push(`pattern \`${s.pattern}\``);
-  if (s.default !== undefined) parts.push(`default ${JSON.stringify(s.default)}`);
   return parts.join(' · ');
+}
+
+/** The Required cell of a row: "yes", "no", or "no, default X". */
+export function requiredLabel(row: SchemaRow): string {
+  if (row.required) return 'yes';
+  return row.default === undefined ? 'no' : `no, default ${JSON.stringify(row.default)}`;
 }
 
 /** The schema flattened to rows: one per property, nested objects and array items included. */
@@ -96,7 +108,15 @@ export function schemaRows(schema: JsonSchema): SchemaRow[] {
     for (const name of Object.keys(properties)) {
       const child = asSchema(properties[name]);
       const field = prefix ? `${prefix}.${name}` : name;
-      rows.push({ path: field, type: typeLabel(child, schema), required: required.has(name), description: describeField(primary(child, schema)) });
+      const shown = primary(child, schema);
+      const fallback = shown.default ?? child.default;
+      rows.push({
+        path: field,
+        type: typeLabel(child, schema),
+        required: required.has(name) && fallback === undefined,
+        ...(fallback === undefined ? {} : { default: fallback }),
+        description: describeField(shown),
+      });
       walk(child, field, depth + 1, path);
     }
   };
