@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createEventBus, type EventBus } from './bus.js';
 import { defineEvent } from './contract.js';
 import { MemoryTransport } from './memory/transport.js';
-import type { Middleware } from './context.js';
+import { type Middleware, watchHandBack } from './context.js';
 import { createSpy } from './testing/spy.js';
 import type { Delivery } from './transport.js';
 
@@ -69,6 +69,32 @@ describe('the delivery context behind a middleware view', () => {
     await handled.waitForCount(2, { timeoutMs: 2000 });
     await bus.stop();
     expect(settles.calls).toEqual(['ack', 'ack']);
+  });
+
+  it('tells how it was settled, through any view, and watchHandBack reads it without a view of its own', async () => {
+    const seen = createSpy<[number, number, string | undefined, boolean, boolean]>();
+    const watching: Middleware = (next) => async (ctx) => {
+      const watch = watchHandBack(ctx);
+      await next(watch.ctx);
+      seen.fn([(ctx.event.data as { n: number }).n, ctx.attempt, ctx.settledAs, watch.handedBack(), watch.ctx === ctx]);
+    };
+    const { bus } = recordingBus([watching, wrapping]);
+    bus.handle(Pinged, { group: 'g', concurrency: 1 }, async (event, ctx) => {
+      if (event.data.n === 1) await ctx.ack();
+      if (event.data.n === 2 && ctx.attempt === 1) await ctx.nack();
+      if (event.data.n === 3) await ctx.deadLetter('refused');
+    });
+    await bus.start();
+    for (const n of [1, 2, 3, 4]) await bus.publish(Pinged, { n });
+    const calls = await seen.waitForCount(5, { timeoutMs: 5000 });
+    // n=4 and n=2's second attempt return unsettled: the pipeline acks them after the chain.
+    expect(calls.sort((a, b) => a[0] - b[0] || a[1] - b[1])).toEqual([
+      [1, 1, 'ack', false, true],
+      [2, 1, 'nack', true, true],
+      [2, 2, undefined, false, true],
+      [3, 1, 'dead-letter', true, true],
+      [4, 1, undefined, false, true],
+    ]);
   });
 
   it('aborts the signal the handler holds, whichever view aborted it', async () => {

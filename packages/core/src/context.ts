@@ -38,6 +38,8 @@ export interface MessageContext<T = unknown> {
   readonly state: Map<string | symbol, unknown>;
   /** True once ack, nack or deadLetter was called. The pipeline acks an unsettled success. */
   readonly settled: boolean;
+  /** How the delivery was settled (the first settle wins), once it was; the pipeline's context always has it. */
+  readonly settledAs?: SettleKind | undefined;
   /** What `ctx.emit` holds until the attempt succeeds (empty with `emit: 'immediate'`). */
   readonly emits: HeldEmits;
   abort(reason: Error): void;
@@ -52,6 +54,9 @@ export interface MessageContext<T = unknown> {
    */
   retryAfter(when: number | Date): Promise<void>;
 }
+
+/** The ways a delivery is settled. */
+export type SettleKind = 'ack' | 'nack' | 'dead-letter' | 'defer';
 
 export type Next = (ctx: MessageContext) => Promise<void>;
 
@@ -70,6 +75,13 @@ export function compose(middleware: readonly Middleware[], handler: Next): Next 
  * chain with `ctx` and asks `handedBack()` afterwards.
  */
 export function watchHandBack(ctx: MessageContext): { ctx: MessageContext; handedBack(): boolean } {
+  // The pipeline's context says how it was settled: no view needed, so nothing is made per delivery
+  // but this small object (the view cost ~4% of a delivery's CPU in bench/profile.ts).
+  if ('settledAs' in ctx) {
+    const before = ctx.settled;
+    return { ctx, handedBack: () => !before && ctx.settledAs !== undefined && ctx.settledAs !== 'ack' };
+  }
+  // A context of another making (a test's, a hand-built one): watch its settle calls through a view.
   let handedBack = false;
   // Own properties defined, not assigned (a view made further out may hold these as read-only), and
   // left writable so a view made further in can shadow them in turn.

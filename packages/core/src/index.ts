@@ -77,7 +77,7 @@ export { type LockOptions, lock } from './middleware/lock.js';
 export { RATE_LIMIT_STARTED_AT, type RateLimitOptions, rateLimit } from './middleware/rate-limit.js';
 export { RetriesExhaustedError, type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
-export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next, watchHandBack } from './context.js';
+export { compose, type HeldEmit, type HeldEmits, type MessageContext, type Middleware, type Next, type SettleKind, watchHandBack } from './context.js';
 export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';

@@ -7,7 +7,7 @@ import { deferHeaders, deferralsFromHeaders, fitsIn, messageSize } from './heade
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
-import type { HeldEmits, Next } from './context.js';
+import type { HeldEmits, Next, SettleKind } from './context.js';
 import type { Emitter } from './publisher.js';
 import { tapSettles } from './observe/settle-tap.js';
 import { mayBeScheduled, settledBySchedule } from './receive-check.js';
@@ -167,6 +167,7 @@ class DeliveryContext implements HandlerContext<EventContract> {
   private childLogger: Logger | undefined;
   private emitFn: HandlerContext<EventContract>['emit'] | undefined;
   private done = false;
+  private how: SettleKind | undefined;
 
   constructor(
     private readonly delivery: Delivery,
@@ -206,6 +207,10 @@ class DeliveryContext implements HandlerContext<EventContract> {
 
   get settled(): boolean {
     return this.base.done;
+  }
+
+  get settledAs(): SettleKind | undefined {
+    return this.base.how;
   }
 
   /** The hold of the running attempt: read through `base`, so every view of the context sees the same one. */
@@ -256,9 +261,10 @@ class DeliveryContext implements HandlerContext<EventContract> {
     return base.settle('defer', (delivery) => delivery.defer(at, deferHeaders(delivery, at, true)));
   }
 
-  private settle(what: string, action: (delivery: Delivery) => Promise<void>): Promise<void> {
+  private settle(what: SettleKind, action: (delivery: Delivery) => Promise<void>): Promise<void> {
     if (this.done) return Promise.resolve();
     this.done = true;
+    this.how = what;
     return guarded(
       () => action(this.delivery),
       (error) => this.reportFailure(what, this.event.id, error),
