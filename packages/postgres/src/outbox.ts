@@ -3,6 +3,7 @@ import {
   type CloudEvent,
   ConfigError,
   type EnvelopeOptions,
+  type ScheduleOptions,
   type EventContract,
   type EventData,
   type EventInput,
@@ -18,7 +19,7 @@ export interface EventEncoder {
   encode<C extends EventContract>(
     contract: C,
     data: EventInput<C>,
-    options?: EnvelopeOptions,
+    options?: EnvelopeOptions & ScheduleOptions,
   ): { event: CloudEvent<EventData<C>>; message: OutgoingMessage };
 }
 
@@ -38,7 +39,7 @@ export interface Outbox {
     target: TransactionTarget,
     contract: C,
     data: EventInput<C>,
-    options?: EnvelopeOptions,
+    options?: EnvelopeOptions & ScheduleOptions,
   ): Promise<CloudEvent<EventData<C>>>;
   /** Validate all, then write all in one statement; one bad entry writes nothing. */
   publishBatch(target: TransactionTarget, entries: readonly BatchEntry[]): Promise<CloudEvent[]>;
