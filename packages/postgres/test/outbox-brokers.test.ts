@@ -33,7 +33,11 @@ function outboxOn(name: string, variable: string, broker: (url: string) => Broke
       const bus = createEventBus({ transport, source: '/tests/postgres', logger: silentLogger });
       cleanups.push(() => bus.stop());
       const handled = createSpy<number>();
-      bus.handle(OrderPlaced, { group }, (event) => handled.fn(event.data.n));
+      const handledAt = new Map<number, number>();
+      bus.handle(OrderPlaced, { group }, (event) => {
+        handledAt.set(event.data.n, Date.now());
+        handled.fn(event.data.n);
+      });
       await bus.start();
       const outbox = createOutbox({ bus, tables: db.tables });
       const relay = createRelay({ pool: db.pool, transport, tables: db.tables, pollIntervalMs: 200, logger: silentLogger });
@@ -60,6 +64,13 @@ function outboxOn(name: string, variable: string, broker: (url: string) => Broke
       await handled.expectNone(undefined, 1_000);
       expect([...handled.calls].sort()).toEqual([1, 2]);
       expect(await relay.backlog()).toEqual({ rows: 0, oldestAgeMs: 0 });
+
+      // A scheduled event is relayed at once and held by the group until its time, never early.
+      const deliverAt = Date.now() + 2_000;
+      await db.transaction((client) => outbox.publish(client, OrderPlaced, { orderId: 'later', n: 3 }, { deliverAt }));
+      await expect.poll(() => relay.backlog().then((b) => b.rows), { timeout: 10_000 }).toBe(0);
+      await handled.waitFor((calls) => calls.includes(3), { timeoutMs: 30_000, description: 'the scheduled event handled' });
+      expect(handledAt.get(3)!, 'not before its time (5 ms clock tolerance)').toBeGreaterThanOrEqual(deliverAt - 5);
     });
   });
 }
