@@ -5,6 +5,7 @@ export {
   type DelayedDeliveryReport,
   formatDelayReport,
   measureDelayedDelivery,
+  type NumberedContract,
 } from './conformance/delay-lateness.js';
 export { type ChildConsumer, spawnChildConsumer } from './child.js';
 export { createSpy, eventually, Spy, type WaitOptions } from './spy.js';
