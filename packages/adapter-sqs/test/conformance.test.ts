@@ -108,6 +108,8 @@ const FIFO_SCENARIOS = new Set<string>([
   // FIFO queues take no per-message delay: the subscription holds scheduled events, in key order.
   'delay-key-order',
   'retry-after-not-attempts',
+  'delay-never-early',
+  'delay-survives-restart',
 ]);
 
 runTransportConformance(
