@@ -50,10 +50,15 @@ const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
  */
 const SHORT_HOLD_MS = 1000;
 
-/** A received message waiting in process for its time (a short hold, or any hold on FIFO). */
+/**
+ * A received message waiting in process for its time (a short hold, or any hold on FIFO). It takes
+ * no prefetch slot: it runs no handler, and a slot idle for up to a second per delayed event would
+ * cap a consumer at `prefetch` events per second (1,000 events due within 2 s: lateness p50 933 ms
+ * with slots, 1 ms without; docs/decisions/0009-delays-sqs.md). What it costs is its bytes in memory.
+ */
 interface Holding {
   timer: NodeJS.Timeout;
-  /** A FIFO hold longer than a short one: its visibility was set once to cover it, and it takes no prefetch slot. */
+  /** A FIFO hold longer than a short one: its visibility was set once to cover it (no heartbeat). */
   long: boolean;
 }
 
@@ -79,7 +84,6 @@ export class SqsSubscription implements Subscription {
   private readonly passing = new PendingWork();
   /** Messages held in process until their time. */
   private readonly holding = new Map<Decoded, Holding>();
-  private shortHolds = 0;
   private pollers: Promise<void>[] = [];
   /** Receives are failing (an outage is warned about once, when it starts). */
   private receiveFailing = false;
@@ -134,7 +138,6 @@ export class SqsSubscription implements Subscription {
         this.handBack(decoded);
       }
       this.holding.clear();
-      this.shortHolds = 0;
       if (!(await this.tracker.drain())) {
         const left = this.tracker.size;
         this.config.logger.warn(
@@ -158,10 +161,11 @@ export class SqsSubscription implements Subscription {
   /**
    * Messages received and not yet settled: handed out, queued behind their FIFO group, or being
    * passed on. A delivery whose ack (delete) is under way no longer counts, as it no longer occupies
-   * a handler: waiting for SQS's answer would add a round trip to every batch.
+   * a handler: waiting for SQS's answer would add a round trip to every batch. Nor does one held in
+   * process until its time (see Holding).
    */
   private get held(): number {
-    return this.tracker.size - this.settling + this.waiting + this.passing.size + this.shortHolds;
+    return this.tracker.size - this.settling + this.waiting + this.passing.size;
   }
 
   /**
@@ -299,12 +303,12 @@ export class SqsSubscription implements Subscription {
   }
 
   /**
-   * Wait out the rest of a hold in process, then dispatch; false when it is too long for that. A
-   * short hold (the last second of a delayed copy) takes a prefetch slot. On FIFO queues, which take
+   * Wait out the rest of a hold in process, then dispatch; false when it is too long for that (a
+   * short hold is the last second of a delayed copy, kept visible by the heartbeat). On FIFO queues, which take
    * no per-message delay, any hold that fits the 12 h visibility limit is waited out here: a
    * visibility change would count as a receive (and raise the attempt), a re-sent copy would be
-   * handed straight back. Its visibility is set once to cover the hold; it takes no prefetch slot
-   * (it runs no handler, and it keeps its message group waiting as FIFO must).
+   * handed straight back. Its visibility is set once to cover the hold; it keeps its message group
+   * waiting, as FIFO must.
    */
   private hold(decoded: Decoded, remainingMs: number): boolean {
     const { received } = decoded;
@@ -313,12 +317,9 @@ export class SqsSubscription implements Subscription {
     if (long && !(this.config.fifo && Date.now() - received.receivedAt + remainingMs + visibilityMs <= MAX_VISIBILITY_MS)) return false;
     if (long) {
       this.batcher.changeVisibility(received.receiptHandle, Math.ceil((remainingMs + visibilityMs) / 1000)).catch((error: unknown) => this.reportError(error as Error));
-    } else {
-      this.shortHolds++;
     }
     const timer = setTimeout(() => {
       if (!this.holding.delete(decoded)) return;
-      if (!long) this.shortHolds--;
       this.dispatch(decoded);
     }, remainingMs);
     this.holding.set(decoded, { timer, long });
