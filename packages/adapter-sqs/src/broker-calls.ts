@@ -3,7 +3,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aw
 import { errorMessage } from '@org/eventbus';
 import type { Entry } from './coalescer.js';
 import { awsCode, isAbort } from './errors.js';
-import { fifoId } from './wire.js';
+import { fifoId, sendDelaySeconds } from './wire.js';
 
 export interface Destination {
   kind: 'topic' | 'queue';
@@ -22,6 +22,17 @@ const THROTTLED = new Set(['Throttling', 'ThrottlingException', 'ThrottledExcept
 const fifoFields = (e: Entry) => (e.groupId === undefined ? {} : { MessageGroupId: e.groupId, MessageDeduplicationId: fifoId(e.id) });
 
 /**
+ * A scheduled message sent straight to a standard queue waits there (DelaySeconds, computed as it
+ * leaves, so time spent coalescing counts): no group sees it before then. FIFO queues take no
+ * per-message delay, SNS none at all; there the receiving subscription holds it.
+ */
+const delayFields = (e: Entry, maxDelayMs: number) => {
+  if (e.groupId !== undefined) return {};
+  const seconds = sendDelaySeconds(e.notBefore, maxDelayMs);
+  return seconds > 0 ? { DelaySeconds: seconds } : {};
+};
+
+/**
  * One call for `entries`: SNS Publish / SQS SendMessage for a lone entry (the common "one publish per
  * request" case, without a batch's extra framing), PublishBatch / SendMessageBatch for more. A lone
  * entry's refusal is reported as a batch entry's would be, so callers see one shape; failures of
@@ -32,6 +43,7 @@ export async function sendCall(
   destination: Destination,
   entries: readonly Entry[],
   signal: AbortSignal | undefined,
+  maxDelayMs: number,
 ): Promise<BatchResult> {
   const options = signal ? { abortSignal: signal } : undefined;
   if (entries.length === 1) {
@@ -44,7 +56,13 @@ export async function sendCall(
         );
       } else {
         await clients.sqs.send(
-          new SendMessageCommand({ QueueUrl: destination.target, MessageBody: e.wire.body, MessageAttributes: e.wire.attributes, ...fifoFields(e) }),
+          new SendMessageCommand({
+            QueueUrl: destination.target,
+            MessageBody: e.wire.body,
+            MessageAttributes: e.wire.attributes,
+            ...fifoFields(e),
+            ...delayFields(e, maxDelayMs),
+          }),
           options,
         );
       }
@@ -68,7 +86,13 @@ export async function sendCall(
       : await clients.sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: destination.target,
-            Entries: entries.map((e, i) => ({ Id: String(i), MessageBody: e.wire.body, MessageAttributes: e.wire.attributes, ...fifoFields(e) })),
+            Entries: entries.map((e, i) => ({
+              Id: String(i),
+              MessageBody: e.wire.body,
+              MessageAttributes: e.wire.attributes,
+              ...fifoFields(e),
+              ...delayFields(e, maxDelayMs),
+            })),
           }),
           options,
         );

@@ -9,6 +9,8 @@ export interface Entry {
   id: string;
   wire: WireMessage;
   groupId: string | undefined;
+  /** A scheduled message's time (ms since epoch): held by a queue destination's DelaySeconds where it can be. */
+  notBefore: number | undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import { SQS_MAX_MESSAGE_BYTES, toWire } from './attributes.js';
 import { awsError } from './errors.js';
 import type { SettleBatcher } from './settle-batcher.js';
 import type { QueueInfo } from './topology.js';
-import { type Decoded, fifoId, type SqsReceived } from './wire.js';
+import { type Decoded, fifoId, type SqsReceived, sendDelaySeconds } from './wire.js';
 
 export interface SettleConfig {
   sqs: SQSClient;
@@ -26,6 +26,8 @@ export interface SettleConfig {
   fifo: boolean;
   /** Longest nack delay one visibility change holds; longer ones are chained through re-sent copies. */
   maxVisibilityDelayMs: number;
+  /** Longest hold of one step (`maxDelayMs`): caps each delayed copy's DelaySeconds too. */
+  maxDelayMs: number;
   /** A delivery's settle has started (its SQS call is under way): its prefetch slot is free. */
   onSettling: () => void;
 }
@@ -43,15 +45,14 @@ export interface SqsSettleActions extends SettleActions<SqsReceived> {
   handBack(received: SqsReceived): Promise<void>;
 }
 
-/** The longest per-message delay of SendMessage. */
-const MAX_SEND_DELAY_S = 900;
-
 /**
  * The SQS calls behind each settle (core's DeliveryTracker decides when, and falls back to
  * `redeliver` when one fails). ack deletes; nack makes the message visible again after the delay
  * (a delay SQS cannot hold in one visibility change is chained through re-sent copies carrying a
  * not-before header); deadLetter sends it to the group's dead-letter queue with the reason, then
- * deletes it; redeliver makes it visible at once.
+ * deletes it; redeliver makes it visible at once; defer re-sends a copy to the group's own queue,
+ * delayed, then deletes the original (never a visibility change: SQS would count that as a receive,
+ * and the attempt is the copy's header plus its receive count − 1).
  */
 export function settleActions(config: SettleConfig): SqsSettleActions {
   const { batcher } = config;
@@ -63,10 +64,17 @@ export function settleActions(config: SettleConfig): SqsSettleActions {
     config.onSettling();
   }
 
-  async function resend(message: ReceivedMessage, groupId: string | undefined, queue: QueueInfo, headers: Record<string, string>): Promise<void> {
+  /** A copy of `message` with `headers` to `queue`, delayed toward `until` as far as one step goes (standard queues). */
+  async function resend(
+    message: ReceivedMessage,
+    groupId: string | undefined,
+    queue: QueueInfo,
+    headers: Record<string, string>,
+    until: number | undefined,
+  ): Promise<void> {
     const wire = toWire({ ...message, headers });
-    const notBefore = Number(headers[EventbusHeaders.notBefore]);
-    const delay = notBefore > Date.now() ? Math.min(MAX_SEND_DELAY_S, Math.ceil((notBefore - Date.now()) / 1000)) : 0;
+    const delay = sendDelaySeconds(until, config.maxDelayMs);
+    // FIFO queues take no per-message delay: the copy is due at once and the subscription holds it.
     const fifo = config.fifo
       ? { MessageGroupId: groupId ?? fifoId(message.channel), MessageDeduplicationId: randomUUID() }
       : delay > 0
@@ -95,7 +103,8 @@ export function settleActions(config: SettleConfig): SqsSettleActions {
         await batcher.changeVisibility(raw.receiptHandle, Math.ceil(Math.min(delayMs, limit) / 1000));
         return;
       }
-      await resend(delivery.message, raw.groupId, config.queue, nextAttemptHeaders(delivery, Date.now() + delayMs));
+      const until = Date.now() + delayMs;
+      await resend(delivery.message, raw.groupId, config.queue, nextAttemptHeaders(delivery, until), until);
       await batcher.delete(raw.receiptHandle);
     },
 
@@ -108,27 +117,32 @@ export function settleActions(config: SettleConfig): SqsSettleActions {
       const overflow = toWire({ ...delivery.message, headers }).size - SQS_MAX_MESSAGE_BYTES;
       const full = headers[EventbusHeaders.deadLetterReason] ?? '';
       if (overflow > 0) headers[EventbusHeaders.deadLetterReason] = `${full.slice(0, Math.max(0, full.length - overflow - 4))}…`;
-      await resend(delivery.message, delivery.raw.groupId, config.deadLetters, headers);
+      await resend(delivery.message, delivery.raw.groupId, config.deadLetters, headers, undefined);
       await batcher.delete(delivery.raw.receiptHandle);
     },
 
-    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
-    async defer() {
-      throw new Error('defer is not implemented on this transport yet');
+    async defer(delivery, notBefore, headers) {
+      start(delivery.raw);
+      // To the queue this subscription reads, which is this group's alone (SNS fans out before it);
+      // deleted only once the copy is stored, so a failed send leaves the original to the tracker.
+      await resend(delivery.message, delivery.raw.groupId, config.queue, headers, notBefore);
+      await batcher.delete(delivery.raw.receiptHandle);
     },
     redeliver(delivery) {
       start(delivery.raw);
       return batcher.changeVisibility(delivery.raw.receiptHandle, 0);
     },
 
-    async passOn({ received, message }, remainingMs) {
+    async passOn({ received, message, attempt }, remainingMs) {
       received.settling = true;
       if (config.fifo) {
         const seconds = Math.ceil(Math.min(remainingMs, config.maxVisibilityDelayMs) / 1000);
         await batcher.changeVisibility(received.receiptHandle, seconds);
         return;
       }
-      await resend(message, received.groupId, config.queue, message.headers);
+      // The attempt as this copy reports it (a copy redelivered after a crash keeps that count).
+      const headers = { ...message.headers, [EventbusHeaders.attempt]: String(attempt) };
+      await resend(message, received.groupId, config.queue, headers, Date.now() + remainingMs);
       await batcher.delete(received.receiptHandle);
     },
 

@@ -40,6 +40,14 @@ export interface SqsTransportOptions {
    * longer delays are chained through re-sent copies. Default 43,140 s (12 h less a minute).
    */
   maxVisibilityDelaySeconds?: number;
+  /**
+   * The longest hold of one step, in whole ms ≥ 1000 (the transport's `capabilities.maxDelayMs`):
+   * every visibility change of a nack and every delayed copy of a deferral or scheduled publish
+   * holds at most this long, longer waits going in hops. SQS itself caps a delayed copy at 900 s and
+   * a visibility change at 12 h and the adapter already chains past those, so the default is
+   * setTimeout's limit (no cap of its own); scale it down to exercise the hops in tests.
+   */
+  maxDelayMs?: number;
   /** How long a closing subscription waits for in-flight deliveries to settle. */
   drainTimeoutMs?: number;
   /** PublishBatch / SendMessageBatch calls in flight at once per publish. */
@@ -66,11 +74,15 @@ export interface ResolvedOptions {
   waitTimeSeconds: number;
   maxReceiveCount: number;
   maxVisibilityDelaySeconds: number;
+  maxDelayMs: number;
   drainTimeoutMs: number;
   publishConcurrency: number;
   pollers: number | undefined;
   logger: Logger;
 }
+
+/** setTimeout's limit, and the default `maxDelayMs`: one step that holds anything SQS can be asked to. */
+export const MAX_DELAY_MS = 2_147_483_647;
 
 function isLoopback(endpoint: string): boolean {
   const host = new URL(endpoint).hostname;
@@ -114,6 +126,7 @@ export function resolveOptions(options: SqsTransportOptions = {}): ResolvedOptio
     waitTimeSeconds: wholeNumber('waitTimeSeconds', options.waitTimeSeconds, 20, { max: 20 }),
     maxReceiveCount: wholeNumber('maxReceiveCount', options.maxReceiveCount, 50, { max: 1000 }),
     maxVisibilityDelaySeconds: wholeNumber('maxVisibilityDelaySeconds', options.maxVisibilityDelaySeconds, 43_140, { max: 43_140 }),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, MAX_DELAY_MS, { min: 1000, max: MAX_DELAY_MS }),
     drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000, { min: 0, max: 3_600_000 }),
     publishConcurrency: wholeNumber('publishConcurrency', options.publishConcurrency, 8, { max: 100 }),
     pollers: options.pollers === undefined ? undefined : wholeNumber('pollers', options.pollers, 1, { max: 50 }),
@@ -140,6 +153,7 @@ const URL_OPTIONS = {
   waitTime: 'number',
   maxReceiveCount: 'number',
   pollers: 'number',
+  maxDelayMs: 'number',
 } as const;
 
 /** URL parameters shorter than the option they set. */

@@ -119,7 +119,7 @@ export class Publisher {
     if (wire.size > SQS_MAX_MESSAGE_BYTES) {
       throw new MessageTooLargeError(wire.size, SQS_MAX_MESSAGE_BYTES, `message ${message.id} with its SQS attributes`);
     }
-    return { id: message.id, wire, groupId: this.options.fifo ? groupIdOf(message) : undefined };
+    return { id: message.id, wire, groupId: this.options.fifo ? groupIdOf(message) : undefined, notBefore: message.notBefore };
   }
 
   private coalescer(destination: Destination): Coalescer {
@@ -155,7 +155,7 @@ export class Publisher {
       const last = attempt === ENTRY_ATTEMPTS;
       let result: BatchResult;
       try {
-        result = await sendCall(this.clients, destination, pending, signal);
+        result = await sendCall(this.clients, destination, pending, signal, this.options.maxDelayMs);
       } catch (error) {
         // The SDK already retried the call; one more round of ours covers a connection cut mid-retry.
         if (last || isAbort(error) || signal?.aborted) {

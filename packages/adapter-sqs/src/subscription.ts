@@ -11,7 +11,7 @@ import { type SqsSettleActions, settleActions } from './delivery.js';
 import { awsError, isAbort } from './errors.js';
 import { SettleBatcher } from './settle-batcher.js';
 import type { QueueInfo } from './topology.js';
-import { type Decoded, decodeMessage, notBeforeRemainingMs, type SqsReceived } from './wire.js';
+import { type Decoded, decodeMessage, heldRemainingMs, type SqsReceived } from './wire.js';
 
 export interface SubscriptionConfig {
   sqs: SQSClient;
@@ -27,6 +27,8 @@ export interface SubscriptionConfig {
   drainTimeoutMs: number;
   /** Longest nack delay one visibility change holds; longer ones are chained. */
   maxVisibilityDelayMs: number;
+  /** Longest hold of one step (`maxDelayMs`). */
+  maxDelayMs: number;
   fifo: boolean;
   onDelivery: DeliveryHandler;
   onError: ((error: Error) => void) | undefined;
@@ -40,6 +42,25 @@ const PARTIAL_BATCH_WAIT_MS = 20;
 
 /** SQS refuses to extend visibility past 12 hours after a receive. */
 const MAX_VISIBILITY_MS = 12 * 3600 * 1000;
+
+/**
+ * What is left of a hold up to this long is waited out in process, not passed on: delayed copies
+ * are sent with whole seconds rounded down (SendMessage takes no less), so they come back up to a
+ * second early, and another copy would cost at least a second more.
+ */
+const SHORT_HOLD_MS = 1000;
+
+/**
+ * A received message waiting in process for its time (a short hold, or any hold on FIFO). It takes
+ * no prefetch slot: it runs no handler, and a slot idle for up to a second per delayed event would
+ * cap a consumer at `prefetch` events per second (1,000 events due within 2 s: lateness p50 933 ms
+ * with slots, 1 ms without; docs/decisions/0009-delays-sqs.md). What it costs is its bytes in memory.
+ */
+interface Holding {
+  timer: NodeJS.Timeout;
+  /** A FIFO hold longer than a short one: its visibility was set once to cover it (no heartbeat). */
+  long: boolean;
+}
 
 /**
  * One subscription: long polls that never hold more than `prefetch` messages unsettled, core's
@@ -61,6 +82,8 @@ export class SqsSubscription implements Subscription {
   private settling = 0;
   /** Chained-delay copies being passed on (they never reach the pipeline). */
   private readonly passing = new PendingWork();
+  /** Messages held in process until their time. */
+  private readonly holding = new Map<Decoded, Holding>();
   private pollers: Promise<void>[] = [];
   /** Receives are failing (an outage is warned about once, when it starts). */
   private receiveFailing = false;
@@ -109,6 +132,12 @@ export class SqsSubscription implements Subscription {
       // Not handed out yet: back to the queue now rather than run during the drain.
       for (const waiting of this.groupQueues.values()) for (const next of waiting.splice(0)) this.handBack(next);
       this.waiting = 0;
+      // Back to the queue; a short hold comes back at once (due within a second), a FIFO one counts a receive.
+      for (const [decoded, { timer }] of this.holding) {
+        clearTimeout(timer);
+        this.handBack(decoded);
+      }
+      this.holding.clear();
       if (!(await this.tracker.drain())) {
         const left = this.tracker.size;
         this.config.logger.warn(
@@ -132,7 +161,8 @@ export class SqsSubscription implements Subscription {
   /**
    * Messages received and not yet settled: handed out, queued behind their FIFO group, or being
    * passed on. A delivery whose ack (delete) is under way no longer counts, as it no longer occupies
-   * a handler: waiting for SQS's answer would add a round trip to every batch.
+   * a handler: waiting for SQS's answer would add a round trip to every batch. Nor does one held in
+   * process until its time (see Holding).
    */
   private get held(): number {
     return this.tracker.size - this.settling + this.waiting + this.passing.size;
@@ -258,7 +288,8 @@ export class SqsSubscription implements Subscription {
   }
 
   private dispatch(decoded: Decoded): void {
-    const remaining = notBeforeRemainingMs(decoded.message);
+    const remaining = heldRemainingMs(decoded.message);
+    if (remaining > 0 && this.hold(decoded, remaining)) return;
     if (remaining > 0) {
       // A chained-delay copy received early: pass it on, never to a handler.
       const work = this.actions.passOn(decoded, remaining).catch((error: unknown) => this.reportError(error as Error));
@@ -271,6 +302,30 @@ export class SqsSubscription implements Subscription {
     this.tracker.dispatch(decoded.received, decoded.message, decoded.attempt);
   }
 
+  /**
+   * Wait out the rest of a hold in process, then dispatch; false when it is too long for that (a
+   * short hold is the last second of a delayed copy, kept visible by the heartbeat). On FIFO queues, which take
+   * no per-message delay, any hold that fits the 12 h visibility limit is waited out here: a
+   * visibility change would count as a receive (and raise the attempt), a re-sent copy would be
+   * handed straight back. Its visibility is set once to cover the hold; it keeps its message group
+   * waiting, as FIFO must.
+   */
+  private hold(decoded: Decoded, remainingMs: number): boolean {
+    const { received } = decoded;
+    const visibilityMs = this.config.queue.visibilityTimeoutSeconds * 1000;
+    const long = remainingMs > SHORT_HOLD_MS;
+    if (long && !(this.config.fifo && Date.now() - received.receivedAt + remainingMs + visibilityMs <= MAX_VISIBILITY_MS)) return false;
+    if (long) {
+      this.batcher.changeVisibility(received.receiptHandle, Math.ceil((remainingMs + visibilityMs) / 1000)).catch((error: unknown) => this.reportError(error as Error));
+    }
+    const timer = setTimeout(() => {
+      if (!this.holding.delete(decoded)) return;
+      this.dispatch(decoded);
+    }, remainingMs);
+    this.holding.set(decoded, { timer, long });
+    return true;
+  }
+
   private handBack(decoded: Decoded): void {
     void this.actions.handBack(decoded.received).catch(() => {
       // It comes back after its visibility timeout anyway.
@@ -281,6 +336,7 @@ export class SqsSubscription implements Subscription {
     const seconds = this.config.queue.visibilityTimeoutSeconds;
     const held = [...this.tracker.deliveries()].map((d) => d.raw);
     for (const waiting of this.groupQueues.values()) for (const d of waiting) held.push(d.received);
+    for (const [d, { long }] of this.holding) if (!long) held.push(d.received);
     for (const received of held) {
       if (received.settling || Date.now() - received.receivedAt + seconds * 1000 > MAX_VISIBILITY_MS) continue;
       this.batcher.changeVisibility(received.receiptHandle, seconds).catch((error: unknown) => {

@@ -91,9 +91,12 @@ export class SqsTransport implements Transport {
       encoding: { mode: 'structured' },
       orderingPerKey: this.options.fifo,
       nativeDelay: true,
-      holdsScheduledPublish: false,
-      // One visibility change holds up to 12 h; longer delays are chained through re-sent copies.
-      maxDelayMs: 2_147_483_647,
+      // SQS SendMessage holds a message per message, SNS Publish does not: only straight-to-queue
+      // publishing onto standard queues (FIFO queues take no per-message delay) holds at publish.
+      holdsScheduledPublish: this.options.publishTo === 'queue' && !this.options.fifo,
+      // Each step (a visibility change of up to 12 h, a delayed copy of up to 900 s) is capped by the
+      // option; the adapter chains what is longer, so by default one step is as long as setTimeout's.
+      maxDelayMs: this.options.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',
       maxMessageBytes: SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE,
@@ -147,7 +150,8 @@ export class SqsTransport implements Transport {
       waitTimeSeconds: this.options.waitTimeSeconds,
       pollers: this.options.pollers ?? Math.min(4, Math.ceil(options.prefetch / 10)),
       drainTimeoutMs: this.options.drainTimeoutMs,
-      maxVisibilityDelayMs: this.options.maxVisibilityDelaySeconds * 1000,
+      maxVisibilityDelayMs: Math.min(this.options.maxVisibilityDelaySeconds * 1000, this.options.maxDelayMs),
+      maxDelayMs: this.options.maxDelayMs,
       fifo: this.options.fifo,
       onDelivery,
       onError: options.onError,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
-import { attemptFromHeaders, EventbusHeaders, type ReceivedMessage } from '@org/eventbus';
+import { attemptFromHeaders, EventbusHeaders, heldUntil, type ReceivedMessage } from '@org/eventbus';
 import { fromWire, toWire, type WireMessage } from './attributes.js';
 
 // SQS messages ⇄ the pipeline's messages: the attempt, not-before and dead-letter headers, FIFO ids.
@@ -44,12 +44,28 @@ export function decodeMessage(raw: Message, channels: readonly string[]): Decode
   return { received: { receiptHandle: raw.ReceiptHandle, receivedAt: Date.now(), groupId, settling: false }, message, attempt };
 }
 
-/** How long a re-sent copy must still wait before a handler may see it (0: it is due). */
-export function notBeforeRemainingMs(message: ReceivedMessage): number {
-  const notBefore = Number(message.headers[EventbusHeaders.notBefore]);
-  const now = Date.now();
-  // NaN (no header) is not greater than now.
-  return notBefore > now ? notBefore - now : 0;
+/**
+ * How long a message must still wait before a handler may see it (0: it is due): the later of its
+ * scheduled time (`eventbus-deliver-at`) and its deferral's hold (`eventbus-not-before`), as core's
+ * receive check reads them.
+ */
+export function heldRemainingMs(message: ReceivedMessage, now = Date.now()): number {
+  const until = heldUntil(message.headers, now);
+  return until === undefined ? 0 : until - now;
+}
+
+/** The longest per-message delay of SendMessage (standard queues; FIFO queues take none). */
+export const MAX_SEND_DELAY_S = 900;
+
+/**
+ * The DelaySeconds of a copy due at `until`: whole seconds rounded DOWN, at most 900 s and at most
+ * `maxHoldMs`. Rounding down means it comes back up to a second early, never late by the rounding;
+ * the subscription holds that last second in process (see `SqsSubscription.dispatch`), so nothing
+ * reaches a handler early either.
+ */
+export function sendDelaySeconds(until: number | undefined, maxHoldMs: number, now = Date.now()): number {
+  if (until === undefined || until <= now) return 0;
+  return Math.min(MAX_SEND_DELAY_S, Math.floor(maxHoldMs / 1000), Math.floor((until - now) / 1000));
 }
 
 /**

@@ -1,10 +1,10 @@
-import { ConfigError } from '@org/eventbus';
+import { ConfigError, EventbusHeaders } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
 import { fromWire, SQS_MAX_MESSAGE_BYTES, toWire } from '../src/attributes.js';
 import { awsError, PublishBatchError } from '../src/errors.js';
 import { adapter, fromUrl, parseSqsUrl, resourceName, SqsTransport, schemes } from '../src/index.js';
 import { chunk } from '../src/publisher.js';
-import { fifoId } from '../src/wire.js';
+import { fifoId, heldRemainingMs, sendDelaySeconds } from '../src/wire.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -118,5 +118,25 @@ describe('errors', () => {
     const batch = new PublishBatchError([{ id: 'e1', code: 'InternalError', message: 'at /?X-Amz-Security-Token=s3cr3tValue', senderFault: false }], 3);
     expect(batch.name).toBe('PublishBatchError');
     expect(batch.message).toBe('1 of 3 message(s) were refused: e1: InternalError at /?X-Amz-Security-Token=***');
+  });
+});
+
+describe('delayed copies', () => {
+  const now = 1_000_000;
+  it('take whole seconds rounded down (the subscription waits out the rest), at most 900 s and maxDelayMs', () => {
+    expect(sendDelaySeconds(undefined, 2_147_483_647, now)).toBe(0);
+    expect(sendDelaySeconds(now - 5, 2_147_483_647, now)).toBe(0);
+    expect(sendDelaySeconds(now + 999, 2_147_483_647, now)).toBe(0);
+    expect(sendDelaySeconds(now + 2_999, 2_147_483_647, now)).toBe(2);
+    expect(sendDelaySeconds(now + 3_600_000, 2_147_483_647, now)).toBe(900);
+    expect(sendDelaySeconds(now + 3_600_000, 1_500, now)).toBe(1);
+  });
+
+  it('are held until the later of the scheduled time and the deferral, beyond the clock tolerance', () => {
+    const message = (headers: Record<string, string>) => ({ channel: 'c', headers, body: new Uint8Array() });
+    expect(heldRemainingMs(message({}), now)).toBe(0);
+    expect(heldRemainingMs(message({ [EventbusHeaders.deliverAt]: String(now + 3) }), now)).toBe(0);
+    expect(heldRemainingMs(message({ [EventbusHeaders.deliverAt]: String(now + 700) }), now)).toBe(700);
+    expect(heldRemainingMs(message({ [EventbusHeaders.deliverAt]: String(now + 700), [EventbusHeaders.notBefore]: String(now + 2_000) }), now)).toBe(2_000);
   });
 });
