@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus, type EventBus } from '../src/bus.js';
 import type { CommandIo } from '../src/cli/command.js';
-import { parseAge } from '../src/cli/dead-letters-command.js';
+import { DEAD_LETTERS_USAGE, parseAge } from '../src/cli/dead-letters-command.js';
 import { main } from '../src/cli/main.js';
 import { defineEvent } from '../src/contract.js';
 import { deadLetters } from '../src/dead-letters/dead-letters.js';
@@ -108,6 +109,11 @@ describe('eventbus dead-letters (dlq)', () => {
     const help = io({});
     expect(await main(['dead-letters', '--help'], help.io)).toBe(0);
     expect(help.out.join('\n')).toContain('Usage: eventbus dead-letters <list|show|redrive|purge>');
+  });
+
+  it('prints the help the operations guide shows, word for word', () => {
+    const guide = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    expect(guide).toContain(`\`\`\`\n${DEAD_LETTERS_USAGE}\n\`\`\``);
   });
 
   it('reads ages as 500ms, 30s, 10m, 2h, 7d', () => {
