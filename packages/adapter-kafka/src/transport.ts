@@ -1,5 +1,6 @@
 import {
   checkSubscribeOptions,
+  type DeadLetterVisitor,
   consoleLogger,
   type DeliveryHandler,
   errorMessage,
@@ -19,6 +20,7 @@ import {
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { clientClass, clientOptions, probe } from './connection.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { connectFailure } from './errors.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
@@ -229,6 +231,14 @@ export class KafkaTransport implements Transport {
       names.add(deadLetterTopic);
     }
     await topics.ensure([...names]);
+  }
+
+  /** Kafka cannot delete one record: a reader group of the scan's own marks what is gone (dead-letters.ts). */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const { topics } = await this.ready();
+    const deps = { options: this.options, ensure: (t: readonly string[]) => topics.ensure(t), send: (r: KafkaRecord[], b: number) => this.track(this.send(r, b)) };
+    await this.track(scanDeadLetters(deps, group, visit));
   }
 
   close(): Promise<void> {
