@@ -51,6 +51,7 @@ function context(i: number): MessageContext {
     ack: settle,
     nack: settle,
     deadLetter: settle,
+    retryAfter: settle,
   };
 }
 

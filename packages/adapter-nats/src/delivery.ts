@@ -1,6 +1,6 @@
 import { deadLetterHeaders, type SettleActions, type TrackedDelivery } from '@org/eventbus';
 import type { Msg } from '@nats-io/transport-node';
-import { ACK, type AckInfo, nakPayload, TERM } from './wire.js';
+import { ACK, type AckInfo, KEY_HEADER, nakPayload, TERM } from './wire.js';
 
 /** A message off the broker, as core's DeliveryTracker holds it. */
 export interface NatsRaw {
@@ -22,6 +22,8 @@ export interface SettleContext {
   respond: (msg: Msg, payload: Uint8Array) => void;
   /** Publish a dead letter and resolve on the server's ack (retried with the same id). */
   publishDeadLetter: (headers: Record<string, string>, body: Uint8Array, id: string) => Promise<void>;
+  /** Publish a deferred copy to this reader's own deferred subject and resolve on the server's ack. */
+  publishDeferred: (channel: string, headers: Record<string, string>, body: Uint8Array, id: string) => Promise<void>;
 }
 
 /** The JetStream calls behind each settle; core's tracker settles once and falls back to `redeliver`. */
@@ -47,9 +49,18 @@ export function settleActions(ctx: SettleContext): SettleActions<NatsRaw> {
     deadLetter,
     // A NAK the server always takes; the delay keeps a refused dead-letter path from spinning.
     // Core already held it for HANDLER_FAILURE_DELAY_MS: a plain NAK, as every transport redelivers.
-    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
-    defer: () => {
-      throw new Error('defer is not implemented on this transport yet');
+    defer: async (d, _notBefore, headers) => {
+      const { msg, info, stream } = d.raw;
+      // Not a NAK: the server would count the redelivery as an attempt. A copy carrying
+      // `eventbus-attempt` and `eventbus-not-before` goes to this group's deferred subject, where the
+      // subscription holds it (decision 0009). One id per delivery, so a retried publish is stored once
+      // and a later deferral of the same message is a copy of its own.
+      const id = `defer:${ctx.group}:${info?.stream ?? stream}:${info?.streamSequence ?? msg.sid}:${info?.deliveryCount ?? d.attempt}`;
+      const copy = { ...headers };
+      const { key } = d.message;
+      if (key !== undefined && copy['ce-partitionkey'] !== key) copy[KEY_HEADER] = key;
+      await ctx.publishDeferred(d.message.channel, copy, msg.data, id);
+      ctx.respond(msg, ACK);
     },
     redeliver: (d) => ctx.respond(d.raw.msg, nakPayload(0)),
   };

@@ -61,6 +61,12 @@ export interface NatsTransportOptions {
   replicas?: number | 'auto';
   /** Copies of each durable consumer's state; default: as many as its stream (the server's 0). At most `replicas`. */
   consumerReplicas?: number;
+  /**
+   * Longest hold in one step (a nack delay or a deferred copy's `-NAK` hold), whole ms ≥ 1000.
+   * Default: the largest the adapter gives the server (2^31-1 ms, about 24.8 days). Longer waits
+   * are chained hops by core; scale it down to test that path in seconds.
+   */
+  maxDelayMs?: number;
   /** Where connection loss and recovery are reported (one warning line each); console warnings by default. */
   logger?: Logger;
 }
@@ -84,6 +90,22 @@ export type ResolvedOptions = Required<
 export const MAX_REPLICAS = 5;
 
 const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
+
+/**
+ * The longest single hold: a NAK delay is nanoseconds in an int64 on the server, far beyond this;
+ * 2^31-1 ms keeps every timer on our side (Node's setTimeout bound) and core's chaining exact.
+ */
+export const NATS_MAX_DELAY_MS = 2_147_483_647;
+
+/** Subject prefix of the deferred copies (`<prefix>-deferred.<group>.<channel>`), in a stream of their own. */
+export function deferredPrefixFor(prefix: string): string {
+  return `${prefix}-deferred`;
+}
+
+/** Two subject prefixes whose streams would claim the same subjects. */
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+}
 
 /** Dot-separated subject tokens without wildcards: what the channel and dead-letter prefixes may be. */
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -110,6 +132,9 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   );
   if (deadLetterPrefix === prefix || deadLetterPrefix.startsWith(`${prefix}.`)) {
     throw new ConfigError('deadLetterPrefix', `must lie outside the channel prefix "${prefix}.>"`);
+  }
+  if (overlaps(deadLetterPrefix, deferredPrefixFor(prefix))) {
+    throw new ConfigError('deadLetterPrefix', `must lie outside "${deferredPrefixFor(prefix)}.>", where deferred copies travel`);
   }
   const stream = matching('stream', options.stream, STREAM_NAME, 'must be a stream name: letters, digits, "_" or "-"', streamNameFor(prefix));
   const ackWaitMs = wholeNumber('ackWaitMs', options.ackWaitMs, 30_000, { min: 1000 });
@@ -152,6 +177,7 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     drainTimeoutMs: wholeNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000, { min: 0 }),
     pullExpiresMs: wholeNumber('pullExpiresMs', options.pullExpiresMs, 5_000, { min: 1000 }),
     reconnectTimeWaitMs: wholeNumber('reconnectTimeWaitMs', options.reconnectTimeWaitMs, 250, { min: 10 }),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, NATS_MAX_DELAY_MS, { min: 1000, max: NATS_MAX_DELAY_MS }),
   };
   if (options.user !== undefined) resolved.user = options.user;
   if (options.pass !== undefined) resolved.pass = options.pass;
@@ -178,6 +204,7 @@ const URL_OPTIONS = {
   drainTimeoutMs: 'number',
   replicas: 'string',
   consumerReplicas: 'number',
+  maxDelayMs: 'number',
 } as const;
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '@nats-io/jetstream';
 import { ConfigError, errorMessage } from '@org/eventbus';
 import { nanos, type ServerInfo } from '@nats-io/transport-node';
-import type { ResolvedOptions } from './options.js';
+import { deferredPrefixFor, type ResolvedOptions } from './options.js';
 
 /** How many copies the streams and consumers get on the cluster this connection reached. */
 export interface Replicas {
@@ -45,6 +45,11 @@ export function replicasFor(options: Pick<ResolvedOptions, 'replicas' | 'consume
 
 type StreamSettings = Pick<StreamConfig, 'name' | 'subjects' | 'duplicate_window' | 'max_age' | 'num_replicas'>;
 
+/** Set when a stream is created only: the server refuses to change a stream's retention. */
+interface Creation {
+  retention: RetentionPolicy;
+}
+
 function streamSettings(name: string, subject: string, options: ResolvedOptions, replicas: Replicas): StreamSettings {
   return {
     name,
@@ -59,7 +64,12 @@ function streamSettings(name: string, subject: string, options: ResolvedOptions,
  * Create the stream, or bring an existing one to these settings. Safe to run from many processes
  * at once: an add that loses the race becomes an update.
  */
-export async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings, explicitReplicas = false): Promise<void> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  wanted: StreamSettings,
+  explicitReplicas = false,
+  creation: Creation = { retention: RetentionPolicy.Limits },
+): Promise<void> {
   try {
     const info = await jsm.streams.info(wanted.name);
     // Under replicas 'auto' a stream keeps the copies it was made with: a connect while a node is
@@ -78,7 +88,7 @@ export async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings
   try {
     await jsm.streams.add({
       ...wanted,
-      retention: RetentionPolicy.Limits,
+      retention: creation.retention,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
     });
@@ -90,14 +100,39 @@ export async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings
   }
 }
 
-/** The channel stream (`<prefix>.>`) and the dead-letter stream (`<deadLetterPrefix>.>`). */
+/**
+ * The channel stream (`<prefix>.>`), the dead-letter stream (`<deadLetterPrefix>.>`) and the
+ * deferred stream (`<prefix>-deferred.>`). The deferred stream is a work queue without max_age: a
+ * copy held for days must not age out, and each copy is read by one group's consumer, so the ack
+ * that settles it also removes it (decision 0009).
+ */
 export async function ensureStreams(jsm: JetStreamManager, options: ResolvedOptions, replicas: Replicas): Promise<void> {
   await ensureStream(jsm, streamSettings(options.stream, `${options.prefix}.>`, options, replicas), replicas.explicit);
   await ensureStream(jsm, streamSettings(deadLetterStream(options), `${options.deadLetterPrefix}.>`, options, replicas), replicas.explicit);
+  const deferred = { ...streamSettings(deferredStream(options), `${deferredPrefixFor(options.prefix)}.>`, options, replicas), max_age: 0 };
+  await ensureStream(jsm, deferred, replicas.explicit, { retention: RetentionPolicy.Workqueue });
 }
 
 export function deadLetterStream(options: ResolvedOptions): string {
   return `${options.stream}_DEAD_LETTERS`;
+}
+
+export function deferredStream(options: ResolvedOptions): string {
+  return `${options.stream}_DEFERRED`;
+}
+
+/** What a consumer of deferred copies sets apart from a channel consumer's settings. */
+export const DEFERRED_CONSUMER: ConsumerOverrides = {
+  // Held copies stay ack-pending on the server for their whole hold: a finite limit would let long
+  // holds block the delivery of short ones (head-of-line), so none.
+  maxAckPending: -1,
+  // Copies are made for consumers that exist: a recreated consumer must still see all of them.
+  deliverPolicy: 'all',
+};
+
+export interface ConsumerOverrides {
+  maxAckPending?: number;
+  deliverPolicy?: 'all' | 'new';
 }
 
 /** The server's max_deliver when a backoff table is set (it refuses -1 then): never reached in practice. */
@@ -111,20 +146,22 @@ export async function ensureConsumer(
   filterSubject: string,
   options: ResolvedOptions,
   replicas: Replicas,
+  overrides: ConsumerOverrides = {},
 ): Promise<void> {
+  const deliverPolicy = overrides.deliverPolicy ?? options.deliverPolicy;
   const updatable: Partial<ConsumerConfig> = {
     ack_wait: nanos(options.ackWaitMs),
     // Unlimited: a server that stops delivering after max_deliver drops the message for the group
     // silently; the subscription applies maxDeliver itself and dead-letters instead. A backoff table
     // needs a finite max_deliver on the server: the largest it takes then.
     max_deliver: options.backoffMs.length > 0 ? UNLIMITED_WITH_BACKOFF : -1,
-    max_ack_pending: options.maxAckPending,
+    max_ack_pending: overrides.maxAckPending ?? options.maxAckPending,
     backoff: options.backoffMs.map((ms) => nanos(ms)),
   };
   const config: Partial<ConsumerConfig> = {
     durable_name: durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+    deliver_policy: deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
     filter_subject: filterSubject,
     max_waiting: 512,
     // Set at creation only: 0 follows the stream's replicas.

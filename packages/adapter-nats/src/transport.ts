@@ -21,15 +21,27 @@ import {
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, followLink, LinkState } from './connection.js';
-import { type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { deferredPrefixFor, type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { NatsSubscription, type PullTarget } from './subscription.js';
-import { deadLetterStream, ensureConsumer, ensureStreams, type Replicas, replicasFor, reportedClusterSize } from './topology.js';
+import {
+  DEFERRED_CONSUMER,
+  deadLetterStream,
+  deferredStream,
+  ensureConsumer,
+  ensureStreams,
+  type Replicas,
+  replicasFor,
+  reportedClusterSize,
+} from './topology.js';
 import {
   channelSubject,
   deadLetterChannel,
   deadLetterDurable,
   deadLetterSubject,
+  deferredDurable,
+  deferredSubject,
+  deferredToken,
   groupDurable,
   KEY_HEADER,
   type RawMessage,
@@ -71,7 +83,9 @@ export class NatsTransport implements Transport {
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,
-      maxDelayMs: 2_147_483_647,
+      // NATS 2.9 cannot hold a message at publish for every group (no message schedules; a group
+      // holds it on receipt instead, one hop: decision 0009).
+      maxDelayMs: this.options.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'kept',
       maxMessageBytes: this.options.maxMessageBytes,
@@ -117,6 +131,7 @@ export class NatsTransport implements Transport {
         prefetch: options.prefetch,
         deadLetters: options.deadLetters === true,
         ackWaitMs: Math.min(opts.ackWaitMs, ...opts.backoffMs),
+        maxDelayMs: opts.maxDelayMs,
         maxDeliver: opts.maxDeliver,
         drainTimeoutMs: opts.drainTimeoutMs,
         pullExpiresMs: opts.pullExpiresMs,
@@ -124,6 +139,12 @@ export class NatsTransport implements Transport {
         publishDeadLetter: async (headers, body, id) => {
           const { publisher } = await this.connection();
           await publisher.publishDeadLetter({ subject: deadLetterSubject(opts.deadLetterPrefix, group), id, headers, body });
+        },
+        publishDeferred: async (channel, headers, body, id) => {
+          const { publisher } = await this.connection();
+          const subject = deferredSubject(deferredPrefixFor(opts.prefix), deferredToken(group, options.deadLetters === true), channel);
+          // Like a dead letter, the copy carries what the server already accepted: max_payload bounds it.
+          await publisher.publishAll([{ subject, id, headers, body }], undefined, false);
         },
         onClosed: () => this.subscriptions.delete(subscription),
       },
@@ -151,8 +172,30 @@ export class NatsTransport implements Transport {
     }
   }
 
-  /** The durable consumers a subscription reads: one per channel, or the group's dead letters. */
-  private async declare({ jsm, replicas }: Connected, options: SubscribeOptions): Promise<PullTarget[]> {
+  /**
+   * The durable consumers a subscription reads: one per channel, or the group's dead letters; and
+   * the reader's deferred copies (one consumer for all its channels: the subject names the channel).
+   */
+  private async declare(connected: Connected, options: SubscribeOptions): Promise<PullTarget[]> {
+    const targets = await this.declareOwn(connected, options);
+    const { jsm, replicas } = connected;
+    const opts = this.options;
+    const stream = deferredStream(opts);
+    const prefix = `${deferredPrefixFor(opts.prefix)}.${deferredToken(options.group, options.deadLetters === true)}.`;
+    const durable = deferredDurable(deferredToken(options.group, options.deadLetters === true));
+    const ensure = () => ensureConsumer(jsm, stream, durable, `${prefix}>`, opts, replicas, DEFERRED_CONSUMER);
+    await ensure();
+    targets.push({
+      stream,
+      durable,
+      deferred: true,
+      channelOf: (subject) => subject.slice(prefix.length),
+      ensure: () => ensureStreams(jsm, opts, replicas).then(ensure),
+    });
+    return targets;
+  }
+
+  private async declareOwn({ jsm, replicas }: Connected, options: SubscribeOptions): Promise<PullTarget[]> {
     const opts = this.options;
     const { group } = options;
     if (options.deadLetters) {

@@ -53,6 +53,23 @@ export function deadLetterDurable(group: string): string {
   return `dead-letters__${safeName(group)}`;
 }
 
+/**
+ * The subject token of one reader's deferred copies: a group's, or its dead-letter reader's (a
+ * deferral made while reading dead letters comes back to that reader, not to the live handlers).
+ */
+export function deferredToken(group: string, deadLetters: boolean): string {
+  return deadLetters ? safeName(group, 'dead-letters') : safeName(group);
+}
+
+/** `<deferredPrefix>.<token>.<channel>`: the copy names its channel; the group's consumer reads `<token>.>`. */
+export function deferredSubject(deferredPrefix: string, token: string, channel: string): string {
+  return `${deferredPrefix}.${token}.${channel}`;
+}
+
+export function deferredDurable(token: string): string {
+  return `deferred__${token}`;
+}
+
 /** Dead letters keep the channel they failed on. */
 export function deadLetterChannel(subject: string, headers: Record<string, string>): string {
   return headers[EventbusHeaders.deadLetterChannel] ?? subject;

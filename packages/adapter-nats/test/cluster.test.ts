@@ -45,6 +45,8 @@ describeCluster('nats', { script }, (cluster) => {
     expect(info.config.num_replicas).toBe(3);
     expect(info.cluster?.replicas?.length).toBe(2);
     expect((await streamInfo(cluster(), `${streamNameFor(prefix)}_DEAD_LETTERS`)).config.num_replicas).toBe(3);
+    // Deferred copies (issue 18) are as durable as the events they hold back.
+    expect((await streamInfo(cluster(), `${streamNameFor(prefix)}_DEFERRED`)).config.num_replicas).toBe(3);
   });
 
   it('replicas larger than the cluster fail the first connect with a ConfigError naming the option', async () => {

@@ -45,6 +45,8 @@ describeBroker('nats conformance', { variable: URL_VARIABLE }, (url) => {
         factory: () => new NatsTransport({ servers: server.url, prefix, ...CONFORMANCE_OPTIONS }),
       },
       child: { module: childModule, export: 'createConformanceTransport' },
+      // The delay-beyond-max scenario scales the longest hold down so its hops run in seconds.
+      makeTransport: ({ maxDelayMs }) => new NatsTransport({ servers: url(), prefix, ...CONFORMANCE_OPTIONS, maxDelayMs }),
       redeliveryTimeoutMs: CONFORMANCE_OPTIONS.ackWaitMs,
       breakSettle: async (what) => {
         if (what === 'delayed-nack') throw new Error(NO_DELAYED_NACK_BREAK);

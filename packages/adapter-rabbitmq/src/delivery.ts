@@ -3,7 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { AckBatcher } from './ack-batcher.js';
 import type { QueueType } from './options.js';
 import type { Publisher } from './publisher.js';
-import type { TopologyNames } from './topology.js';
+import { deferHold, type TopologyNames } from './topology.js';
 import { CHANNEL_HEADER, toPublishOptions } from './wire.js';
 
 /** A message off a consumer channel, with the settler of the channel it came on. */
@@ -20,6 +20,8 @@ export interface SettleSource {
   readonly queueType: QueueType;
   readonly names: TopologyNames;
   readonly publisher: Publisher;
+  /** The transport's `maxDelayMs`: the longest hold of one nack or deferral hop. */
+  readonly maxDelayMs: number;
   /** Declares (once) the retry queue for this delay and returns its name. */
   retryQueue(group: string, delayMs: number): Promise<string>;
   /** A republish to that retry queue failed (deleted, say): declare it again next time. */
@@ -44,13 +46,8 @@ export function settleActions(source: SettleSource): SettleActions<AmqpDelivery>
       if (delivery.raw.acks.closed) return;
       const headers = nextAttemptHeaders(delivery);
       if (delayMs <= 0) return republish(source.publisher, delivery, '', source.names.groupQueue(source.group), headers);
-      const queue = await source.retryQueue(source.group, delayMs);
-      try {
-        await republish(source.publisher, delivery, '', queue, headers, delayMs);
-      } catch (error) {
-        source.forgetRetryQueue(source.group, delayMs);
-        throw error;
-      }
+      const wait = Math.min(delayMs, source.maxDelayMs);
+      return toRetryQueue(source, source.group, delivery, wait, wait, headers);
     },
 
     async deadLetter(delivery, reason) {
@@ -59,12 +56,38 @@ export function settleActions(source: SettleSource): SettleActions<AmqpDelivery>
       return republish(publisher, delivery, names.deadLetterExchange, group, deadLetterHeaders(delivery, group, reason));
     },
 
-    // Filled in by the delay work (issue 18): until then a deferral falls back to a plain redelivery.
-    defer: () => {
-      throw new Error('defer is not implemented on this transport yet');
+    /**
+     * A copy with core's headers (the same `eventbus-attempt`) into one of this group's retry queues,
+     * which dead-letters into this group's queue only; the original is acked after the confirm. The
+     * copy is a new message, so neither x-delivery-count nor `redelivered` counts the deferral.
+     */
+    async defer(delivery, notBefore, headers) {
+      if (delivery.raw.acks.closed) return;
+      const { bucket, expirationMs } = deferHold(notBefore - Date.now(), source.maxDelayMs);
+      // A dead-letter reader's deferral waits in retry queues of their own, which lead back to the dead-letter queue.
+      const retryGroup = source.deadLetters ? source.names.deadLetterRetryGroup(source.group) : source.group;
+      return toRetryQueue(source, retryGroup, delivery, bucket, expirationMs, headers);
     },
     redeliver,
   };
+}
+
+/** A copy into the retry queue of `group` for `bucketMs`, held `expirationMs` (per-message TTL). */
+async function toRetryQueue(
+  source: SettleSource,
+  group: string,
+  delivery: TrackedDelivery<AmqpDelivery>,
+  bucketMs: number,
+  expirationMs: number,
+  headers: Record<string, string>,
+): Promise<void> {
+  const queue = await source.retryQueue(group, bucketMs);
+  try {
+    await republish(source.publisher, delivery, '', queue, headers, expirationMs);
+  } catch (error) {
+    source.forgetRetryQueue(group, bucketMs);
+    throw error;
+  }
 }
 
 /**

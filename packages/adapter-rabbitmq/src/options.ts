@@ -12,6 +12,7 @@ import {
   wholeNumber,
 } from '@org/eventbus';
 import { splitSeeds } from './seeds.js';
+import { MAX_DELAY_MS } from './topology.js';
 
 export type QueueType = 'quorum' | 'classic';
 
@@ -71,6 +72,12 @@ export interface RabbitMqTransportOptions {
   wireMode?: 'structured' | 'binary';
   /** Largest message (headers + body). Default 4 MiB; RabbitMQ's own limit is max_message_size. */
   maxMessageBytes?: number;
+  /**
+   * Longest hold of one step (a delayed nack, a deferral hop), in whole ms ≥ 1000. Default RabbitMQ's
+   * own maximum, the 32-bit per-message TTL (2^31 - 1 ms, about 24.8 days); core chains longer waits
+   * as hops. Lower it only to exercise those hops quickly (tests).
+   */
+  maxDelayMs?: number;
   /** AMQP heartbeat in seconds: how fast a silent dead peer is noticed. Default 10. */
   heartbeatSeconds?: number;
   /** Reconnect backoff after a lost connection. */
@@ -96,6 +103,7 @@ export interface ResolvedOptions {
   drainTimeoutMs: number;
   wireMode: 'structured' | 'binary';
   maxMessageBytes: number;
+  maxDelayMs: number;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   socketOptions: Record<string, unknown>;
@@ -117,6 +125,7 @@ const URL_OPTIONS = {
   drainTimeoutMs: 'number',
   wireMode: 'string',
   maxMessageBytes: 'number',
+  maxDelayMs: 'number',
 } as const;
 
 function parseAmqpUrl(url: string): URL {
@@ -201,6 +210,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
     wireMode: oneOf('wireMode', options.wireMode, ['structured', 'binary'], 'structured'),
     maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 4 * 1024 * 1024),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, MAX_DELAY_MS, { min: 1000, max: MAX_DELAY_MS }),
     reconnectInitialDelayMs: initial,
     reconnectMaxDelayMs: Math.max(initial, positiveNumber('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000)),
     socketOptions: { noDelay: true, ...(options.tls ?? {}) },

@@ -25,6 +25,7 @@ export interface SubscriptionDeps {
   names: TopologyNames;
   queue: QueueSpec;
   drainTimeoutMs: number;
+  maxDelayMs: number;
   /** Declares (once) the retry queue for this delay and returns its name. */
   retryQueue(group: string, delayMs: number): Promise<string>;
   forgetRetryQueue(group: string, delayMs: number): void;
@@ -64,6 +65,7 @@ export class RabbitMqSubscription implements Subscription {
       queueType: deps.queue.type,
       names,
       publisher: deps.publisher,
+      maxDelayMs: deps.maxDelayMs,
       retryQueue: deps.retryQueue,
       forgetRetryQueue: deps.forgetRetryQueue,
     });

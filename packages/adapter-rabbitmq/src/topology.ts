@@ -30,12 +30,44 @@ export class TopologyNames {
     return `${this.exchange}.${group}.retry.${retryBucket(delayMs)}`;
   }
 
-  /** Every queue a group may own: its queue, its dead letters and a retry queue per possible bucket. */
+  /**
+   * The retry queues of a dead-letter reader's deferrals belong to this name as if it were a group:
+   * its "group queue" is the dead-letter queue, so they lead back there, not to the live queue.
+   */
+  deadLetterRetryGroup(group: string): string {
+    return `${group}.dead-letter`;
+  }
+
+  /** Every queue a group may own: its queue, its dead letters and a retry queue per possible bucket, for both. */
   queuesOf(group: string): string[] {
     const queues = [this.groupQueue(group), this.deadLetterQueue(group)];
-    for (let bucket = MIN_BUCKET_MS; bucket <= 2 ** 31; bucket *= 2) queues.push(`${this.exchange}.${group}.retry.${bucket}`);
+    for (const owner of [group, this.deadLetterRetryGroup(group)]) {
+      for (let bucket = MIN_BUCKET_MS; bucket <= 2 ** 31; bucket *= 2) queues.push(`${this.exchange}.${owner}.retry.${bucket}`);
+    }
     return queues;
   }
+}
+
+/** One step of a deferral: the retry queue (by its bucket) the copy waits in, and its per-message TTL. */
+export interface Hold {
+  bucket: number;
+  expirationMs: number;
+}
+
+/**
+ * Where a deferred copy waits `waitMs` (capped at `maxDelayMs`), never early and never behind a
+ * longer wait. A nack may sit in bucket B with any TTL up to B (B/2 late at most, fine for a
+ * backoff); a deferral is a promised time, so it rounds DOWN to the largest bucket B ≤ wait and
+ * takes exactly B as its TTL: everything ahead of it in that queue expires no later, so it leaves on
+ * time. The rest of the wait (< B) is another hop, after core's receive check defers it again: about
+ * one hop per set bit of the wait in 16 ms units. Below 16 ms the copy waits its exact time in
+ * bucket 16, at most 16 ms behind what is ahead of it.
+ */
+export function deferHold(waitMs: number, maxDelayMs: number): Hold {
+  const wait = Math.max(1, Math.round(Math.min(waitMs, maxDelayMs)));
+  if (wait < MIN_BUCKET_MS) return { bucket: MIN_BUCKET_MS, expirationMs: wait };
+  const bucket = 2 ** Math.floor(Math.log2(wait));
+  return { bucket, expirationMs: Math.min(bucket, MAX_DELAY_MS) };
 }
 
 export function retryBucket(delayMs: number): number {

@@ -25,7 +25,7 @@ import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } f
 import type { Envelope } from './publisher.js';
 import { PublisherPool } from './publisher-pool.js';
 import { RabbitMqSubscription } from './subscription.js';
-import { assertGroup, assertRetryQueue, MAX_DELAY_MS, retryBucket, TopologyNames } from './topology.js';
+import { assertGroup, assertRetryQueue, retryBucket, TopologyNames } from './topology.js';
 import { toPublishOptions } from './wire.js';
 
 /** amqplib encodes a headers table into a 64 KiB buffer and refuses anything larger. */
@@ -69,7 +69,7 @@ export class RabbitMqTransport implements Transport {
       orderingPerKey: false,
       nativeDelay: true,
       holdsScheduledPublish: false,
-      maxDelayMs: MAX_DELAY_MS,
+      maxDelayMs: this.options.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',
       maxMessageBytes: this.options.maxMessageBytes,
@@ -126,6 +126,7 @@ export class RabbitMqTransport implements Transport {
         names: this.names,
         queue: this.options.queue,
         drainTimeoutMs: this.options.drainTimeoutMs,
+        maxDelayMs: this.options.maxDelayMs,
         retryQueue: (group, delayMs) => this.retryQueue(group, delayMs),
         forgetRetryQueue: (group, delayMs) => this.retryQueues.delete(retryKey(group, delayMs)),
         logger: this.options.logger,

@@ -40,6 +40,8 @@ describeBroker('rabbitmq conformance', { variable: URL_VARIABLE }, (url) => {
         const names = new TopologyNames(CONFORMANCE_EXCHANGE);
         return what === 'dead-letter' ? breakDeadLetter(url(), names, group) : breakRetryQueues(url(), names, group);
       },
+      // maxDelayMs scaled down, so delay-beyond-max chains hops in seconds.
+      makeTransport: ({ maxDelayMs }) => new TrackedTransport({ url: url(), exchange: CONFORMANCE_EXCHANGE, maxDelayMs }),
       // The shared broker checks credentials: a user that does not exist is refused (403 ACCESS_REFUSED).
       checksCredentials: true,
       withCredentials: (password, logger) => {

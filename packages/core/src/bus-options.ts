@@ -6,6 +6,8 @@ import { ConfigError } from './errors.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { wholeNumber } from './option-checks.js';
 import type { HandlerDefaults } from './router.js';
+import { combineInstrumentation } from './observe/combine.js';
+import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Instrumentation } from './tracing/hooks.js';
 import type { Transport } from './transport.js';
 
@@ -30,8 +32,20 @@ export interface EventBusOptions {
   /** Largest message accepted on either side; defaults to the transport's limit. */
   maxMessageBytes?: number;
   defaults?: { maxAttempts?: number; backoff?: Partial<BackoffOptions>; timeout?: number; concurrency?: number };
-  /** Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans. */
-  instrumentation?: Instrumentation;
+  /**
+   * Observers around publish and handling, e.g. `tracing({ api })` for OpenTelemetry spans, or a list
+   * (`[tracing({ api }), createMetrics({ api })]`), the first outermost: metrics after tracing then
+   * record inside the spans.
+   */
+  instrumentation?: Instrumentation | readonly Instrumentation[];
+  /** `ctx.retryAfter` / `RetryLaterError`: deferrals per event before it is dead-lettered (default 100). */
+  retryLater?: { maxDeferrals?: number };
+  /**
+   * Where `bus.cancelScheduled(id)` records cancellations of scheduled events: a
+   * `MemoryScheduleCancellations` (one process) or `RedisScheduleCancellations` (shared). Without
+   * it `cancelScheduled` throws.
+   */
+  cancellations?: ScheduleCancellations;
 }
 
 export type BusErrorContext = { group: string; eventId?: string; settle?: string };
@@ -55,5 +69,15 @@ export function resolveBusOptions(options: EventBusOptions) {
     logger.error({ ...context, transport: transport.name, err: error }, 'eventbus error');
     options.onError?.(error, context);
   };
-  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes };
+  const maxDeferrals = wholeNumber('retryLater.maxDeferrals', options.retryLater?.maxDeferrals, 100, { min: 0 });
+  const { cancellations } = options;
+  if (cancellations !== undefined && (typeof cancellations.cancel !== 'function' || typeof cancellations.isCancelled !== 'function')) {
+    throw new ConfigError('cancellations', 'must be a ScheduleCancellations store (MemoryScheduleCancellations or RedisScheduleCancellations)');
+  }
+  const instrumentation = isList(options.instrumentation) ? combineInstrumentation(options.instrumentation) : options.instrumentation;
+  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation };
+}
+
+function isList(value: Instrumentation | readonly Instrumentation[] | undefined): value is readonly Instrumentation[] {
+  return Array.isArray(value);
 }

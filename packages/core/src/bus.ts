@@ -4,7 +4,9 @@ import type { CloudEvent, EnvelopeOptions } from './envelope.js';
 import { ConfigError, EventBusError } from './errors.js';
 import type { Handler, HandleOptions, HandlerRegistration } from './handler.js';
 import { createReceiver } from './pipeline.js';
-import { type PublishEventOptions, Publisher } from './publisher.js';
+import { type BuildOptions, type PublishEventOptions, Publisher } from './publisher.js';
+import type { ScheduleOptions } from './schedule.js';
+import { CANCELLATION_MARGIN_MS, DEFAULT_CANCELLATION_KEEP_MS } from './schedule-cancellations.js';
 import { Router } from './router.js';
 import { groupTopologies } from './topology.js';
 import type { GroupTopology, OutgoingMessage, PublishOptions, Subscription, Transport } from './transport.js';
@@ -15,11 +17,12 @@ export type { PublishEventOptions } from './publisher.js';
 export interface BatchEntry<C extends EventContract = EventContract> {
   contract: C;
   data: EventInput<C>;
-  options?: EnvelopeOptions;
+  /** Envelope options, and this entry's own `delay` / `deliverAt` (over the call's). */
+  options?: EnvelopeOptions & ScheduleOptions;
 }
 
 /** Type-checks one entry of `publishBatch` against its contract. */
-export function entry<C extends EventContract>(contract: C, data: EventInput<C>, options?: EnvelopeOptions): BatchEntry<C> {
+export function entry<C extends EventContract>(contract: C, data: EventInput<C>, options?: EnvelopeOptions & ScheduleOptions): BatchEntry<C> {
   return options === undefined ? { contract, data } : { contract, data, options };
 }
 
@@ -27,8 +30,17 @@ export interface EventBus {
   readonly transport: Transport;
   readonly source: string;
   publish<C extends EventContract>(contract: C, data: EventInput<C>, options?: PublishEventOptions): Promise<CloudEvent<EventData<C>>>;
-  /** Validate all, then publish all in one transport call; resolves when every one is confirmed. */
-  publishBatch(entries: readonly BatchEntry[], options?: PublishOptions): Promise<CloudEvent[]>;
+  /**
+   * Validate all, then publish all in one transport call; resolves when every one is confirmed.
+   * `delay` / `deliverAt` here schedule every entry for one time (an entry's own options win).
+   */
+  publishBatch(entries: readonly BatchEntry[], options?: PublishOptions & ScheduleOptions): Promise<CloudEvent[]>;
+  /**
+   * Cancel a scheduled event (`publish(…, { delay | deliverAt })`) by its id: when its time comes
+   * it is acked without running, in every group. Needs the bus option `cancellations`. Pass the
+   * event's time as `deliverAt` to keep the record no longer than needed (else 7 days).
+   */
+  cancelScheduled(id: string, options?: { deliverAt?: Date | number }): Promise<void>;
   /**
    * Validate, envelope and encode for this bus's transport and size limit exactly as `publish` does,
    * without sending: the message an outbox stores and later hands to `transport.publish`.
@@ -36,7 +48,7 @@ export interface EventBus {
   encode<C extends EventContract>(
     contract: C,
     data: EventInput<C>,
-    options?: EnvelopeOptions,
+    options?: BuildOptions,
   ): { event: CloudEvent<EventData<C>>; message: OutgoingMessage };
   handle<C extends EventContract, const TEmits extends readonly EventContract[] = readonly []>(
     contract: C,
@@ -59,7 +71,8 @@ export interface EventBus {
 }
 
 export function createEventBus(options: EventBusOptions): EventBus {
-  const { transport, source, logger, onError, defaults, maxMessageBytes } = resolveBusOptions(options);
+  const { transport, source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation } =
+    resolveBusOptions(options);
   const contracts = new Map<string, EventContract>();
   const register = (contract: EventContract) => {
     const known = contracts.get(contract.type);
@@ -76,7 +89,6 @@ export function createEventBus(options: EventBusOptions): EventBus {
   const assertCanPublish = () => {
     if (state === 'stopped') throw new EventBusError('the event bus is stopped');
   };
-  const { instrumentation } = options;
   const publisher = new Publisher({ transport, source, maxMessageBytes, instrumentation, register, assertCanPublish });
   const router = new Router({
     group: options.group ?? source,
@@ -89,6 +101,7 @@ export function createEventBus(options: EventBusOptions): EventBus {
   });
   /** Every group with handlers, as `start()` subscribes it and `provision()` declares it. */
   const topology = (): GroupTopology[] => groupTopologies(router.registrations, contracts.values());
+  instrumentation?.attach?.({ transport, groups: () => [...new Set(router.registrations.map((r) => r.group))] });
 
   return {
     transport,
@@ -103,6 +116,24 @@ export function createEventBus(options: EventBusOptions): EventBus {
 
     publishBatch(entries, publishOptions = {}) {
       return publisher.publishBatch(entries, publishOptions);
+    },
+
+    async cancelScheduled(id, cancelOptions = {}) {
+      if (cancellations === undefined) {
+        throw new ConfigError('cancellations', 'cancelScheduled needs a store', {
+          message:
+            'bus.cancelScheduled() needs the bus option `cancellations` (new MemoryScheduleCancellations() in one process, ' +
+            'RedisScheduleCancellations from @org/eventbus/redis across processes)',
+        });
+      }
+      if (typeof id !== 'string' || id === '') throw new ConfigError('id', `must be the scheduled event's id (got ${JSON.stringify(id)})`);
+      const at = cancelOptions.deliverAt;
+      const atMs = at instanceof Date ? at.getTime() : at;
+      if (atMs !== undefined && (typeof atMs !== 'number' || !Number.isFinite(atMs))) {
+        throw new ConfigError('deliverAt', `must be a valid Date or ms since epoch (got ${String(at)})`);
+      }
+      const keepUntil = atMs === undefined ? Date.now() + DEFAULT_CANCELLATION_KEEP_MS : Math.max(Date.now(), atMs) + CANCELLATION_MARGIN_MS;
+      await cancellations.cancel(id, keepUntil);
     },
 
     encode(contract, data, envelopeOptions) {
@@ -131,7 +162,19 @@ export function createEventBus(options: EventBusOptions): EventBus {
         const routes = router.routesOf(group);
         if (!routes) continue;
         const prefetch = [...routes.values()].reduce((sum, r) => sum + r.registration.concurrency, 0);
-        const receive = createReceiver({ group, encoding: transport.capabilities.encoding, maxMessageBytes, contracts, routes, logger, onError });
+        const receive = createReceiver({
+          group,
+          encoding: transport.capabilities.encoding,
+          maxMessageBytes,
+          contracts,
+          routes,
+          logger,
+          onError,
+          transport: transport.name,
+          instrumentation,
+          maxDeferrals,
+          ...(cancellations ? { cancellations } : {}),
+        });
         const subscription = await transport.subscribe(
           { group, channels, ...(types ? { types } : {}), prefetch, onError: (error) => onError(error, { group }) },
           (delivery) => receive(delivery),

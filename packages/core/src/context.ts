@@ -44,6 +44,13 @@ export interface MessageContext<T = unknown> {
   ack(): Promise<void>;
   nack(options?: NackOptions): Promise<void>;
   deadLetter(reason: string): Promise<void>;
+  /**
+   * Not now: the delivery comes back at this time (ms from now, or a Date), settled at once. Not a
+   * failed attempt (`attempt` stays the same, `maxAttempts` is not used up); counted apart, and past
+   * the bus's `retryLater.maxDeferrals` the event is dead-lettered instead. `throw new
+   * RetryLaterError(when)` does the same from inside a handler.
+   */
+  retryAfter(when: number | Date): Promise<void>;
 }
 
 export type Next = (ctx: MessageContext) => Promise<void>;
@@ -57,8 +64,8 @@ export function compose(middleware: readonly Middleware[], handler: Next): Next 
 }
 
 /**
- * A view of `ctx` that notes whether the chain inside settled the delivery itself with `nack` or
- * `deadLetter` — a handler that hands its delivery back did not complete, even though it returned.
+ * A view of `ctx` that notes whether the chain inside settled the delivery itself with `nack`,
+ * `deadLetter` or `retryAfter` — a handler that hands its delivery back did not complete, even though it returned.
  * Middleware that commits on completion (idempotency, an inbox, the emit hold) runs the rest of the
  * chain with `ctx` and asks `handedBack()` afterwards.
  */
@@ -81,6 +88,14 @@ export function watchHandBack(ctx: MessageContext): { ctx: MessageContext; hande
       value: (reason: string) => {
         handedBack ||= !ctx.settled;
         return ctx.deadLetter(reason);
+      },
+    },
+    retryAfter: {
+      writable: true,
+      configurable: true,
+      value: (when: number | Date) => {
+        handedBack ||= !ctx.settled;
+        return ctx.retryAfter(when);
       },
     },
   }) as MessageContext;

@@ -77,6 +77,22 @@ export class NonRetryableError extends EventBusError {
   override readonly name = 'NonRetryableError';
 }
 
+/**
+ * Throw from a handler to say "not now, try again at this time" (a throttled API, a resource not
+ * ready yet): the delivery comes back then, as `ctx.retryAfter(when)` does. Not a failed attempt —
+ * it does not count toward `maxAttempts`; deferrals have their own bound (`retryLater.maxDeferrals`).
+ */
+export class RetryLaterError extends EventBusError {
+  override readonly name = 'RetryLaterError';
+  /** ms from the throw, or the time itself. */
+  readonly when: number | Date;
+  constructor(when: number | Date, reason?: string) {
+    super(reason ?? `retry later (${when instanceof Date ? when.toISOString() : `in ${when} ms`})`);
+    // Relative to the throw, not to when a middleware further out catches it.
+    this.when = when instanceof Date || typeof when !== 'number' || !Number.isFinite(when) ? when : new Date(Date.now() + Math.max(0, when));
+  }
+}
+
 /** A handler ran past its `timeout`. Retried like any other failure. */
 export class HandlerTimeoutError extends EventBusError {
   override readonly name = 'HandlerTimeoutError';

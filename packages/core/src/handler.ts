@@ -2,11 +2,13 @@ import type { BackoffOptions } from './backoff.js';
 import type { EventContract, EventData, EventInput } from './contract.js';
 import type { CloudEvent, EnvelopeOptions } from './envelope.js';
 import type { MessageContext, Middleware } from './context.js';
+import type { ScheduleOptions } from './schedule.js';
 
 /** A delivered event: the CloudEvents envelope with data typed by its contract. */
 export type Event<C extends EventContract> = CloudEvent<EventData<C>>;
 
-export type EmitOptions = Pick<EnvelopeOptions, 'id' | 'subject' | 'key'>;
+/** `delay` / `deliverAt` schedule the emitted event (counted from the `emit` call; a held emit keeps them). */
+export type EmitOptions = Pick<EnvelopeOptions, 'id' | 'subject' | 'key'> & ScheduleOptions;
 
 /** The handler's context: the message context plus `emit`, typed to the events the handler declared. */
 export interface HandlerContext<TEmits extends EventContract = never> extends MessageContext {

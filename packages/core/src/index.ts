@@ -39,6 +39,7 @@ export {
   NonRetryableError,
   PoisonMessageError,
   type PoisonReason,
+  RetryLaterError,
   TransportError,
   UnroutableError,
   ValidationError,
@@ -46,6 +47,8 @@ export {
 } from './errors.js';
 export type { EmitOptions, Event, Handler, HandlerContext, HandleOptions, HandlerRegistration } from './handler.js';
 export { attemptFromHeaders, deadLetterHeaders, deferHeaders, deferralsFromHeaders, EventbusHeaders, fitsIn, messageSize, nextAttemptHeaders } from './headers.js';
+export { CLOCK_TOLERANCE_MS, deliverAtOf, heldUntil, type ScheduleOptions, scheduledTime } from './schedule.js';
+export { MemoryScheduleCancellations, type ScheduleCancellations } from './schedule-cancellations.js';
 export { type ConsoleLoggerOptions, consoleLogger, type Logger, safeLogger, silentLogger } from './logger.js';
 export { refuseSettles, resetMemoryBrokers } from './memory/broker.js';
 export type { MemoryTransportOptions } from './memory/options.js';
@@ -79,6 +82,7 @@ export { hideSecrets, redact, redactError, redactValue } from './redact.js';
 export { groupTopologies, type HandledBy } from './topology.js';
 export { checkSubscribeOptions, optionsFromQuery, PendingWork, type QueryOptionKind } from './transport-support.js';
 export type {
+  Backlog,
   DeadLetterAction,
   DeadLetterVisitor,
   Delivery,
@@ -135,6 +139,27 @@ export {
 } from './graph/index.js';
 export { DOC_FILES, type GeneratedDocs, generateDocs, mermaidFlowchart, renderAsyncApi, renderHtml, renderMarkdown, staleDocs, writeDocs } from './docs/index.js';
 export { PROCESS_SPAN, tracingMiddleware } from './tracing/process.js';
-export type { Instrumentation, SendInfo, SendScope } from './tracing/hooks.js';
+export type {
+  BusInfo,
+  DeliveryOutcome,
+  Instrumentation,
+  PublishInfo,
+  PublishScope,
+  ReceiveInfo,
+  ReceiveScope,
+  SendInfo,
+  SendScope,
+} from './tracing/hooks.js';
+export { combineInstrumentation } from './observe/combine.js';
+export {
+  type BusListener,
+  type DeliveryEndObservation,
+  type DeliveryStartObservation,
+  observeBus,
+  type PublishObservation,
+} from './observe/observe-bus.js';
 export type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelTracer } from './tracing/otel.js';
 export { loadTracing, processSpanOf, type TracingOptions, tracing } from './tracing/tracing.js';
+export { createMetrics, loadMetrics, type MetricsOptions } from './metrics/metrics.js';
+export { METRIC, METRIC_ATTR } from './metrics/instruments.js';
+export type { OtelCounter, OtelHistogram, OtelMeter, OtelMeterProvider, OtelMetricsApi, OtelObservable } from './metrics/otel-metrics.js';

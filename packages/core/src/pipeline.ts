@@ -3,12 +3,17 @@ import { type EventContract, parseData } from './contract.js';
 import type { CloudEvent } from './envelope.js';
 import { errorMessage, PoisonMessageError } from './errors.js';
 import type { HandlerContext, HandlerRegistration } from './handler.js';
-import { fitsIn, messageSize } from './headers.js';
+import { deferHeaders, deferralsFromHeaders, fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
 import type { HeldEmits, Next } from './context.js';
 import type { Emitter } from './publisher.js';
+import { tapSettles } from './observe/settle-tap.js';
+import type { Instrumentation } from './tracing/hooks.js';
+import { settledBySchedule } from './receive-check.js';
+import { retryTime } from './schedule.js';
+import type { ScheduleCancellations } from './schedule-cancellations.js';
 import type { Delivery, NackOptions, WireEncoding } from './transport.js';
 
 /** A handler of one type inside a group, with its middleware chain already composed. */
@@ -29,6 +34,14 @@ export interface ReceiverOptions {
   routes: ReadonlyMap<string, Route>;
   logger: Logger;
   onError: (error: Error, context: { group: string; eventId?: string; settle?: string }) => void;
+  /** The transport's short name, for the instrumentation. */
+  transport: string;
+  /** Told of each delivery's start and how it was settled (its `receive` hook). */
+  instrumentation?: Instrumentation | undefined;
+  /** `ctx.retryAfter` deferrals one event may go through before it is dead-lettered. */
+  maxDeferrals?: number;
+  /** Where `bus.cancelScheduled` records cancellations; looked up only for due scheduled events. */
+  cancellations?: ScheduleCancellations;
 }
 
 /**
@@ -37,6 +50,7 @@ export interface ReceiverOptions {
  */
 export function createReceiver(options: ReceiverOptions): (delivery: Delivery) => Promise<void> {
   const { group, logger } = options;
+  const maxDeferrals = options.maxDeferrals ?? DEFAULT_MAX_DEFERRALS;
 
   const reportSettleFailure: SettleFailure = (what, eventId, error) => {
     // onError logs it (the bus's one line per error); logging here too would print it twice.
@@ -46,9 +60,12 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
   const settleSafely = (what: string, eventId: string | undefined, settle: () => Promise<void>) =>
     guarded(settle, (error) => reportSettleFailure(what, eventId, error));
 
-  const poison = (delivery: Delivery, error: PoisonMessageError) => {
+  const poison = (delivery: Delivery, error: PoisonMessageError, event?: CloudEvent) => {
     logger.warn({ group, channel: delivery.message.channel, reason: error.message }, 'dead-lettering poison message');
-    return settleSafely('dead-letter', undefined, () => delivery.deadLetter(error.message));
+    const tap = tapSettles(options.instrumentation, delivery);
+    const { channel } = delivery.message;
+    tap?.start({ transport: options.transport, group, channel, attempt: delivery.attempt, ...(event ? { event } : {}) });
+    return settleSafely('dead-letter', event?.id, () => (tap?.delivery ?? delivery).deadLetter(error.message));
   };
 
   return async (delivery) => {
@@ -75,28 +92,43 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
     const route = options.routes.get(event.type);
     // Another contract on a shared channel that this group does not handle: not ours, not poison.
     if (!route) return settleSafely('ack', event.id, () => delivery.ack());
+    const scheduleCheck = {
+      cancellations: options.cancellations,
+      settle: (what: string, settle: () => Promise<void>) => settleSafely(what, event.id, settle),
+      onStoreError: (error: unknown) => reportSettleFailure('cancellation lookup', event.id, error),
+    };
+    const checked = tapSettles(options.instrumentation, delivery);
+    checked?.startWhenSettled({ transport: options.transport, group, channel: delivery.message.channel, attempt: delivery.attempt, event });
+    if (await settledBySchedule(checked?.delivery ?? delivery, event.id, scheduleCheck)) return;
     const parsed = parseData(contract, event.data);
     if (!parsed.ok) {
       const detail = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`));
+      return poison(delivery, new PoisonMessageError('schema-mismatch', `"${event.type}" ${detail}`), event);
     }
     event.data = parsed.data;
     if (!route.limiter.tryAcquire()) await route.limiter.acquire();
+    const tap = tapSettles(options.instrumentation, delivery);
     try {
-      const ctx = new DeliveryContext(delivery, event, contract, route, logger, reportSettleFailure);
+      const ctx = new DeliveryContext(tap?.delivery ?? delivery, event, contract, route, logger, reportSettleFailure, maxDeferrals);
+      tap?.start({ transport: options.transport, group, channel: ctx.channel, attempt: ctx.attempt, event, context: ctx });
       try {
         await route.chain(ctx);
         if (!ctx.settled) await ctx.ack();
       } catch (error) {
         // The dead-letter middleware catches handler failures; reaching here means a middleware broke.
         options.onError(error instanceof Error ? error : new Error(String(error)), { group, eventId: event.id });
+        tap?.broke(error);
         if (!ctx.settled) await ctx.nack({ delayMs: 1000 });
       }
     } finally {
+      tap?.finish();
       route.limiter.release();
     }
   };
 }
+
+/** `retryLater.maxDeferrals` when the bus option is not given. */
+export const DEFAULT_MAX_DEFERRALS = 100;
 
 type SettleFailure = (what: string, eventId: string | undefined, error: unknown) => void;
 
@@ -139,6 +171,7 @@ class DeliveryContext implements HandlerContext<EventContract> {
     private readonly route: Route,
     readonly baseLogger: Logger,
     private readonly reportFailure: SettleFailure,
+    private readonly maxDeferrals: number,
   ) {
     this.group = route.registration.group;
     this.channel = delivery.message.channel;
@@ -199,6 +232,24 @@ class DeliveryContext implements HandlerContext<EventContract> {
 
   deadLetter(reason: string): Promise<void> {
     return this.base.settle('dead-letter', (delivery) => delivery.deadLetter(reason));
+  }
+
+  /** Defer to `when` (the same attempt, one more deferral), or dead-letter once past `maxDeferrals`. */
+  retryAfter(when: number | Date): Promise<void> {
+    const { base } = this;
+    let at: number;
+    try {
+      at = retryTime(when);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const deferrals = deferralsFromHeaders(base.delivery.message.headers);
+    if (deferrals >= base.maxDeferrals) {
+      const reason = `retry-after deferred ${deferrals} time(s), the bound (retryLater.maxDeferrals = ${base.maxDeferrals}); not retried again`;
+      base.logger.error({ reason, deferrals }, 'dead-lettering event');
+      return base.settle('dead-letter', (delivery) => delivery.deadLetter(reason));
+    }
+    return base.settle('defer', (delivery) => delivery.defer(at, deferHeaders(delivery, at, true)));
   }
 
   private settle(what: string, action: (delivery: Delivery) => Promise<void>): Promise<void> {

@@ -3,13 +3,17 @@ import { type EventContract, parseData } from './contract.js';
 import { type CloudEvent, createEnvelope, type EnvelopeOptions } from './envelope.js';
 import { ConfigError, EventBusError, MessageTooLargeError, ValidationError } from './errors.js';
 import type { EmitOptions, HandleOptions, HandlerRegistration } from './handler.js';
-import { fitsIn, messageSize } from './headers.js';
+import { EventbusHeaders, fitsIn, messageSize } from './headers.js';
 import { type BuiltEvent, holdEmits, openHoldOf } from './middleware/hold-emits.js';
 import type { HeldEmit, MessageContext, Middleware } from './context.js';
 import type { Instrumentation } from './tracing/hooks.js';
+import { type ScheduleOptions, scheduledTime, withoutSchedule } from './schedule.js';
 import type { OutgoingMessage, PublishOptions, Transport } from './transport.js';
 
-export interface PublishEventOptions extends EnvelopeOptions, PublishOptions {}
+export interface PublishEventOptions extends EnvelopeOptions, PublishOptions, ScheduleOptions {}
+
+/** What one event is built from: its envelope options and, for a scheduled publish, when it may be handled. */
+export type BuildOptions = EnvelopeOptions & ScheduleOptions;
 
 /** When `ctx.emit` publishes: once the handler succeeded (default), or at the call. */
 export type EmitTiming = NonNullable<HandleOptions['emit']>;
@@ -31,9 +35,13 @@ export interface PublisherOptions {
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_BODY = new Uint8Array(0);
 
-/** A message for a transport that carries the event object itself: nothing encoded, nothing to size. */
-function carried(channel: string, event: CloudEvent): OutgoingMessage {
-  return { channel, id: event.id, headers: NO_HEADERS, body: NO_BODY, event };
+/**
+ * A message for a transport that carries the event object itself: nothing encoded, nothing to size.
+ * A scheduled one keeps its time in the one header the receive check reads.
+ */
+function carried(channel: string, event: CloudEvent, at: number | undefined): OutgoingMessage {
+  const headers = at === undefined ? NO_HEADERS : { [EventbusHeaders.deliverAt]: String(at) };
+  return { channel, id: event.id, headers, body: NO_BODY, event };
 }
 
 /**
@@ -48,14 +56,16 @@ export class Publisher {
   }
 
   /** Validate, envelope and encode as publishing would, without sending and without a send span. */
-  encode(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}): HeldEmit {
+  encode(contract: EventContract, data: unknown, buildOptions: BuildOptions = {}): HeldEmit {
+    const at = scheduledTime(buildOptions);
     const parsed = this.validated(contract, data);
-    const event = createEnvelope(contract.type, contract.version, this.options.source, parsed, envelopeOptions);
-    return { event, message: this.messageFor(contract, event) };
+    const event = createEnvelope(contract.type, contract.version, this.options.source, parsed, withoutSchedule(buildOptions));
+    return { event, message: this.messageFor(contract, event, at) };
   }
 
   /** Build one event for sending; a send span is opened and, if building fails, ended with the reason. */
-  build(contract: EventContract, data: unknown, envelopeOptions: EnvelopeOptions = {}, cause?: MessageContext): BuiltEvent {
+  build(contract: EventContract, data: unknown, buildOptions: BuildOptions = {}, cause?: MessageContext, at = scheduledTime(buildOptions)): BuiltEvent {
+    const envelopeOptions = withoutSchedule(buildOptions);
     const parsed = this.validated(contract, data);
     const { transport, instrumentation, source } = this.options;
     const scope = instrumentation?.send?.({
@@ -67,7 +77,7 @@ export class Publisher {
     });
     try {
       const event = createEnvelope(contract.type, contract.version, source, parsed, scope?.options ?? envelopeOptions);
-      return { event, message: this.messageFor(contract, event), scope };
+      return { event, message: this.messageFor(contract, event, at), scope };
     } catch (error) {
       // A send span opened for an event that never left must still end, with the reason.
       scope?.end({ error });
@@ -77,15 +87,20 @@ export class Publisher {
 
   /** Publish built events in one transport call and tell each scope how it went. */
   readonly send = async (built: BuiltEvent[], publishOptions: PublishOptions = {}): Promise<void> => {
+    const { transport, instrumentation } = this.options;
+    const events = instrumentation?.publish ? built.map((b) => ({ event: b.event, channel: b.message.channel })) : [];
+    const call = instrumentation?.publish?.({ transport: transport.name, events });
     try {
-      await this.options.transport.publish(
+      await transport.publish(
         built.map((b) => b.message),
         publishOptions,
       );
     } catch (error) {
+      call?.end({ error });
       for (const b of built) b.scope?.end({ event: b.event, error });
       throw error;
     }
+    call?.end({});
     for (const b of built) b.scope?.end({ event: b.event });
   };
 
@@ -97,20 +112,26 @@ export class Publisher {
     return built.event;
   }
 
+  /** The call's `delay` / `deliverAt` apply to every entry (one time for all, so their order holds); an entry's own win. */
   async publishBatch(
-    entries: readonly { contract: EventContract; data: unknown; options?: EnvelopeOptions }[],
-    publishOptions: PublishOptions,
+    entries: readonly { contract: EventContract; data: unknown; options?: BuildOptions }[],
+    publishOptions: PublishOptions & ScheduleOptions,
   ): Promise<CloudEvent[]> {
     this.options.assertCanPublish();
+    const { signal } = publishOptions;
+    const callAt = scheduledTime(publishOptions);
     const built: BuiltEvent[] = [];
     try {
-      for (const e of entries) built.push(this.build(e.contract, e.data, e.options));
+      for (const e of entries) {
+        const own = e.options?.delay !== undefined || e.options?.deliverAt !== undefined;
+        built.push(this.build(e.contract, e.data, e.options, undefined, own ? scheduledTime(e.options) : callAt));
+      }
     } catch (error) {
       // One bad entry publishes nothing: close the spans already opened for the others.
       for (const b of built) b.scope?.end({ event: b.event, error });
       throw error;
     }
-    if (built.length > 0) await this.send(built, publishOptions);
+    if (built.length > 0) await this.send(built, signal ? { signal } : {});
     return built.map((b) => b.event);
   }
 
@@ -142,7 +163,7 @@ export class Publisher {
   }
 
   /** Build now (so a bad emit rejects at the call), publish when the attempt succeeded. */
-  private hold(ctx: MessageContext, contract: EventContract, data: unknown, options: EnvelopeOptions): Promise<CloudEvent> {
+  private hold(ctx: MessageContext, contract: EventContract, data: unknown, options: BuildOptions): Promise<CloudEvent> {
     try {
       this.options.assertCanPublish();
       const hold = openHoldOf(ctx.state);
@@ -166,15 +187,21 @@ export class Publisher {
     return parsed.data;
   }
 
-  private messageFor(contract: EventContract, event: CloudEvent): OutgoingMessage {
-    const message = this.carriesEvents ? carried(contract.channel, event) : this.encoded(contract, event);
+  /**
+   * A scheduled event (`at`) carries its time twice: `notBefore` for a transport that holds it at
+   * publish, and the `eventbus-deliver-at` header, which every copy keeps, for core's receive check.
+   */
+  private messageFor(contract: EventContract, event: CloudEvent, at: number | undefined): OutgoingMessage {
+    const message = this.carriesEvents ? carried(contract.channel, event, at) : this.encoded(contract, event, at);
     if (event.partitionkey !== undefined) message.key = event.partitionkey;
+    if (at !== undefined) message.notBefore = at;
     return message;
   }
 
-  private encoded(contract: EventContract, event: CloudEvent): OutgoingMessage {
+  private encoded(contract: EventContract, event: CloudEvent, at: number | undefined): OutgoingMessage {
     const { transport, maxMessageBytes } = this.options;
     const { headers, body } = encodeEvent(event, transport.capabilities.encoding);
+    if (at !== undefined) headers[EventbusHeaders.deliverAt] = String(at);
     const message: OutgoingMessage = { channel: contract.channel, id: event.id, headers, body };
     if (!fitsIn(message, maxMessageBytes)) {
       throw new MessageTooLargeError(messageSize(message), maxMessageBytes, `event "${contract.type}"`);

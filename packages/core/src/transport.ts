@@ -149,6 +149,14 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
+/** What a broker can tell of one group's backlog (`Transport.backlog`). */
+export interface Backlog {
+  /** Events kept for the group and not yet settled: waiting, held for a retry, and in flight (Kafka's lag). */
+  messages: number;
+  /** Age of the oldest of them, where the broker knows it. */
+  oldestAgeMs?: number;
+}
+
 /**
  * What a dead-letter scan does with one dead letter (docs/operations.md): leave it where it is,
  * remove it, or put a copy carrying `headers` back on the group's live queue (that group only, the
@@ -185,4 +193,9 @@ export interface Transport {
   scanDeadLetters?(group: string, visit: DeadLetterVisitor): Promise<void>;
   /** Close every subscription (draining), flush publishes, release the connection. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: the group's backlog as the broker tells it (metrics' `eventbus.backlog` gauge). A
+   * transport that cannot tell leaves it out; one that can, answers cheaply (it is polled).
+   */
+  backlog?(group: string): Promise<Backlog>;
 }

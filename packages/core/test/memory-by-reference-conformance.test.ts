@@ -5,6 +5,7 @@ import { runTransportConformance } from '@org/eventbus/testing';
 const broker = `conformance-objects-${process.pid}`;
 
 runTransportConformance('memory (serialize: false)', () => new MemoryTransport({ broker, serialize: false }), {
+  makeTransport: ({ maxDelayMs }) => new MemoryTransport({ broker, serialize: false, maxDelayMs }),
   // The memory broker refuses the dead-letter copy or the delayed redelivery on demand, as a broker can.
   breakSettle: async (what, group) => {
     const repair = refuseSettles(broker, group, what);

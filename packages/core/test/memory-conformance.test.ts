@@ -7,6 +7,7 @@ const broker = `conformance-${process.pid}`;
 const cleaned = { groups: new Set<string>(), channels: new Set<string>() };
 
 runTransportConformance('memory', () => new MemoryTransport({ broker, maxMessageBytes: 2 * 1024 * 1024 }), {
+  makeTransport: ({ maxDelayMs }) => new MemoryTransport({ broker, maxDelayMs }),
   // The memory broker refuses the dead-letter copy or the delayed redelivery on demand, as a broker can.
   breakSettle: async (what, group) => {
     const repair = refuseSettles(broker, group, what);

@@ -1,7 +1,8 @@
 import type { BackoffOptions, EventBus, HandlerContext, Middleware } from '@org/eventbus';
 import { Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, NotificationCreated } from './contracts.js';
 import { directTransactions, type HandlerTransactions, type HandlerWork } from './handler-transactions.js';
-import { type Launcher, LaunchRejectedError } from './launcher.js';
+import { type Launcher, LaunchRejectedError, LaunchThrottledError } from './launcher.js';
+import { WAITING_STEP } from './request-store.js';
 import type { RequestStore } from './request-store.js';
 
 export interface WorkerOptions {
@@ -72,6 +73,18 @@ export function registerLaunchHandler(bus: EventBus, options: WorkerOptions) {
           ctx.signal,
         ));
       } catch (error) {
+        if (error instanceof LaunchThrottledError) {
+          // Not a failure: come back when EC2 said (no attempt used up); the status page shows the wait.
+          const until = new Date(Date.now() + error.retryAfterMs);
+          await store.addStep(requestId, {
+            type: WAITING_STEP,
+            eventId: `${event.id}#${ctx.attempt}@${until.getTime()}`,
+            at: new Date().toISOString(),
+            detail: `waiting until ${until.toISOString()} (${error.message})`,
+            until: until.toISOString(),
+          });
+          return ctx.retryAfter(until);
+        }
         if (error instanceof LaunchRejectedError) {
           await transactions.run(ctx, { markDone: true }, (tx) => fail(tx, error.message, error.code));
           return;

@@ -3,7 +3,7 @@ export { contracts, Ec2InstanceLaunched, Ec2LaunchFailed, Ec2LaunchRequested, La
 export { registerLaunchHandler, registerNotificationHandlers, type WorkerOptions } from './handlers.js';
 export { createHttpServer, type HttpOptions } from './http.js';
 export { EC2_API_KEY, type LaunchGuardOptions, launchGuards } from './launch-guards.js';
-export { type Launcher, LaunchRejectedError, type LaunchResult, type LaunchSpec } from './launcher.js';
+export { type Launcher, LaunchRejectedError, type LaunchResult, type LaunchSpec, LaunchThrottledError } from './launcher.js';
 export { launcherFromEnv } from './launcher-from-env.js';
 export { type RedisLike, RedisRequestStore, type RedisRequestStoreOptions } from './redis-request-store.js';
 export {

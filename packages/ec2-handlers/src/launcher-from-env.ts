@@ -46,5 +46,7 @@ export function launcherFromEnv(env: Env = process.env): Launcher {
   return new SimulatedLauncher({
     bootMs: number(env, 'EC2_SIM_BOOT_MS', 3000),
     failureRate: number(env, 'EC2_SIM_FAILURE_RATE', 0),
+    throttleRate: number(env, 'EC2_SIM_THROTTLE_RATE', 0),
+    throttleRetryAfterMs: number(env, 'EC2_SIM_THROTTLE_RETRY_AFTER_MS', 2000),
   });
 }

@@ -32,6 +32,20 @@ export class LaunchRejectedError extends Error {
   }
 }
 
+/**
+ * EC2 said "throttled, try again in N s" (RequestLimitExceeded with a hint, or the simulator's
+ * throttle rate): not a failure — the handler defers the event until then with `ctx.retryAfter`.
+ */
+export class LaunchThrottledError extends Error {
+  override readonly name = 'LaunchThrottledError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);

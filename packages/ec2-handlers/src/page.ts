@@ -14,7 +14,7 @@ export const PAGE_HTML = `<!doctype html>
   label { display: flex; flex-direction: column; font-size: .8rem; color: #555; }
   input, button { font: inherit; padding: .35rem .5rem; } button { cursor: pointer; }
   table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eee; font-size: .85rem; }
-  .status { font-weight: 600; } .accepted { color: #777; } .launching { color: #b66d00; } .launched { color: #137333; } .failed { color: #c5221f; }
+  .status { font-weight: 600; } .accepted { color: #777; } .launching { color: #b66d00; } .launched { color: #137333; } .waiting { color: #1a55b0; } .failed { color: #c5221f; }
   .chain { color: #666; font-family: ui-monospace, monospace; font-size: .75rem; }
   #notes { list-style: none; padding: 0; } #notes li { padding: .25rem 0; } #error { color: #c5221f; }
   #sse { font-size: .8rem; color: #777; }
@@ -51,7 +51,10 @@ function row(id) {
 function show(record) {
   const tr = row(record.requestId);
   const cell = tr.querySelector('.status');
-  cell.textContent = record.status; cell.className = 'status ' + record.status;
+  cell.textContent = record.status === 'waiting' && record.waitingUntil
+    ? 'waiting until ' + new Date(record.waitingUntil).toLocaleTimeString('en-GB', { hour12: false })
+    : record.status;
+  cell.className = 'status ' + record.status;
   tr.dataset.status = record.status;
   tr.querySelector('.chain').textContent = record.chain.map((s) => s.type).join(' → ');
   tr.querySelector('.instances').textContent = record.instanceIds.join(', ');

@@ -1,7 +1,7 @@
 import { matching } from '@org/eventbus';
 import type { Pool, PoolClient } from 'pg';
 import type { Notification, RequestRecord, RequestStep, RequestStore, RequestSummary } from './request-store.js';
-import { sortChain, statusOf, stepKey } from './request-store.js';
+import { chainState, sortChain, stepKey } from './request-store.js';
 
 /** A pool (each statement on its own) or the client of a transaction (statements commit with it). */
 export type Sql = Pool | PoolClient;
@@ -143,7 +143,7 @@ export class PostgresRequestStore implements RequestStore {
     const chain = sortChain(row.steps.map(({ instanceIds: _ignored, ...step }) => step));
     return {
       requestId,
-      status: statusOf(chain),
+      ...chainState(chain),
       ...(row.summary ? { request: row.summary } : {}),
       instanceIds,
       chain,

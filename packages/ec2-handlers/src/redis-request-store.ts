@@ -1,5 +1,5 @@
 import type { Notification, RequestRecord, RequestStep, RequestStore, RequestSummary } from './request-store.js';
-import { sortChain, statusOf, stepKey } from './request-store.js';
+import { chainState, sortChain, stepKey } from './request-store.js';
 
 /** The few ioredis commands this store uses (an ioredis `Redis` fits). */
 export interface RedisLike {
@@ -80,7 +80,7 @@ export class RedisRequestStore implements RequestStore {
     const chain = sortChain(stored.map(({ instanceIds: _ignored, ...step }) => step));
     return {
       requestId,
-      status: statusOf(chain),
+      ...chainState(chain),
       ...(request ? { request: JSON.parse(request) as RequestSummary } : {}),
       instanceIds,
       chain,

@@ -1,5 +1,8 @@
 /** Where a request stands, as GET /v1/requests/:id reports it. */
-export type RequestStatus = 'accepted' | 'launching' | 'launched' | 'failed';
+export type RequestStatus = 'accepted' | 'launching' | 'waiting' | 'launched' | 'failed';
+
+/** The step a launch handler records when EC2 throttled it and it waits (`ctx.retryAfter`) until `until`. */
+export const WAITING_STEP = 'launch.waiting';
 
 /** One link of the chain so far: an event (or the worker picking the request up). */
 export interface RequestStep {
@@ -8,6 +11,8 @@ export interface RequestStep {
   eventId: string;
   at: string;
   detail?: string;
+  /** For a waiting step: the time (ISO) the launch is tried again. */
+  until?: string;
 }
 
 export interface RequestSummary {
@@ -31,6 +36,8 @@ export interface Notification {
 export interface RequestRecord {
   requestId: string;
   status: RequestStatus;
+  /** With status "waiting": when the launch is tried again (ISO). */
+  waitingUntil?: string;
   /** What was asked; absent when this store only saw later steps (another API container took the POST). */
   request?: RequestSummary;
   instanceIds: string[];
@@ -54,7 +61,7 @@ export interface RequestStore {
   close(): Promise<void>;
 }
 
-const RANK: Record<RequestStatus, number> = { accepted: 0, launching: 1, launched: 2, failed: 2 };
+const RANK: Record<RequestStatus, number> = { accepted: 0, launching: 1, waiting: 1, launched: 2, failed: 2 };
 
 /** The status a chain has reached: the furthest step wins, whatever order the steps arrived in. */
 export function statusOf(chain: readonly RequestStep[]): RequestStatus {
@@ -69,9 +76,23 @@ export function statusOf(chain: readonly RequestStep[]): RequestStatus {
 const STEP_STATUS: Record<string, RequestStatus> = {
   'ec2.launch.requested': 'accepted',
   'launch.started': 'launching',
+  [WAITING_STEP]: 'launching',
   'ec2.instance.launched': 'launched',
   'ec2.launch.failed': 'failed',
 };
+
+/**
+ * Status and, while the launch waits out a throttle, until when: "waiting" while the latest step is a
+ * waiting one whose time has not come (after it the retry is launching again). `chain` sorted by time.
+ */
+export function chainState(chain: readonly RequestStep[], now = Date.now()): { status: RequestStatus; waitingUntil?: string } {
+  const status = statusOf(chain);
+  const last = chain[chain.length - 1];
+  if (RANK[status] < 2 && last?.type === WAITING_STEP && last.until !== undefined && Date.parse(last.until) > now) {
+    return { status: 'waiting', waitingUntil: last.until };
+  }
+  return { status };
+}
 
 export const stepKey = (step: RequestStep) => `${step.type}:${step.eventId}`;
 
@@ -139,7 +160,7 @@ export class MemoryRequestStore implements RequestStore {
     const chain = sortChain(e.steps ? [...e.steps] : []);
     return {
       requestId,
-      status: statusOf(chain),
+      ...chainState(chain),
       ...(e.request ? { request: e.request } : {}),
       instanceIds: e.instanceIds ?? [],
       chain,

@@ -44,4 +44,29 @@ describe.skipIf(!available && !ci)('the live page in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('a throttled launch shows "waiting until hh:mm:ss", then "launched"', async () => {
+    const id = runId();
+    // The first call is throttled for 3 s (the page polls every 700 ms), the next one launches.
+    const first = [0.1];
+    const throttled = await startEc2Service({
+      url: `memory://page-throttle-${id}`,
+      groupPrefix: `ec2-${id}`,
+      port: 0,
+      launcher: new SimulatedLauncher({ bootMs: 100, throttleRate: 0.5, throttleRetryAfterMs: 3_000, random: () => first.shift() ?? 0.99 }),
+    });
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(throttled.url ?? '');
+      await page.locator('#sse', { hasText: 'live' }).waitFor({ timeout: 10_000 });
+      await page.click('button[type=submit]');
+      const waiting = page.locator('tr[data-status="waiting"] .status');
+      await waiting.waitFor({ timeout: 10_000 });
+      expect(await waiting.textContent()).toMatch(/^waiting until \d\d:\d\d:\d\d$/);
+      await page.locator('tr[data-status="launched"]').waitFor({ timeout: 20_000 });
+    } finally {
+      await page.close();
+      await throttled.stop();
+    }
+  });
 });

@@ -19,10 +19,8 @@ const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
     queue.deadLetter(message, deadLetterHeaders({ message, attempt: entry.attempt }, queue.group, reason));
     queue.finish();
   },
-  defer({ raw }, notBefore, headers) {
-    const { entry, queue } = raw;
-    // The same attempt: a deferral is not a failed one. The copy goes back to this group's queue only.
-    queue.redeliver({ message: { ...entry.message, headers }, attempt: entry.attempt }, Math.max(0, notBefore - Date.now()));
+  defer(delivery, notBefore, headers) {
+    deferFor(delivery, notBefore, headers, Number.POSITIVE_INFINITY);
   },
   redeliver({ raw }) {
     raw.queue.redeliver({ message: raw.entry.message, attempt: raw.entry.attempt + 1 }, 0);
@@ -33,8 +31,17 @@ const MEMORY_SETTLE: SettleActions<MemoryRaw> = {
  * The memory broker's settle calls. Each runs synchronously and cannot fail: what the tracker adds
  * here is the exactly-once bookkeeping and the one handler-failure policy every transport shares.
  */
-export function settleActions(): SettleActions<MemoryRaw> {
-  return MEMORY_SETTLE;
+export function settleActions(maxDelayMs: number): SettleActions<MemoryRaw> {
+  return { ...MEMORY_SETTLE, defer: (delivery, notBefore, headers) => deferFor(delivery, notBefore, headers, maxDelayMs) };
+}
+
+/**
+ * The same attempt (a deferral is not a failed one); the copy goes back to this group's queue only,
+ * held at most `maxDelayMs`: a longer wait comes back early and the receive check defers it again.
+ */
+function deferFor({ raw }: TrackedDelivery<MemoryRaw>, notBefore: number, headers: Record<string, string>, maxDelayMs: number): void {
+  const { entry, queue } = raw;
+  queue.redeliverAt({ message: { ...entry.message, headers }, attempt: entry.attempt }, Math.min(notBefore, Date.now() + maxDelayMs));
 }
 
 function refused(queue: GroupQueue, what: string): TransportError {

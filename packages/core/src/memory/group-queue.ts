@@ -1,6 +1,7 @@
 import type { DeliveryTracker } from '../delivery-tracker.js';
 import type { ReceivedMessage } from '../transport.js';
 import { Deque } from './deque.js';
+import { TimedQueue } from './timed-queue.js';
 
 export interface Entry {
   message: ReceivedMessage;
@@ -31,7 +32,11 @@ export class GroupQueue {
   private readonly keysInFlight = new Set<string>();
   private readonly consumers: Consumer[] = [];
   private nextConsumer = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Delayed redeliveries, deferrals and scheduled publishes, released in due-time order. */
+  private readonly later = new TimedQueue<Entry>((entry) => {
+    this.makeReady(entry);
+    this.dispatch();
+  });
   private readonly spaceWaiters: (() => void)[] = [];
   private dispatching = false;
   private pendingCount = 0;
@@ -65,6 +70,12 @@ export class GroupQueue {
     this.dispatch();
   }
 
+  /** A scheduled publish: in the backlog now, handed out at `due` (ms since epoch). */
+  enqueueAt(message: ReceivedMessage, due: number): void {
+    this.pendingCount++;
+    this.later.add(due, { message, attempt: 1 });
+  }
+
   addConsumer(consumer: Consumer): void {
     this.consumers.push(consumer);
     this.dispatch();
@@ -78,10 +89,9 @@ export class GroupQueue {
     if (this.consumers.length === 0) this.releaseSpaceWaiters(true);
   }
 
-  /** Cancel delayed redeliveries' timers (broker shutdown). */
+  /** Cancel delayed redeliveries' timer (broker shutdown). */
   dispose(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.later.dispose();
   }
 
   private makeReady(entry: Entry): void {
@@ -170,13 +180,12 @@ export class GroupQueue {
       this.dispatch();
       return;
     }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.makeReady(entry);
-      this.dispatch();
-    }, delayMs);
-    timer.unref?.();
-    this.timers.add(timer);
+    this.later.add(Date.now() + delayMs, entry);
+  }
+
+  /** Put a message back, handed out at `due` (ms since epoch): a deferral, in due-time order. */
+  redeliverAt(entry: Entry, due: number): void {
+    this.later.add(due, entry);
   }
 
   /**

@@ -1,4 +1,7 @@
-import { flag, positiveNumber } from '../option-checks.js';
+import { flag, positiveNumber, wholeNumber } from '../option-checks.js';
+
+/** setTimeout's own limit: the longest one memory hold can be. */
+export const MEMORY_MAX_DELAY_MS = 2_147_483_647;
 
 export interface MemoryTransportOptions {
   /** Transports created with one broker name share channels and groups (one process only). */
@@ -15,6 +18,12 @@ export interface MemoryTransportOptions {
    * but no wire-size limit and no check that the data survives JSON.
    */
   serialize?: boolean;
+  /**
+   * Longest hold in one step (delayed nack, deferral, scheduled publish), a whole number of ms ≥ 1000;
+   * default setTimeout's limit (~24.8 days). Longer waits go in hops (docs/delays.md): scale it down
+   * to test that path in seconds.
+   */
+  maxDelayMs?: number;
 }
 
 /** The options with their defaults, each checked (a ConfigError names the one that is wrong). */
@@ -26,5 +35,6 @@ export function resolveOptions(options: MemoryTransportOptions) {
     maxMessageBytes: positiveNumber('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
     drainTimeoutMs: positiveNumber('drainTimeoutMs', options.drainTimeoutMs, 30_000),
     serialize: flag('serialize', options.serialize, true),
+    maxDelayMs: wholeNumber('maxDelayMs', options.maxDelayMs, MEMORY_MAX_DELAY_MS, { min: 1000, max: MEMORY_MAX_DELAY_MS }),
   };
 }

@@ -12,10 +12,11 @@ export function subscribeQueue(
   options: SubscribeOptions,
   onDelivery: DeliveryHandler,
   drainTimeoutMs: number,
+  maxDelayMs: number,
   onClosed: (subscription: Subscription) => void,
 ): Subscription {
   const tracker = new DeliveryTracker({
-    actions: settleActions(),
+    actions: settleActions(maxDelayMs),
     handler: onDelivery,
     onError: options.onError ?? (() => {}),
     drainTimeoutMs,

@@ -2,6 +2,7 @@ import { ConfigError, MessageTooLargeError, TransportError, UnroutableError } fr
 import { fitsIn, messageSize } from '../headers.js';
 import { checkSubscribeOptions } from '../transport-support.js';
 import type {
+  Backlog,
   DeadLetterVisitor,
   DeliveryHandler,
   GroupTopology,
@@ -41,13 +42,18 @@ export class MemoryTransport implements Transport {
       encoding: MEMORY_ENCODING,
       orderingPerKey: true,
       nativeDelay: true,
-      holdsScheduledPublish: false,
-      maxDelayMs: 2_147_483_647,
+      holdsScheduledPublish: true,
+      maxDelayMs: resolved.maxDelayMs,
       nativeDeadLetter: true,
       unroutedPublish: 'rejected',
       maxMessageBytes: resolved.maxMessageBytes,
     };
     if (!resolved.serialize) this.capabilities.carriesEvents = true;
+  }
+
+  /** Unsettled messages of the group: ready, held back by key, waiting out a delay, or in flight. */
+  async backlog(group: string): Promise<Backlog> {
+    return { messages: this.broker.groups.get(group)?.backlog ?? 0 };
   }
 
   async connect(): Promise<void> {
@@ -72,9 +78,14 @@ export class MemoryTransport implements Transport {
       const received: ReceivedMessage = { channel: message.channel, headers: message.headers, body: message.body };
       if (message.key !== undefined) received.key = message.key;
       if (message.event !== undefined) received.event = message.event;
+      // A scheduled message waits in each group's queue (counted in its backlog) until its time, or
+      // for one `maxDelayMs` step: the receive check defers what still arrives early.
+      const now = Date.now();
+      const due = message.notBefore !== undefined && message.notBefore > now ? Math.min(message.notBefore, now + this.capabilities.maxDelayMs) : undefined;
       for (const queue of this.broker.route(message.channel)) {
         if (!queue.hasSpace()) await queue.waitForSpace();
-        queue.enqueue(received);
+        if (due !== undefined) queue.enqueueAt(received, due);
+        else queue.enqueue(received);
       }
     }
   }
@@ -85,7 +96,9 @@ export class MemoryTransport implements Transport {
     const queue = options.deadLetters
       ? this.broker.deadLetterQueue(options.group)
       : this.broker.group(options.group, options.channels);
-    const subscription = subscribeQueue(queue, options, onDelivery, this.drainTimeoutMs, (closed) => this.subscriptions.delete(closed));
+    const subscription = subscribeQueue(queue, options, onDelivery, this.drainTimeoutMs, this.capabilities.maxDelayMs, (closed) =>
+      this.subscriptions.delete(closed),
+    );
     this.subscriptions.add(subscription);
     return subscription;
   }

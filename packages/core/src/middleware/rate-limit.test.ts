@@ -73,6 +73,43 @@ describe('rateLimit', () => {
     expect(tightestSpan(runs.map((r) => r.admittedAt!), 1)).toBeGreaterThanOrEqual(50);
   });
 
+  it("whenLimited: 'retryAfter' defers over-limit deliveries instead of holding them: attempt 1, no window overfilled", async () => {
+    const app = await startJobBus({
+      middleware: [rateLimit({ key: 'api', limit: 2, per: 150, whenLimited: 'retryAfter' })],
+      concurrency: 1,
+      maxAttempts: 1,
+    });
+    stops.push(app.stop);
+    const began = Date.now();
+    for (let i = 0; i < 8; i++) await app.publish('api', i);
+    const runs = await app.runs.waitForCount(8, { timeoutMs: 10_000 });
+    expect(runs.every((r) => r.attempt === 1)).toBe(true);
+    expect(tightestSpan(runs.map((r) => r.admittedAt!), 2)).toBeGreaterThanOrEqual(150);
+    // 8 starts at 2 per 150 ms take at least 3 windows.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(450);
+    expect(() => rateLimit({ key: 'k', limit: 1, per: 100, whenLimited: 'later' as never })).toThrow(/rateLimit\.whenLimited/);
+  });
+
+  it("whenLimited: 'retryAfter' frees the concurrency slot: with concurrency 1, another key runs while a limited one waits", async () => {
+    for (const whenLimited of ['wait', 'retryAfter'] as const) {
+      const app = await startJobBus({
+        middleware: [rateLimit({ key: (event) => (event.data as { key: string }).key, limit: 1, per: 1_000, whenLimited })],
+        concurrency: 1,
+      });
+      stops.push(app.stop);
+      await app.publish('limited', 0);
+      await app.runs.waitForCount(1);
+      const began = Date.now();
+      await app.publish('limited', 1);
+      await app.publish('other', 2);
+      await app.runs.waitFor((runs) => runs.some((r) => r.key === 'other'), { timeoutMs: 5_000 });
+      const otherRun = app.runs.calls.find((r) => r.key === 'other')!;
+      // 'wait' holds the one slot for the limited event's next window (~1 s); 'retryAfter' hands it back.
+      if (whenLimited === 'wait') expect(otherRun.start - began).toBeGreaterThanOrEqual(800);
+      else expect(otherRun.start - began).toBeLessThan(500);
+    }
+  });
+
   it('names the bad option', () => {
     expect(() => rateLimit({ key: 'k', limit: 2 } as never)).toThrow(/rateLimit\.per/);
     expect(() => rateLimit({ key: 'k', limit: 0, per: 1000 })).toThrow(ConfigError);

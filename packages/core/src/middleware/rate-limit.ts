@@ -2,6 +2,7 @@ import { checkKeyOption, type KeyOption, nackUnavailable, positiveInt, positiveM
 import { MemoryRateLimitStore } from '../coordination/memory-stores.js';
 import type { RateLimitStore, Reservation } from '../coordination/stores.js';
 import { sleep } from '../coordination/waiting.js';
+import { oneOf } from '../option-checks.js';
 import type { Middleware } from '../context.js';
 
 /**
@@ -29,6 +30,13 @@ export interface RateLimitOptions {
   margin?: number;
   /** nack delay (jittered) while the store is unreachable. Default 2 s. */
   unavailableDelay?: number;
+  /**
+   * Over the limit: `'wait'` (default) — reserve the next slot and wait for it here, holding the
+   * delivery and a concurrency slot; `'retryAfter'` — hand the delivery back until about the next
+   * free slot (`ctx.retryAfter`: not a failed attempt, counted toward `retryLater.maxDeferrals`), so
+   * nothing is held while it waits. `maxWait` does not apply.
+   */
+  whenLimited?: 'wait' | 'retryAfter';
 }
 
 /**
@@ -45,17 +53,24 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   const margin = positiveMs('rateLimit.margin', options.margin, Math.min(50, per * 0.015), true);
   const window = { limit, perMs: per };
   const unavailableDelay = positiveMs('rateLimit.unavailableDelay', options.unavailableDelay, 2_000, true);
+  const deferWhenLimited = oneOf('rateLimit.whenLimited', options.whenLimited, ['wait', 'retryAfter'], 'wait') === 'retryAfter';
+  const jitter = () => Math.round(Math.random() * Math.min(per, 1000));
   return (next) => async (ctx) => {
     const key = resolveKey(options.key, ctx.event, 'rateLimit');
     let reservation: Reservation;
     try {
-      reservation = await store.reserve(key, { ...window, marginMs: margin, maxWaitMs: maxWait });
+      // Deferring: reserve only a slot free now; a later one would sit empty while the delivery is away.
+      reservation = await store.reserve(key, { ...window, marginMs: margin, maxWaitMs: deferWhenLimited ? 0 : maxWait });
     } catch (error) {
       return nackUnavailable(ctx, error, 'rate limit', unavailableDelay);
     }
+    if (!reservation.reserved && deferWhenLimited) {
+      ctx.logger.debug({ rateLimitKey: key, retryAfterMs: reservation.retryAfterMs }, 'over the limit; deferred until about the next slot');
+      return ctx.retryAfter(reservation.retryAfterMs + jitter());
+    }
     if (!reservation.reserved) {
       ctx.logger.debug({ rateLimitKey: key, retryAfterMs: reservation.retryAfterMs }, 'no slot within maxWait; delivery nacked');
-      return ctx.nack({ delayMs: reservation.retryAfterMs + Math.round(Math.random() * Math.min(per, 1000)) });
+      return ctx.nack({ delayMs: reservation.retryAfterMs + jitter() });
     }
     const { token } = reservation;
     let startedAt = reservation.startedAt;

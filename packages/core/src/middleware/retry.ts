@@ -1,5 +1,5 @@
 import { type BackoffOptions, backoffDelay, resolveBackoff } from '../backoff.js';
-import { ConfigError, errorMessage, NonRetryableError } from '../errors.js';
+import { ConfigError, errorMessage, NonRetryableError, RetryLaterError } from '../errors.js';
 import type { Middleware } from '../context.js';
 
 export interface RetryOptions {
@@ -26,7 +26,8 @@ export class RetriesExhaustedError extends Error {
 
 /**
  * A failed handler is nacked with capped exponential backoff while attempts remain; after that (or
- * for a NonRetryableError) the failure is rethrown as RetriesExhaustedError.
+ * for a NonRetryableError) the failure is rethrown as RetriesExhaustedError. A RetryLaterError is
+ * not a failure: the delivery is deferred to its time (`ctx.retryAfter`), the attempt unchanged.
  */
 export function retry(options: RetryOptions): Middleware {
   if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
@@ -39,6 +40,8 @@ export function retry(options: RetryOptions): Middleware {
       await next(ctx);
     } catch (error) {
       if (ctx.settled) throw error;
+      // "Not now" is not a failure: no attempt used up, no backoff — the delivery comes back then.
+      if (error instanceof RetryLaterError) return ctx.retryAfter(error.when);
       if (error instanceof NonRetryableError || ctx.attempt >= options.maxAttempts) {
         throw new RetriesExhaustedError(ctx.attempt, error);
       }

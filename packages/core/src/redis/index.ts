@@ -5,4 +5,5 @@ export { type ConnectRedisOptions, connectRedis, type Redis, type RedisStoreOpti
 export { RedisIdempotencyStore, type RedisIdempotencyStoreOptions } from './idempotency-store.js';
 export { RedisLockStore, type RedisLockStoreOptions } from './lock-store.js';
 export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './rate-limit-store.js';
+export { RedisScheduleCancellations, type RedisScheduleCancellationsOptions } from './schedule-cancellations.js';
 export { RedisSemaphoreStore, type RedisSemaphoreStoreOptions } from './semaphore-store.js';

@@ -1,5 +1,11 @@
 export { type ConformanceOptions, type Endpoint, SCENARIOS, type ScenarioName, type TransportFactory } from './conformance/options.js';
 export { runTransportConformance } from './conformance/suite.js';
+export {
+  type DelayedDeliveryOptions,
+  type DelayedDeliveryReport,
+  formatDelayReport,
+  measureDelayedDelivery,
+} from './conformance/delay-lateness.js';
 export { type ChildConsumer, spawnChildConsumer } from './child.js';
 export { createSpy, eventually, Spy, type WaitOptions } from './spy.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';

@@ -29,6 +29,7 @@ function contextFor(traceparent?: string): MessageContext {
     ack: async () => {},
     nack: async () => {},
     deadLetter: async () => {},
+    retryAfter: async () => {},
   };
 }
 

@@ -40,7 +40,14 @@ export const SCENARIOS = [
   'no-secrets-in-output',
   'auth-failure',
   'emit-after-success',
+  'metrics',
   'dead-letter-admin',
+  'delay-never-early',
+  'delay-beyond-max',
+  'delay-survives-restart',
+  'retry-after-not-attempts',
+  'delay-key-order',
+  'delay-cancel',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -96,4 +103,12 @@ export interface ConformanceOptions {
    * machine's NATS, the SQS emulator): the auth-failure scenario skips with that reason.
    */
   checksCredentials?: boolean;
+  /**
+   * A transport of this broker with its longest one-step hold scaled down (the adapter's `maxDelayMs`
+   * option), so the delay-beyond-max scenario runs a 3× longer delay in seconds. Without it that
+   * scenario skips, saying so.
+   */
+  makeTransport?: (options: { maxDelayMs: number }) => Transport | Promise<Transport>;
+  /** The `maxDelayMs` the delay-beyond-max scenario asks `makeTransport` for (default 1000; delays are 3× it). */
+  scaledMaxDelayMs?: number;
 }

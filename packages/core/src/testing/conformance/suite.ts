@@ -3,6 +3,7 @@ import { Harness } from './harness.js';
 import type { ConformanceOptions, TransportFactory } from './options.js';
 import type { Scenario } from './scenario.js';
 import { deadLetterScenarios } from './scenarios-dead-letters.js';
+import { delayScenarios } from './scenarios-delays.js';
 import { deliveryScenarios } from './scenarios-delivery.js';
 import { edgeScenarios } from './scenarios-edges.js';
 import { emitScenarios } from './scenarios-emits.js';
@@ -10,6 +11,7 @@ import { failureScenarios } from './scenarios-failure.js';
 import { faultScenarios } from './scenarios-faults.js';
 import { lifecycleScenarios } from './scenarios-lifecycle.js';
 import { memberScenarios } from './scenarios-members.js';
+import { metricsScenarios } from './scenarios-metrics.js';
 
 export const ALL_SCENARIOS: readonly Scenario[] = [
   ...deliveryScenarios,
@@ -19,7 +21,9 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...edgeScenarios,
   ...memberScenarios,
   ...emitScenarios,
+  ...metricsScenarios,
   ...deadLetterScenarios,
+  ...delayScenarios,
 ];
 
 class ScenarioSkipped extends Error {}
