@@ -1,4 +1,5 @@
 import {
+  type Backlog,
   checkSubscribeOptions,
   type DeadLetterVisitor,
   consoleLogger,
@@ -20,6 +21,7 @@ import {
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { clientClass, clientOptions, probe } from './connection.js';
+import { BacklogReader } from './backlog.js';
 import { scanDeadLetters } from './dead-letters.js';
 import { connectFailure } from './errors.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
@@ -64,6 +66,7 @@ export class KafkaTransport implements Transport {
   private connecting: Promise<void> | undefined;
   private connected = false;
   private readonly logger: Logger;
+  private backlogs: BacklogReader | undefined;
 
   constructor(options: KafkaTransportOptions) {
     this.options = resolveOptions(options);
@@ -241,6 +244,14 @@ export class KafkaTransport implements Transport {
     await this.track(scanDeadLetters(deps, group, visit));
   }
 
+  /** The group's lag over the topics it committed on (backlog.ts). */
+  async backlog(group: string): Promise<Backlog> {
+    this.assertOpen();
+    await this.ready();
+    this.backlogs ??= new BacklogReader(this.options);
+    return this.backlogs.backlog(group);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       // A connect still verifying the broker would otherwise hand out a producer closed under it.
@@ -249,6 +260,7 @@ export class KafkaTransport implements Transport {
       await Promise.allSettled([...this.pending]);
       await this.publisher?.close().catch(() => {});
       await this.topics?.close();
+      await this.backlogs?.close();
     })();
     return this.closing;
   }
