@@ -3,7 +3,7 @@ import { Consumer } from '@platformatic/kafka';
 import { clientClass, clientOptions } from './connection.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import { groupTopics } from './topology.js';
-import { type KafkaMessage, type KafkaRecord, RecordReader, RecordWriter, RETRY_CHANNEL_HEADER } from './wire.js';
+import { type KafkaMessage, type KafkaRecord, RETRY_CHANNEL_HEADER, RecordReader, RecordWriter } from './wire.js';
 
 export interface DeadLetterScanDeps {
   options: ResolvedKafkaOptions;
