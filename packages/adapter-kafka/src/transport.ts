@@ -1,5 +1,7 @@
 import {
+  type Backlog,
   checkSubscribeOptions,
+  type DeadLetterVisitor,
   consoleLogger,
   type DeliveryHandler,
   errorMessage,
@@ -19,6 +21,8 @@ import {
 } from '@org/eventbus';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { clientClass, clientOptions, probe } from './connection.js';
+import { BacklogReader } from './backlog.js';
+import { scanDeadLetters } from './dead-letters.js';
 import { connectFailure } from './errors.js';
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
@@ -60,6 +64,7 @@ export class KafkaTransport implements Transport {
   private connecting: Promise<void> | undefined;
   private connected = false;
   private readonly logger: Logger;
+  private backlogs: BacklogReader | undefined;
 
   constructor(options: KafkaTransportOptions) {
     this.options = resolveOptions(options);
@@ -233,6 +238,22 @@ export class KafkaTransport implements Transport {
     await topics.ensure([...names]);
   }
 
+  /** Kafka cannot delete one record: a reader group of the scan's own marks what is gone (dead-letters.ts). */
+  async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
+    this.assertOpen();
+    const { topics } = await this.ready();
+    const deps = { options: this.options, ensure: (t: readonly string[]) => topics.ensure(t), send: (r: KafkaRecord[], b: number) => this.track(this.send(r, b)) };
+    await this.track(scanDeadLetters(deps, group, visit));
+  }
+
+  /** The group's lag over the topics it committed on (backlog.ts). */
+  async backlog(group: string): Promise<Backlog> {
+    this.assertOpen();
+    await this.ready();
+    this.backlogs ??= new BacklogReader(this.options);
+    return this.backlogs.backlog(group);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       // A connect still verifying the broker would otherwise hand out a producer closed under it.
@@ -241,6 +262,7 @@ export class KafkaTransport implements Transport {
       await Promise.allSettled([...this.pending]);
       await this.publisher?.close().catch(() => {});
       await this.topics?.close();
+      await this.backlogs?.close();
     })();
     return this.closing;
   }

@@ -1,4 +1,5 @@
 import {
+  type Backlog,
   checkSubscribeOptions,
   ConfigError,
   consoleLogger,
@@ -21,6 +22,7 @@ import {
 } from '@org/eventbus';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { groupBacklog } from './backlog.js';
 import { connectNats, followLink, LinkState } from './connection.js';
 import { deferredPrefixFor, type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { scanDeadLetters } from './dead-letters.js';
@@ -239,6 +241,12 @@ export class NatsTransport implements Transport {
       targets.push({ stream: opts.stream, durable, channelOf: () => channel, ensure: () => ensureStreams(jsm, opts, replicas).then(ensure) });
     }
     return targets;
+  }
+
+  /** The group's consumers' pending + unacked counts (backlog.ts). */
+  async backlog(group: string): Promise<Backlog> {
+    const { jsm } = await this.connection();
+    return groupBacklog(jsm, this.options, group);
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import {
+  type Backlog,
   ConfigError,
   checkSubscribeOptions,
   type DeadLetterVisitor,
@@ -19,6 +20,7 @@ import {
 } from '@org/eventbus';
 import type { Channel } from 'amqplib';
 import { ConnectionManager, closeQuietly, OutageLog, type Wait, waitFor } from './connection.js';
+import { groupBacklog } from './backlog.js';
 import { scanDeadLetters } from './dead-letters.js';
 import { transportError } from './errors.js';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -198,6 +200,12 @@ export class RabbitMqTransport implements Transport {
     } catch (error) {
       throw error instanceof TransportError ? error : transportError(`could not scan the dead letters of group "${group}"`, error);
     }
+  }
+
+  async backlog(group: string): Promise<Backlog> {
+    this.assertOpen();
+    const wait = () => waitFor(this.options.connectTimeoutMs, 'connectTimeoutMs');
+    return groupBacklog({ publishers: this.publishers, names: this.names, wait }, group);
   }
 
   close(): Promise<void> {

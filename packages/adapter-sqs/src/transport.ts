@@ -3,6 +3,7 @@ import https from 'node:https';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  type Backlog,
   checkSubscribeOptions,
   type DeadLetterVisitor,
   type DeliveryHandler,
@@ -22,6 +23,7 @@ import { awsError, explainAuthFailures, isAccessDenied } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SqsTransportOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { SubscriberCheck } from './subscriber-check.js';
+import { groupBacklog } from './backlog.js';
 import { scanDeadLetters } from './dead-letters.js';
 import { type RedriveOptions, redriveDeadLetters } from './redrive.js';
 import { SqsSubscription } from './subscription.js';
@@ -178,6 +180,12 @@ export class SqsTransport implements Transport {
   async scanDeadLetters(group: string, visit: DeadLetterVisitor): Promise<void> {
     this.assertOpen();
     await scanDeadLetters(this.sqs, await this.topology.groupQueue(group), this.options.fifo, visit);
+  }
+
+  /** The group queue's approximate counts (backlog.ts). */
+  async backlog(group: string): Promise<Backlog> {
+    this.assertOpen();
+    return groupBacklog(this.sqs, await this.topology.groupQueue(group));
   }
 
   /** Move a group's dead letters back to its queue; resolves with how many moved. */

@@ -5,9 +5,10 @@ import { type Command, type CommandIo, processIo } from './command.js';
 import { deadLettersCommand } from './dead-letters-command.js';
 import { docsCommand } from './docs-command.js';
 import { provisionCommand } from './provision-command.js';
+import { statusCommand } from './status-command.js';
 
 /** What core itself answers to; an installed package's commands run under its `eventbus.name`. */
-export const CORE_COMMANDS: readonly Command[] = [docsCommand, provisionCommand, deadLettersCommand];
+export const CORE_COMMANDS: readonly Command[] = [docsCommand, provisionCommand, deadLettersCommand, statusCommand];
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
 
