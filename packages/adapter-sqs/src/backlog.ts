@@ -21,6 +21,7 @@ export async function groupBacklog(sqs: SQSClient, queues: GroupQueues): Promise
     const count = (attribute: string) => Number(Attributes[attribute as keyof typeof Attributes] ?? 0);
     return {
       messages: count('ApproximateNumberOfMessages') + count('ApproximateNumberOfMessagesNotVisible') + count('ApproximateNumberOfMessagesDelayed'),
+      inFlight: count('ApproximateNumberOfMessagesNotVisible'),
     };
   } catch (error) {
     throw awsError(`reading the backlog of "${name}"`, error);

@@ -155,6 +155,8 @@ export interface Backlog {
   messages: number;
   /** Age of the oldest of them, where the broker knows it. */
   oldestAgeMs?: number;
+  /** Of `messages`, those handed to a consumer and not yet settled, where the broker tells it. */
+  inFlight?: number;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { z } from 'zod';
 import { createEventBus, type EventBus } from '../src/bus.js';
 import type { CommandIo } from '../src/cli/command.js';
 import { main } from '../src/cli/main.js';
+import { STATUS_USAGE } from '../src/cli/status-command.js';
 import { defineEvent } from '../src/contract.js';
 import { silentLogger } from '../src/logger.js';
 import { MemoryTransport } from '../src/memory/transport.js';
@@ -47,7 +49,7 @@ describe('eventbus status', () => {
         await main(['status', '--group', 'billing'], text.io);
         return text.out;
       })
-      .toEqual(['billing  backlog 0  dead letters 2']);
+      .toEqual(['billing  backlog 0  in flight 0  dead letters 2']);
     // Stopped consumers: what is published now waits in the group's backlog.
     await bus.stop();
     const publisher = new MemoryTransport({ broker });
@@ -56,9 +58,31 @@ describe('eventbus status', () => {
     const json = io(env);
     expect(await main(['status', '--group', 'billing', '--group', 'nobody', '--json'], json.io), json.err.join('\n')).toBe(0);
     expect(JSON.parse(json.out.join('\n'))).toEqual([
-      { group: 'billing', backlog: { messages: 1 }, deadLetters: 2 },
-      { group: 'nobody', backlog: { messages: 0 }, deadLetters: 0 },
+      { group: 'billing', backlog: { messages: 1, inFlight: 0 }, deadLetters: 2 },
+      { group: 'nobody', backlog: { messages: 0, inFlight: 0 }, deadLetters: 0 },
     ]);
+  });
+
+  it('counts the deliveries a handler is still working on as in flight', async () => {
+    const broker = `status-in-flight-${process.pid}`;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const started = createSpy<number>();
+    const bus = createEventBus({ transport: new MemoryTransport({ broker }), source: '/test', logger: silentLogger });
+    buses.push(bus);
+    bus.handle(Charged, { group: 'slow', concurrency: 2 }, async (event) => {
+      started.fn(event.data.n);
+      await released;
+    });
+    await bus.start();
+    for (const n of [1, 2, 3]) await bus.publish(Charged, { n });
+    await started.waitForCount(2);
+    const text = io({ EVENTBUS_URL: `memory://${broker}` });
+    expect(await main(['status', '--group', 'slow'], text.io)).toBe(0);
+    expect(text.out).toEqual(['slow  backlog 3  in flight 2  dead letters 0']);
+    release();
   });
 
   it("takes the groups from the entry's handlers", async () => {
@@ -71,7 +95,7 @@ describe('eventbus status', () => {
     const { io: value, out, err } = io(env);
     expect(await main(['status', '--entry', fixture, '--export', 'chainRegistry'], value), err.join('\n')).toBe(0);
     expect(out).toHaveLength(3);
-    expect(out).toContain('payments  backlog 1  dead letters 0');
+    expect(out).toContain('payments  backlog 1  in flight 0  dead letters 0');
   });
 
   it('exits 2 on bad usage and 1 when the broker fails, saying why', async () => {
@@ -89,5 +113,12 @@ describe('eventbus status', () => {
     const failed = io({ EVENTBUS_URL: 'memory://y' }, async () => failing);
     expect(await main(['status', '--group', 'g'], failed.io)).toBe(1);
     expect(failed.err[0]).toContain('broker said no');
+  });
+});
+
+describe('eventbus status help', () => {
+  it('is the one the operations guide shows, word for word', () => {
+    const guide = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    expect(guide).toContain(`\`\`\`\n${STATUS_USAGE}\n\`\`\``);
   });
 });

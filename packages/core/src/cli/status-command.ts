@@ -11,12 +11,13 @@ export const STATUS_USAGE = `Usage: eventbus status (--entry <module> [--export 
 
 Prints, per consumer group, what the broker holds for it: the backlog (events kept for the group and
 not yet settled — waiting, held for a retry, and in flight where the broker counts those — with the
-oldest one's age where the broker knows it) and the dead letters (counted by a scan that keeps every
+oldest one's age where the broker knows it), how many of those are in flight (handed to a consumer,
+not yet settled) where the broker tells it, and the dead letters (counted by a scan that keeps every
 one: nothing is moved). Groups come from the module's handlers (loaded as for \`eventbus provision\`)
 or from --group, which may be repeated.
 
   --url    the broker (default: $EVENTBUS_URL), e.g. amqp://user:pass@host:5672
-  --json   one JSON array, an object per group: { group, backlog: { messages, oldestAgeMs? } | null,
+  --json   one JSON array, an object per group: { group, backlog: { messages, oldestAgeMs?, inFlight? } | null,
            deadLetters: number | null } (null: the transport cannot tell)`;
 
 /** One group's line of the report; null where the transport cannot tell. */
@@ -53,7 +54,8 @@ function age(ms: number): string {
 function line({ group, backlog, deadLetters }: GroupStatus): string {
   const waiting =
     backlog === null ? 'backlog unknown' : `backlog ${backlog.messages}${backlog.oldestAgeMs === undefined ? '' : ` (oldest ${age(backlog.oldestAgeMs)})`}`;
-  return `${group}  ${waiting}  ${deadLetters === null ? 'dead letters unknown' : `dead letters ${deadLetters}`}`;
+  const inFlight = backlog?.inFlight === undefined ? 'in flight unknown' : `in flight ${backlog.inFlight}`;
+  return `${group}  ${waiting}  ${inFlight}  ${deadLetters === null ? 'dead letters unknown' : `dead letters ${deadLetters}`}`;
 }
 
 /** Groups of the module's handlers, in the order they are first met. */

@@ -54,6 +54,13 @@ export class GroupQueue {
     return this.pendingCount;
   }
 
+  /** Handed to a consumer and not yet settled. */
+  get inFlight(): number {
+    let n = 0;
+    for (const consumer of this.consumers) n += consumer.tracker.size;
+    return n;
+  }
+
   hasSpace(): boolean {
     return this.pendingCount < this.maxBacklog;
   }

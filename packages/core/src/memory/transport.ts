@@ -53,7 +53,8 @@ export class MemoryTransport implements Transport {
 
   /** Unsettled messages of the group: ready, held back by key, waiting out a delay, or in flight. */
   async backlog(group: string): Promise<Backlog> {
-    return { messages: this.broker.groups.get(group)?.backlog ?? 0 };
+    const queue = this.broker.groups.get(group);
+    return { messages: queue?.backlog ?? 0, inFlight: queue?.inFlight ?? 0 };
   }
 
   async connect(): Promise<void> {
