@@ -1,3 +1,5 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { errorMessage } from '../errors.js';
 import type { Transport } from '../transport.js';
 
 /** Where a command reads its environment and writes its lines (the process's, or a test's). */
@@ -29,4 +31,33 @@ export interface Command {
   /** One line for `eventbus help`. */
   readonly summary: string;
   run(argv: readonly string[], io: CommandIo): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/**
+ * The argument parsing every `eventbus <command>` shares: strict options plus `--help`/`-h`. A
+ * mistake writes `eventbus <name>: <what> ` and the usage to stderr and answers 2; `--help` writes
+ * the usage to stdout and answers 0; otherwise the parsed values.
+ */
+export function parseCommandLine<const O extends Options>(
+  name: string,
+  usage: string,
+  argv: readonly string[],
+  options: O,
+  io: CommandIo,
+): { values: ReturnType<typeof parseArgs<{ args: string[]; options: O & typeof HELP; strict: true }>>['values'] } | { exit: number } {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: O & typeof HELP; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { ...options, ...HELP }, strict: true });
+  } catch (error) {
+    io.err(`eventbus ${name}: ${errorMessage(error)}\n\n${usage}`);
+    return { exit: 2 };
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.out(usage);
+    return { exit: 0 };
+  }
+  return { values: parsed.values };
 }

@@ -1,10 +1,8 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { generateDocs, staleDocs, writeDocs } from '../docs/generate.js';
 import { count, findingLine } from '../docs/markdown.js';
-import { errorMessage } from '../errors.js';
 import { registryFromModule } from '../graph/describe-app.js';
-import type { Command, CommandIo } from './command.js';
+import { type Command, type CommandIo, parseCommandLine } from './command.js';
 import { loadEntry } from './entry.js';
 
 export const DOCS_USAGE = `Usage: eventbus docs --entry <module> [--export <name>] [--out docs/events] [--check] [--title <text>] [--fail-on error|warning|none]
@@ -24,29 +22,16 @@ const isFailOn = (value: string): value is FailOn => (FAIL_ON as readonly string
 
 /** `eventbus docs`: 0 written (or up to date), 1 stale or findings at --fail-on, 2 bad usage. */
 async function run(argv: readonly string[], io: CommandIo): Promise<number> {
-  let values: { entry?: string; export?: string; out: string; check: boolean; title?: string; 'fail-on': string; help: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
+  const parsed = parseCommandLine('docs', DOCS_USAGE, argv, {
         entry: { type: 'string' },
         export: { type: 'string' },
         out: { type: 'string', default: 'docs/events' },
         check: { type: 'boolean', default: false },
         title: { type: 'string' },
         'fail-on': { type: 'string', default: 'error' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.err(`eventbus docs: ${errorMessage(error)}\n\n${DOCS_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(DOCS_USAGE);
-    return 0;
-  }
+  }, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const failOn = values['fail-on'];
   if (!values.entry || !isFailOn(failOn)) {
     io.err(DOCS_USAGE);

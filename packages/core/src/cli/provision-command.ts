@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { transportFromUrl } from '../create-transport.js';
 import { errorMessage } from '../errors.js';
 import { registryFromModule } from '../graph/describe-app.js';
 import { isContract } from '../graph/registry.js';
 import { redact } from '../redact.js';
 import { groupTopologies } from '../topology.js';
-import type { Command, CommandIo } from './command.js';
+import { type Command, type CommandIo, parseCommandLine } from './command.js';
 import { loadEntry } from './entry.js';
 
 export const PROVISION_USAGE = `Usage: eventbus provision --entry <module> [--export <name>] [--url <broker url>]
@@ -20,26 +19,13 @@ before the publishers start. The module is loaded as for \`eventbus docs\` (its 
 
 /** `eventbus provision`: exit code 0 when every group is declared, 1 when the broker refused, 2 on bad usage. */
 async function run(argv: readonly string[], io: CommandIo): Promise<number> {
-  let values: { entry?: string | undefined; export?: string | undefined; url?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
+  const parsed = parseCommandLine('provision', PROVISION_USAGE, argv, {
         entry: { type: 'string' },
         export: { type: 'string' },
         url: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.err(`eventbus provision: ${errorMessage(error)}\n\n${PROVISION_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(PROVISION_USAGE);
-    return 0;
-  }
+  }, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const url = values.url ?? io.env.EVENTBUS_URL;
   if (!values.entry || !url) {
     io.err(`eventbus provision: ${values.entry ? 'no broker: pass --url or set EVENTBUS_URL' : '--entry is required'}\n\n${PROVISION_USAGE}`);

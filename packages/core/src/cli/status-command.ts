@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { transportFromUrl } from '../create-transport.js';
 import { errorMessage } from '../errors.js';
 import { registryFromModule } from '../graph/describe-app.js';
 import { redact } from '../redact.js';
 import type { Backlog, DeadLetterAction, Transport } from '../transport.js';
-import type { Command, CommandIo } from './command.js';
+import { type Command, type CommandIo, parseCommandLine } from './command.js';
 import { loadEntry } from './entry.js';
 
 export const STATUS_USAGE = `Usage: eventbus status (--entry <module> [--export <name>] | --group <group> ...) [--url <broker url>] [--json]
@@ -66,28 +65,15 @@ async function groupsOf(entry: string, exportName: string | undefined, io: Comma
 
 /** `eventbus status`: exit code 0 when every group was read, 1 when the broker failed, 2 on bad usage. */
 async function run(argv: readonly string[], io: CommandIo): Promise<number> {
-  let values: { entry?: string; export?: string; url?: string; group?: string[]; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
+  const parsed = parseCommandLine('status', STATUS_USAGE, argv, {
         entry: { type: 'string' },
         export: { type: 'string' },
         url: { type: 'string' },
         group: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.err(`eventbus status: ${errorMessage(error)}\n\n${STATUS_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(STATUS_USAGE);
-    return 0;
-  }
+  }, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const url = values.url ?? io.env.EVENTBUS_URL;
   const problem =
     values.entry && values.group ? 'pass --entry or --group, not both' : !values.entry && !values.group ? '--entry or --group is required' : !url ? 'no broker: pass --url or set EVENTBUS_URL' : undefined;
