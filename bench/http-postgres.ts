@@ -1,8 +1,8 @@
 // POST /v1/ec2/instances latency at a paced 1,000 requests/s in Postgres mode: the API writes the
-// request and its event to the outbox in one transaction and answers 202 at the commit; the relay in
-// the same process publishes to RabbitMQ in the background (no broker confirm on the request path).
-// Baseline in the same run: node:http answering 202 after one bare pg transaction (BEGIN, one INSERT,
-// COMMIT) — the database's floor. Rows with synchronous_commit on (the default: a 202 survives a
+// request, its first step and its event to the outbox in one statement and answers 202 once it
+// committed; the relay in the same process publishes to RabbitMQ in the background (no broker confirm
+// on the request path). Baselines in the same run: node:http answering 202 after one bare INSERT
+// (autocommit: the database's floor for one statement) and after BEGIN, one INSERT, COMMIT. Rows with synchronous_commit on (the default: a 202 survives a
 // database crash) and off (the last ~0.6 s of 202s can be lost in a database crash, not an API crash).
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import diagnostics from 'node:diagnostics_channel';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
 import pg from 'pg';
@@ -24,7 +25,8 @@ const LANES = Number(process.env.BENCH_LANES ?? 50);
 const AMQP = process.env.EVENTBUS_RABBITMQ_URL;
 const PG = process.env.EVENTBUS_POSTGRES_URL;
 const BODY = JSON.stringify({ userId: 'bench', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' });
-type Mode = 'raw-pg' | 'ours-pg' | 'ours-pg-async';
+type Mode = 'raw-pg-one' | 'raw-pg' | 'ours-pg' | 'ours-pg-async';
+const isFloor = (mode: Mode) => mode.startsWith('raw-');
 const round1 = (n: number) => n.toFixed(1);
 
 interface ChildConfig {
@@ -39,7 +41,7 @@ async function serve({ mode, exchange, schema }: ChildConfig): Promise<{ url: st
     const { user, system } = process.cpuUsage();
     return user + system;
   };
-  if (mode !== 'raw-pg') {
+  if (!isFloor(mode)) {
     const { startEc2Service } = await import('@org/eventbus-ec2');
     const { connectPostgres } = await import('@org/eventbus-ec2/postgres');
     const postgres = await connectPostgres(PG ?? '', { schema, synchronousCommit: mode === 'ours-pg' });
@@ -61,11 +63,16 @@ async function serve({ mode, exchange, schema }: ChildConfig): Promise<{ url: st
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       const requestId = randomUUID();
+      const insert = `INSERT INTO "${schema}".raw (id, body) VALUES ($1, $2)`;
+      const values = [requestId, Buffer.concat(chunks).toString()];
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await client.query(`INSERT INTO "${schema}".raw (id, body) VALUES ($1, $2)`, [requestId, Buffer.concat(chunks).toString()]);
-        await client.query('COMMIT');
+        if (mode === 'raw-pg-one') await client.query(insert, values);
+        else {
+          await client.query('BEGIN');
+          await client.query(insert, values);
+          await client.query('COMMIT');
+        }
         const text = JSON.stringify({ requestId, statusUrl: `/v1/requests/${requestId}` });
         res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -81,12 +88,32 @@ async function serve({ mode, exchange, schema }: ChildConfig): Promise<{ url: st
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, cpu };
 }
 
+/**
+ * The server's own share of each request's latency (request headers parsed → response finished), from
+ * node:http's diagnostics channels: what autocannon reports also holds the load generator's delays.
+ */
+function serverLatency() {
+  const histogram = createHistogram();
+  const started = new WeakMap<object, bigint>();
+  diagnostics.subscribe('http.server.request.start', (m) => started.set((m as { request: object }).request, process.hrtime.bigint()));
+  diagnostics.subscribe('http.server.response.finish', (m) => {
+    const at = started.get((m as { request: object }).request);
+    if (at !== undefined) histogram.record(Math.max(1, Number(process.hrtime.bigint() - at)));
+  });
+  return histogram;
+}
+
 if (process.env.BENCH_HTTP_PG_CHILD) {
   const { url, cpu } = await serve(JSON.parse(process.env.BENCH_HTTP_PG_CHILD) as ChildConfig);
+  const latency = serverLatency();
   let cpuAtStart = 0;
   process.on('message', (m: { kind: 'start' | 'stop' }) => {
-    if (m.kind === 'start') cpuAtStart = cpu();
-    process.send?.({ cpuMicros: cpu() - cpuAtStart });
+    if (m.kind === 'start') {
+      cpuAtStart = cpu();
+      latency.reset();
+    }
+    const ms = (p: number) => latency.percentile(p) / 1e6;
+    process.send?.({ cpuMicros: cpu() - cpuAtStart, serverP50: ms(50), serverP99: ms(99) });
   });
   process.send?.({ url });
 } else {
@@ -122,8 +149,8 @@ async function load(url: string, child: ChildProcess) {
   generatorLag.enable();
   const { result, achievedRate } = await run(DURATION);
   generatorLag.disable();
-  const { cpuMicros } = await ask<{ cpuMicros: number }>(child, 'stop');
-  return { result, achievedRate, cpuMicros, generatorLagMaxMs: Math.max(0, generatorLag.max / 1e6 - 5) };
+  const { cpuMicros, serverP50, serverP99 } = await ask<{ cpuMicros: number; serverP50: number; serverP99: number }>(child, 'stop');
+  return { result, achievedRate, cpuMicros, serverP50, serverP99, generatorLagMaxMs: Math.max(0, generatorLag.max / 1e6 - 5) };
 }
 
 /** ms until the relay emptied the outbox after the load stopped (how far behind it ran). */
@@ -148,7 +175,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const modes: [Mode, string][] = [
-    ['raw-pg', 'node:http + pg BEGIN/INSERT/COMMIT (floor)'],
+    ['raw-pg-one', 'node:http + pg, one INSERT (autocommit): the floor'],
+    ['raw-pg', 'node:http + pg BEGIN/INSERT/COMMIT'],
     ['ours-pg', 'eventbus-ec2 API, Postgres mode (synchronous_commit on)'],
     ['ours-pg-async', 'eventbus-ec2 API, Postgres mode (synchronous_commit off)'],
   ];
@@ -171,8 +199,8 @@ async function main(): Promise<void> {
       schemas.push(schema);
       const { url, child } = await startChild({ mode, exchange, schema });
       try {
-        const { result: r, achievedRate, cpuMicros, generatorLagMaxMs } = await load(url, child);
-        const drained = mode === 'raw-pg' ? undefined : await drainMs(pool, schema);
+        const { result: r, achievedRate, cpuMicros, serverP50, serverP99, generatorLagMaxMs } = await load(url, child);
+        const drained = isFloor(mode) ? undefined : await drainMs(pool, schema);
         const cpuPerRequest = cpuMicros / Math.max(1, r['2xx'] + r.non2xx);
         measured[mode] = { p99: r.latency.p99, cpu: cpuPerRequest, rate: achievedRate };
         rows.push({
@@ -182,6 +210,7 @@ async function main(): Promise<void> {
           'p90 ms': r.latency.p90,
           'p99 ms': r.latency.p99,
           'max ms': r.latency.max,
+          'server p50 / p99 ms': `${serverP50.toFixed(2)} / ${serverP99.toFixed(2)}`,
           '2xx': r['2xx'],
           'non-2xx': r.non2xx,
           errors: r.errors + r.timeouts,
@@ -202,7 +231,7 @@ async function main(): Promise<void> {
     await admin.close().catch(() => {});
   }
   const notes: string[] = [];
-  const floor = measured['raw-pg'];
+  const floor = measured['raw-pg-one'];
   for (const mode of ['ours-pg', 'ours-pg-async'] as const) {
     const ours = measured[mode];
     if (floor && ours && floor.p99 > 0) notes.push(`${mode} ÷ floor: p99 ${(ours.p99 / floor.p99).toFixed(2)}×, CPU per request ${(ours.cpu / floor.cpu).toFixed(2)}×`);
@@ -212,7 +241,7 @@ async function main(): Promise<void> {
   const markdown = [
     '## http-postgres — POST /v1/ec2/instances latency at 1,000 requests/s, Postgres mode',
     '',
-    `bench/http-postgres.ts: ${RATE} requests/s for ${DURATION} s after a ${WARMUP} s warm-up, paced over ${LANES} one-connection autocannon instances (bench/lib/paced.ts), the server in its own process, role \`api\`. In Postgres mode a POST is one transaction (BEGIN; the request row and its first step in one statement; the outbox row; COMMIT) and the 202 goes out at the commit: no broker confirm on the request path. The relay runs in the same process and publishes to RabbitMQ (persistent, a durable classic queue bound) in the background; "outbox drained" is how long after the load it took to empty the outbox (near 0: it kept up). The floor row is node:http answering after a bare pg transaction of one INSERT (our server's CPU also pays for the relay's publishing, which the floor does not do). synchronous_commit on waits for the WAL flush (a 202 survives a database crash); off, a database crash can lose the last ~0.6 s of accepted requests (an API crash loses nothing either way). Latency in whole ms rounded down, autocannon's coordinated-omission correction. Target: p99 under 10 ms. Load average at the start: ${loadAverage.toFixed(1)} on ${os.cpus().length} CPUs (shared with other work).`,
+    `bench/http-postgres.ts: ${RATE} requests/s for ${DURATION} s after a ${WARMUP} s warm-up, paced over ${LANES} one-connection autocannon instances (bench/lib/paced.ts), the server in its own process, role \`api\`. In Postgres mode a POST is one statement (the request row, its first step and the outbox row in data-modifying CTEs, outbox.prepare), which commits on its own: no BEGIN/COMMIT round trips and no broker confirm on the request path; the 202 goes out once it committed. The relay runs in the same process and publishes to RabbitMQ (persistent, a durable classic queue bound) in the background; "outbox drained" is how long after the load it took to empty the outbox (near 0: it kept up). The floor row is node:http answering after one bare INSERT (autocommit), the next after BEGIN, INSERT, COMMIT (our server's CPU also pays for the relay's publishing, which the floors do not do). "Server p50 / p99" is the server's own share (request headers parsed → response finished, node:http diagnostics channels); autocannon's columns also hold the load generator's delays on the shared cores. synchronous_commit on waits for the WAL flush (a 202 survives a database crash); off, a database crash can lose the last ~0.6 s of accepted requests (an API crash loses nothing either way). Latency in whole ms rounded down, autocannon's coordinated-omission correction. Target: p99 under 10 ms. Load average at the start: ${loadAverage.toFixed(1)} on ${os.cpus().length} CPUs (shared with other work).`,
     '',
     table(rows),
     '',

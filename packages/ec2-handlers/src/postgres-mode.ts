@@ -105,12 +105,12 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
     intake(bus) {
       const outbox = outboxFor(bus);
       return {
-        accept: (summary, data, firstStep) =>
-          transaction(async (client) => {
-            // A taken id is a retried POST (same Idempotency-Key): its event is already in the outbox.
-            if (!(await store.in(client).insert(summary, firstStep))) return;
-            await outbox.publish(client, Ec2LaunchRequested, data, { id: summary.requestId, subject: summary.requestId });
-          }),
+        // One statement (request, first step, outbox row): it commits on its own, so no BEGIN/COMMIT and
+        // one round trip per POST. A taken id is a retried POST (same Idempotency-Key): nothing is written.
+        accept: async (summary, data, firstStep) => {
+          const event = outbox.prepare(Ec2LaunchRequested, data, { id: summary.requestId, subject: summary.requestId });
+          await store.insert(summary, firstStep, event);
+        },
       };
     },
     transactions(bus) {

@@ -1,4 +1,5 @@
 import { matching } from '@org/eventbus';
+import type { PreparedOutboxRow } from '@org/eventbus-postgres';
 import type { Pool, PoolClient } from 'pg';
 import type { Notification, RequestRecord, RequestStep, RequestStore, RequestSummary } from './request-store.js';
 import { chainState, sortChain, stepKey } from './request-store.js';
@@ -87,14 +88,17 @@ export class PostgresRequestStore implements RequestStore {
   }
 
   /**
-   * The request and its first step in one statement. Resolves false when the id was already taken
-   * (a retried POST with the same Idempotency-Key): nothing is written then.
+   * The request, its first step and (when given) its outbox row in one statement: atomic without
+   * BEGIN/COMMIT, one round trip. Resolves false when the id was already taken (a retried POST with the
+   * same Idempotency-Key): nothing is written then, the event neither.
    */
-  async insert(request: RequestSummary, firstStep: RequestStep): Promise<boolean> {
+  async insert(request: RequestSummary, firstStep: RequestStep, event?: Pick<PreparedOutboxRow, 'values' | 'insert'>): Promise<boolean> {
+    const outboxRow = event ? `, o AS (${event.insert(5, 'EXISTS (SELECT 1 FROM r)')})` : '';
     const { rows } = await this.sql.query(
-      `WITH r AS (INSERT INTO ${this.t.requests} (request_id, summary) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING request_id)
-       INSERT INTO ${this.t.steps} (request_id, step_key, step) SELECT request_id, $3, $4 FROM r RETURNING request_id`,
-      [request.requestId, JSON.stringify(request), stepKey(firstStep), JSON.stringify(firstStep)],
+      `WITH r AS (INSERT INTO ${this.t.requests} (request_id, summary) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING request_id),
+       s AS (INSERT INTO ${this.t.steps} (request_id, step_key, step) SELECT request_id, $3, $4 FROM r)${outboxRow}
+       SELECT request_id FROM r`,
+      [request.requestId, JSON.stringify(request), stepKey(firstStep), JSON.stringify(firstStep), ...(event?.values ?? [])],
     );
     return rows.length > 0;
   }

@@ -4,7 +4,7 @@ import { migrateCommand } from './migrate-command.js';
 export { inbox, type InboxOptions, type PruneOptions, pruneInbox, transactionOf } from './inbox.js';
 export { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 export { type MigrateOptions, type MigrateResult, type Migration, migrate, migrations } from './migrate.js';
-export { createOutbox, type EventEncoder, type Outbox, type OutboxOptions } from './outbox.js';
+export { createOutbox, type EventEncoder, type Outbox, type OutboxOptions, type PreparedOutboxRow, type Statement } from './outbox.js';
 export type { QueryFunction, QueryResult, Queryable, TransactionTarget } from './query.js';
 export { createRelay, type Relay, type RelayBacklog, type RelayOptions } from './relay.js';
 export { DEFAULT_TABLES, resolveTables, type Table, type TableNames, type Tables } from './tables.js';

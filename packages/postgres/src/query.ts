@@ -21,15 +21,16 @@ export interface Queryable {
 export type TransactionTarget = Queryable | QueryFunction;
 
 /**
- * The query function for a target. A `pg.Pool` is refused: each of its queries may run on another
- * connection, outside the caller's transaction, which is the very thing the outbox exists to avoid.
+ * The query function for a target. A `pg.Pool` is refused (unless the caller writes in one statement,
+ * which commits on its own): each of its queries may run on another connection, outside the caller's
+ * transaction, which is the very thing the outbox exists to avoid.
  */
-export function queryFor(target: TransactionTarget, option = 'client'): QueryFunction {
+export function queryFor(target: TransactionTarget, option = 'client', { poolAllowed = false } = {}): QueryFunction {
   if (typeof target === 'function') return target;
   if (typeof target !== 'object' || target === null || typeof target.query !== 'function') {
     throw new ConfigError(option, 'must be a pg client inside a transaction, or a query function (text, params) => Promise<{ rows }>');
   }
-  if ('totalCount' in target && 'idleCount' in target) {
+  if (!poolAllowed && 'totalCount' in target && 'idleCount' in target) {
     throw new ConfigError(option, 'is a pg.Pool: pass the client of your transaction (await pool.connect(), then BEGIN), so the event commits with your writes');
   }
   return (text, params) => target.query(text, [...params]);
