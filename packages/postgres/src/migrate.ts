@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Pool } from 'pg';
-import { notifyChannel, resolveTables, sibling, type TableNames, type Tables } from './tables.js';
+import { DOORBELL_CLASS, notifyChannel, resolveTables, sibling, type TableNames, type Tables } from './tables.js';
 
 export interface MigrateOptions {
   tables?: TableNames;
@@ -33,6 +33,7 @@ export async function migrations(tables: Tables): Promise<Migration[]> {
     outbox_notify_trigger: sibling(tables.outbox, 'notify', false),
     // Table names are checked against a pattern without quotes, so this literal is safe.
     outbox_channel: `'${notifyChannel(tables.outbox)}'`,
+    doorbell_class: String(DOORBELL_CLASS),
     inbox: tables.inbox.sql,
     inbox_index: sibling(tables.inbox, 'processed_at', false),
   };

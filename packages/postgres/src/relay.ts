@@ -1,7 +1,7 @@
 import { ConfigError, consoleLogger, errorMessage, type Logger, positiveNumber, safeLogger, type Transport, wholeNumber } from '@org/eventbus';
 import type { Pool, PoolClient } from 'pg';
 import { createPipeline } from './relay-pipeline.js';
-import { notifyChannel, resolveTables, type TableNames } from './tables.js';
+import { DOORBELL_CLASS, notifyChannel, resolveTables, type TableNames } from './tables.js';
 
 export interface RelayOptions {
   pool: Pool;
@@ -49,6 +49,10 @@ export interface Relay {
 }
 
 const MAX_RETRY_DELAY_MS = 30_000;
+/** ms between looks while rows keep coming (instead of a NOTIFY per writer). */
+const BUSY_LOOK_MS = 10;
+/** Empty looks in a row before the relay takes the doorbell and waits for NOTIFYs (~100 ms idle). */
+const IDLE_LOOKS = 10;
 
 /**
  * Publishes committed outbox rows through a transport, in `seq` order per key, and deletes what the
@@ -72,6 +76,9 @@ export function createRelay(options: RelayOptions): Relay {
   let loop: Promise<void> | undefined;
   let listener: PoolClient | undefined;
   let notified = false;
+  // Whether this relay's LISTEN connection holds the doorbell (its session lock goes with the connection).
+  let doorbell = false;
+  const channel = notifyChannel(outbox);
   let wake: () => void = () => {};
   let unlisten: (client: PoolClient) => void = () => {};
 
@@ -98,12 +105,15 @@ export function createRelay(options: RelayOptions): Relay {
     unlisten = (c) => {
       c.off('notification', onNotification);
       c.off('error', onError);
-      if (listener === c) listener = undefined;
+      if (listener === c) {
+        listener = undefined;
+        doorbell = false;
+      }
       c.release(true);
       unlisten = () => {};
     };
     try {
-      await client.query(`LISTEN "${notifyChannel(outbox)}"`);
+      await client.query(`LISTEN "${channel}"`);
     } catch (error) {
       unlisten(client);
       throw error;
@@ -124,17 +134,51 @@ export function createRelay(options: RelayOptions): Relay {
     });
   }
 
+  /**
+   * Take the doorbell (migrations/003): from now on writers NOTIFY. Taken only once every writer that
+   * skipped its NOTIFY has committed (they hold the lock shared until then), so one more look after it
+   * finds their rows. False while a writer's transaction or another relay holds it.
+   */
+  async function takeDoorbell(client: PoolClient): Promise<boolean> {
+    const { rows } = await client.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS taken', [DOORBELL_CLASS, channel]);
+    return rows[0]?.taken === true;
+  }
+
+  /** Busy again: writers stop notifying (and stop queueing their commits behind each other's). */
+  async function releaseDoorbell(client: PoolClient) {
+    await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [DOORBELL_CLASS, channel]);
+  }
+
   async function run() {
     let failures = 0;
+    // Looks in a row that found nothing while not holding the doorbell.
+    let emptyLooks = 0;
     while (running) {
       notified = false;
       try {
         if (!listener) await listen();
-        // Batches go until one comes back short; then wait for a NOTIFY or the poll.
-        const { heldBack, error } = await pipeline.pump(() => running);
+        // Batches go until one comes back short.
+        const { published, heldBack, error } = await pipeline.pump(() => running);
         if (error !== undefined) throw error;
         failures = 0;
-        await pause(heldBack ? Math.min(pollIntervalMs, 50) : pollIntervalMs);
+        if (published > 0 || heldBack) {
+          emptyLooks = 0;
+          if (doorbell && listener) await releaseDoorbell(listener);
+          doorbell = false;
+          // While rows keep coming, look again soon rather than have every writer NOTIFY.
+          await pause(heldBack ? Math.min(pollIntervalMs, 50) : Math.min(pollIntervalMs, BUSY_LOOK_MS));
+        } else if (doorbell || !listener) {
+          await pause(pollIntervalMs);
+        } else if (++emptyLooks < IDLE_LOOKS) {
+          await pause(Math.min(pollIntervalMs, BUSY_LOOK_MS));
+        } else if (await takeDoorbell(listener)) {
+          doorbell = true;
+          // Look once more at once: the rows of writers that skipped their NOTIFY are committed now.
+        } else {
+          // A writer's transaction or another relay holds it; past a few tries it is most likely a relay
+          // (whose doorbell NOTIFYs reach this relay too), so fall back to the poll between tries.
+          await pause(emptyLooks < IDLE_LOOKS * 5 ? Math.min(pollIntervalMs, BUSY_LOOK_MS) : pollIntervalMs);
+        }
       } catch (error) {
         failures++;
         report(error, 'relay batch failed; its rows wait for the next try');

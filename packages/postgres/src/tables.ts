@@ -57,3 +57,10 @@ export function sibling(of: Table, suffix: string, qualified = true): string {
 export function notifyChannel(outbox: Table): string {
   return outbox.name;
 }
+
+/**
+ * First key of the relay's doorbell, an advisory lock on (DOORBELL_CLASS, hashtext(channel)): a waiting
+ * relay holds it exclusively, writers shared (migrations/003_outbox_doorbell.sql). The two-key form
+ * keeps it apart from applications' single-key advisory locks; the value spells "evbd".
+ */
+export const DOORBELL_CLASS = 0x65766264;

@@ -26,7 +26,7 @@ describeBroker('postgres migrations', { variable: URL_VARIABLE }, (url) => {
   it('creates both tables once, and a second (or concurrent) run applies nothing', async () => {
     const d = db();
     const runs = await Promise.all([migrate(d.pool, { tables: d.tables }), migrate(d.pool, { tables: d.tables })]);
-    expect(runs.flatMap((r) => r.applied).sort()).toEqual(['001_outbox.sql', '002_inbox.sql']);
+    expect(runs.flatMap((r) => r.applied).sort()).toEqual(['001_outbox.sql', '002_inbox.sql', '003_outbox_doorbell.sql']);
     expect(await migrate(d.pool, { tables: d.tables })).toEqual({ applied: [] });
     expect(await d.count('outbox')).toBe(0);
     expect(await d.count('inbox')).toBe(0);
