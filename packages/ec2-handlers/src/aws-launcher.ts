@@ -6,7 +6,7 @@ import {
   type RunInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { ConfigError } from '@org/eventbus';
-import { type LaunchResult, LaunchRejectedError, type Launcher, type LaunchSpec, sleep } from './launcher.js';
+import { type Launcher, LaunchRejectedError, type LaunchResult, type LaunchSpec, LaunchThrottledError, sleep } from './launcher.js';
 
 /** The one method of EC2Client this launcher calls, so a test can hand in a fake. */
 export interface Ec2Api {
@@ -23,10 +23,18 @@ export interface AwsLauncherOptions {
   maxWaitMs?: number;
   /** Pause between DescribeInstances polls (default 5 s). */
   pollMs?: number;
+  /**
+   * How long to back off when EC2 still throttles after the SDK's own retries (default 2 s, ±50% jitter
+   * so workers do not come back together): RunInstances defers the event (no attempt used), a throttled
+   * DescribeInstances waits and polls again.
+   */
+  throttleRetryMs?: number;
 }
 
+/** EC2's "slow down" answers: the account's API rate, not this launch, is at fault. */
+const THROTTLING_CODES = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
 /** Error codes where retrying later can succeed although EC2 calls them client faults. */
-const TRANSIENT_CODES = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'InsufficientInstanceCapacity']);
+const TRANSIENT_CODES = new Set([...THROTTLING_CODES, 'InsufficientInstanceCapacity']);
 
 /**
  * Launches with RunInstances (ClientToken = the event id, so a redelivery gets the first call's
@@ -37,10 +45,13 @@ export class AwsLauncher implements Launcher {
   private readonly client: Ec2Api;
   private readonly maxWaitMs: number;
   private readonly pollMs: number;
+  private readonly throttleRetryMs: number;
 
   constructor(options: AwsLauncherOptions = {}) {
     this.maxWaitMs = options.maxWaitMs ?? 5 * 60_000;
     this.pollMs = options.pollMs ?? 5000;
+    this.throttleRetryMs = options.throttleRetryMs ?? 2000;
+    if (!(this.throttleRetryMs > 0)) throw new ConfigError('throttleRetryMs', `must be positive (got ${this.throttleRetryMs})`);
     if (!(this.maxWaitMs > 0)) throw new ConfigError('maxWaitMs', `must be positive (got ${this.maxWaitMs})`);
     if (!(this.pollMs > 0)) throw new ConfigError('pollMs', `must be positive (got ${this.pollMs})`);
     if (options.client) this.client = options.client;
@@ -72,7 +83,15 @@ export class AwsLauncher implements Launcher {
   private async waitUntilRunning(instanceIds: string[], signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.maxWaitMs;
     for (;;) {
-      const out = (await this.call(new DescribeInstancesCommand({ InstanceIds: instanceIds }), signal)) as DescribeInstancesCommandOutput;
+      let out: DescribeInstancesCommandOutput;
+      try {
+        out = (await this.call(new DescribeInstancesCommand({ InstanceIds: instanceIds }), signal)) as DescribeInstancesCommandOutput;
+      } catch (error) {
+        // The instances exist: a throttled poll only means "look later", within the same deadline.
+        if (!(error instanceof LaunchThrottledError) || Date.now() + error.retryAfterMs > deadline) throw error;
+        await sleep(error.retryAfterMs, signal);
+        continue;
+      }
       const states = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name);
       if (states.length === instanceIds.length && states.every((s) => s === 'running')) return;
       const dead = states.find((s) => s === 'terminated' || s === 'shutting-down' || s === 'stopped');
@@ -84,12 +103,19 @@ export class AwsLauncher implements Launcher {
     }
   }
 
-  /** EC2 client faults (bad AMI, bad type) become LaunchRejectedError; throttling and server faults are retried. */
+  /**
+   * EC2 client faults (bad AMI, bad type) become LaunchRejectedError; throttling (once the SDK's own
+   * retries are spent) a LaunchThrottledError; server faults and capacity errors are retried as failures.
+   */
   private async call(command: RunInstancesCommand | DescribeInstancesCommand, signal?: AbortSignal): Promise<unknown> {
     try {
       return await this.client.send(command, signal ? { abortSignal: signal } : {});
     } catch (error) {
       const e = error as { name?: string; $fault?: string; message?: string };
+      if (e?.name && THROTTLING_CODES.has(e.name)) {
+        const backOff = Math.round(this.throttleRetryMs * (0.5 + Math.random()));
+        throw new LaunchThrottledError(`EC2 throttled ${command.constructor.name.replace(/Command$/, '')}: ${e.name}`, backOff);
+      }
       if (e?.$fault === 'client' && e.name && !TRANSIENT_CODES.has(e.name)) {
         throw new LaunchRejectedError(`EC2 refused the launch: ${e.name}: ${e.message ?? ''}`.trim(), e.name);
       }

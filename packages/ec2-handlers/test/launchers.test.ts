@@ -1,6 +1,7 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { ConfigError } from '@org/eventbus';
 import { describe, expect, it } from 'vitest';
-import { AwsLauncher, LaunchRejectedError, launcherFromEnv, SimulatedLauncher } from '../src/index.js';
+import { AwsLauncher, LaunchRejectedError, LaunchThrottledError, launcherFromEnv, SimulatedLauncher } from '../src/index.js';
 import { FakeEc2 } from './fake-ec2.js';
 
 const spec = (clientToken: string) => ({ clientToken, imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro', tags: {} });
@@ -56,8 +57,35 @@ describe('AwsLauncher (EC2 client faked: the only mock the project allows)', () 
         throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded', $fault: 'client' });
       },
     };
-    const error = await new AwsLauncher({ client: throttled }).launch(spec('y')).catch((e: unknown) => e);
-    expect(error).not.toBeInstanceOf(LaunchRejectedError);
+    const error = await new AwsLauncher({ client: throttled, throttleRetryMs: 1000 }).launch(spec('y')).catch((e: unknown) => e);
+    // Throttled is neither final nor a failed attempt: the handler defers the event by retryAfterMs.
+    expect(error).toBeInstanceOf(LaunchThrottledError);
+    expect((error as LaunchThrottledError).retryAfterMs).toBeGreaterThanOrEqual(500);
+    expect((error as LaunchThrottledError).retryAfterMs).toBeLessThanOrEqual(1500);
+    const capacity = {
+      send: async () => {
+        throw Object.assign(new Error('Insufficient capacity.'), { name: 'InsufficientInstanceCapacity', $fault: 'client' });
+      },
+    };
+    const retried = await new AwsLauncher({ client: capacity }).launch(spec('w')).catch((e: unknown) => e);
+    expect(retried).not.toBeInstanceOf(LaunchRejectedError);
+    expect(retried).not.toBeInstanceOf(LaunchThrottledError);
+  });
+
+  it('a throttled DescribeInstances waits and polls again, within maxWaitMs', async () => {
+    const ec2 = new FakeEc2();
+    let throttles = 2;
+    const client = {
+      send: async (command: Parameters<FakeEc2['send']>[0]) => {
+        if (command instanceof DescribeInstancesCommand && throttles-- > 0) {
+          throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded', $fault: 'client' });
+        }
+        return ec2.send(command);
+      },
+    };
+    const result = await new AwsLauncher({ client, pollMs: 5, throttleRetryMs: 5 }).launch(spec('t'));
+    expect(result.instanceIds).toEqual([ec2.created.get('t')]);
+    expect(throttles).toBe(-1);
   });
 
   it('gives up waiting after maxWaitMs', async () => {
