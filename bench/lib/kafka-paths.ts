@@ -24,7 +24,7 @@ function headerBuffers(headers: Record<string, string>): Map<Buffer, Buffer> {
 }
 
 export const raw =
-  (wire: 'plain' | 'binary'): Setup =>
+  (wire: 'plain' | 'structured' | 'binary'): Setup =>
   async (onEvent) => {
     const topic = topicName(`raw-${wire}`);
     const admin = new Admin({ clientId: 'bench', bootstrapBrokers: BROKERS });
@@ -32,12 +32,17 @@ export const raw =
     await admin.close();
     const consumer = new Consumer({ groupId: `g-${topic}`, clientId: 'bench', bootstrapBrokers: BROKERS, maxWaitTime: 100 });
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: 100, maxBytes: FETCH_MAX_BYTES });
-    stream.on('data', (m) => onEvent(Schema.parse(JSON.parse(m.value.toString('utf8'))).sentAt));
+    stream.on('data', (m) => {
+      const json = JSON.parse(m.value.toString('utf8'));
+      // Structured: the envelope around the data; binary: the data alone, attributes in the headers.
+      onEvent(Schema.parse(wire === 'structured' ? json.data : json).sentAt);
+    });
     const producer = new Producer({ clientId: 'bench', bootstrapBrokers: BROKERS, acks: ProduceAcks.ALL });
     const record = (seq: number) => {
       const value = Schema.parse(data(seq));
       if (wire === 'plain') return { topic, value: Buffer.from(JSON.stringify(value)) };
-      const { headers, body } = encodeBinary(createEnvelope(TYPE, 1, '/bench', value), 'ce_', 'content-type');
+      const event = createEnvelope(TYPE, 1, '/bench', value);
+      const { headers, body } = wire === 'structured' ? encodeStructured(event) : encodeBinary(event, 'ce_', 'content-type');
       return { topic, value: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: headerBuffers(headers) };
     };
     return {
