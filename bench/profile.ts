@@ -3,7 +3,8 @@
 // default wire mode) runs once to warm up, then once under the inspector's CPU profiler; self time is
 // summed per package (node_modules name, our packages, node internals, GC, native) and printed as
 // shares with µs per event. Used for docs/decisions/per-event-profile.md. On Kafka,
-// PROFILE_PATH=raw (raw @platformatic/kafka, plain JSON) or PROFILE_PATH=transport (the adapter alone)
+// PROFILE_PATH=raw (raw @platformatic/kafka, plain JSON), raw-structured (the raw client sending the
+// adapter's structured CloudEvent) or transport (the adapter alone)
 // profiles bench/kafka.ts's paths instead of the bus, to see what the adapter adds to the raw client.
 import { Session } from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
@@ -43,8 +44,8 @@ const bus: Setup = async (onEvent) => {
   };
 };
 
-const kafkaPaths: Record<string, Setup> = { raw: raw('plain'), transport: adapterAlone };
-if (PATH !== 'bus' && (BROKER !== 'kafka' || !kafkaPaths[PATH])) throw new Error('PROFILE_PATH=raw|transport is for PROFILE_BROKER=kafka');
+const kafkaPaths: Record<string, Setup> = { raw: raw('plain'), 'raw-structured': raw('structured'), transport: adapterAlone };
+if (PATH !== 'bus' && (BROKER !== 'kafka' || !kafkaPaths[PATH])) throw new Error('PROFILE_PATH=raw|raw-structured|transport is for PROFILE_BROKER=kafka');
 const setup = PATH === 'bus' ? bus : kafkaPaths[PATH]!;
 
 const load = { total: EVENTS, lanes: 4, batch: 500 };
