@@ -2,7 +2,10 @@
 // path (1 KB validated events, lanes of batches, publisher and consumer in one process, the adapter's
 // default wire mode) runs once to warm up, then once under the inspector's CPU profiler; self time is
 // summed per package (node_modules name, our packages, node internals, GC, native) and printed as
-// shares with µs per event. Used for docs/decisions/per-event-profile.md.
+// shares with µs per event. Used for docs/decisions/per-event-profile.md. On Kafka,
+// PROFILE_PATH=raw (raw @platformatic/kafka, plain JSON), raw-structured (the raw client sending the
+// adapter's structured CloudEvent) or transport (the adapter alone)
+// profiles bench/kafka.ts's paths instead of the bus, to see what the adapter adds to the raw client.
 import { Session } from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
 import { createEventBus, silentLogger, type Transport } from '@org/eventbus';
@@ -10,8 +13,11 @@ import { KafkaTransport } from '@org/eventbus-kafka';
 import { NatsTransport } from '@org/eventbus-nats';
 import { RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import { data, measured, type Setup, throughput } from './lib/harness.js';
+import { Admin } from '@platformatic/kafka';
+import { adapterAlone, BROKERS, dropTopics, raw } from './lib/kafka-paths.js';
 
 const BROKER = process.env.PROFILE_BROKER ?? 'nats';
+const PATH = process.env.PROFILE_PATH ?? 'bus';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const RUN = randomBytes(3).toString('hex');
 let n = 0;
@@ -38,15 +44,19 @@ const bus: Setup = async (onEvent) => {
   };
 };
 
+const kafkaPaths: Record<string, Setup> = { raw: raw('plain'), 'raw-structured': raw('structured'), transport: adapterAlone };
+if (PATH !== 'bus' && (BROKER !== 'kafka' || !kafkaPaths[PATH])) throw new Error('PROFILE_PATH=raw|raw-structured|transport is for PROFILE_BROKER=kafka');
+const setup = PATH === 'bus' ? bus : kafkaPaths[PATH]!;
+
 const load = { total: EVENTS, lanes: 4, batch: 500 };
-await throughput(bus, load);
+await throughput(setup, load);
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
 await session.post('Profiler.setSamplingInterval', { interval: 200 });
 await session.post('Profiler.start');
 const cpu = process.cpuUsage();
-const sample = await throughput(bus, load);
+const sample = await throughput(setup, load);
 const used = process.cpuUsage(cpu);
 const { profile } = await session.post('Profiler.stop');
 session.disconnect();
@@ -73,7 +83,7 @@ const deltas = profile.timeDeltas ?? [];
   if (!node) return;
   const key = owner(node.callFrame.url, node.callFrame.functionName);
   selfUs.set(key, (selfUs.get(key) ?? 0) + (deltas[i] ?? 0));
-  if (key.startsWith('@org/') || key.startsWith('native')) {
+  if (!key.startsWith('(') && key !== 'garbage collector') {
     const { functionName, url } = node.callFrame;
     const name = `${key.startsWith('native') ? 'native' : key} ${functionName || '(anonymous)'}${url ? ` (${url.split('/').pop()}:${node.callFrame.lineNumber + 1})` : ''}`;
     ourFunctions.set(name, (ourFunctions.get(name) ?? 0) + (deltas[i] ?? 0));
@@ -81,11 +91,19 @@ const deltas = profile.timeDeltas ?? [];
 });
 selfUs.delete('(idle)');
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-console.log(`\n${BROKER}: ${EVENTS} events, ${Math.round(sample.rate)} events/s under the profiler, CPU ${((used.user + used.system) / EVENTS).toFixed(1)} µs/event (process.cpuUsage), load ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
+console.log(`\n${BROKER} ${PATH}: ${EVENTS} events, ${Math.round(sample.rate)} events/s under the profiler, CPU ${((used.user + used.system) / EVENTS).toFixed(1)} µs/event (process.cpuUsage), load ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
 console.log('| share | µs/event (profiled) | where |\n| --- | --- | --- |');
 for (const [key, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 14)) {
   console.log(`| ${((100 * us) / total).toFixed(1)}% | ${(us / EVENTS).toFixed(1)} | ${key} |`);
 }
-console.log('\n| share | function (ours and native builtins) |\n| --- | --- |');
-for (const [name, us] of [...ourFunctions].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`| ${((100 * us) / total).toFixed(1)}% | ${name} |`);
+console.log('\n| share | function (any package, native builtins) |\n| --- | --- |');
+for (const [name, us] of [...ourFunctions].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`| ${((100 * us) / total).toFixed(1)}% | ${name} |`);
+if (BROKER === 'kafka') {
+  // The bus path's topics (channel, and the group's retry, delay and dead-letter topics) as well as bench/kafka.ts's.
+  await dropTopics();
+  const admin = new Admin({ clientId: 'bench', bootstrapBrokers: BROKERS });
+  const ours = (await admin.listTopics()).filter((t) => t.startsWith(`profile-kafka-${RUN}-`));
+  if (ours.length > 0) await admin.deleteTopics({ topics: ours }).catch(() => {});
+  await admin.close();
+}
 process.exit(0);

@@ -25,11 +25,15 @@ const SCAN_LIMIT = 256;
  * flight, so two records of one key never run at once.
  */
 export class PartitionState {
-  /** Received, not yet handed to a handler: `queue[queueHead…]` (taking from the front is O(1)). */
-  private queue: Entry[] = [];
+  /**
+   * Received, not yet handed to a handler: `queue[queueHead…]` (taking from the front is O(1)). Slots
+   * before the head are cleared, here and in `window`, so a settled entry (and its record's view of
+   * the fetch response) can be collected at once rather than when the array is next reset.
+   */
+  private queue: (Entry | undefined)[] = [];
   private queueHead = 0;
   /** Every received entry not yet committed, in offset order (settled ones drop off the front). */
-  private window: Entry[] = [];
+  private window: (Entry | undefined)[] = [];
   private windowHead = 0;
   private readonly keysInFlight = new Set<string>();
   inFlight = 0;
@@ -130,7 +134,7 @@ export class PartitionState {
     entry.settled = true;
     this.release(entry);
     const { window } = this;
-    while (this.windowHead < window.length && window[this.windowHead]!.settled) this.windowHead++;
+    while (this.windowHead < window.length && window[this.windowHead]!.settled) window[this.windowHead++] = undefined;
     if (this.windowHead === window.length) {
       // Everything received is settled (the usual state between fetches): start the window afresh.
       this.window = [];
@@ -157,7 +161,7 @@ export class PartitionState {
   }
 
   private dropFront(): void {
-    this.queueHead++;
+    this.queue[this.queueHead++] = undefined;
     if (this.queueHead === this.queue.length) {
       this.queue = [];
       this.queueHead = 0;

@@ -117,16 +117,31 @@ export class TopicRegistry {
       });
     // One request for all (a group has nine topics of its own); if it fails (another member created
     // one of them meanwhile), one at a time, to tell "already there" from a real refusal.
-    if (absent.length > 1 && (await create(absent).then(() => true, () => false))) return;
-    for (const topic of absent) {
-      try {
-        await create([topic]);
-      } catch (error) {
-        if (!topicAlreadyExists(error)) {
-          throw new TransportError(redact(`could not create Kafka topic "${topic}": ${errorMessage(error)}`));
+    if (!(absent.length > 1 && (await create(absent).then(() => true, () => false)))) {
+      for (const topic of absent) {
+        try {
+          await create([topic]);
+        } catch (error) {
+          if (!topicAlreadyExists(error)) {
+            throw new TransportError(redact(`could not create Kafka topic "${topic}": ${errorMessage(error)}`));
+          }
         }
       }
     }
+    await this.servable(absent);
+  }
+
+  /**
+   * Waits until the leaders of new topics serve them. CreateTopics answers, and the metadata names
+   * a leader, before that broker has loaded the partitions (tens to a hundred ms for a group's 27):
+   * a produce or offsets lookup sent meanwhile fails with NOT_LEADER_OR_FOLLOWER and waits for its
+   * retry, so the first publish, or a new consumer's first fetch, came late. ListOffsets answers
+   * once every partition is served (the admin client retries it, connection.ts `retryDelay`). A
+   * failure is left to the request that needs the topic, which retries as well.
+   */
+  private async servable(topics: readonly string[]): Promise<void> {
+    const partitions = Array.from({ length: this.options.partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+    await this.admin.listOffsets({ topics: topics.map((name) => ({ name, partitions })) }).catch(() => {});
   }
 
   async close(): Promise<void> {

@@ -38,12 +38,13 @@ function topicsOf(records: readonly KafkaRecord[]): string[] {
 }
 
 /**
- * Tries of one produce request, 0.5 s apart: long enough to ride out a partition leader's failover on
- * a cluster (the controller fences a dead broker after broker.session.timeout.ms, 9 s by default, then
- * elects a new leader), where the 5 of the other clients rejected publishes mid-failover. Idempotence
- * makes the resend safe: same producer id and sequence, stored once.
+ * Tries of one produce request (connection.ts `retryDelay`: 50 ms doubling to 0.5 s apart, ≈ 12 s in
+ * all): long enough to ride out a partition leader's failover on a cluster (the controller fences a
+ * dead broker after broker.session.timeout.ms, 9 s by default, then elects a new leader), where the
+ * other clients' tries alone would reject publishes mid-failover. Idempotence makes the resend safe:
+ * same producer id and sequence, stored once.
  */
-const PRODUCE_RETRIES = 24;
+const PRODUCE_RETRIES = 27;
 
 /**
  * Transport over Apache Kafka with @platformatic/kafka: a topic per channel, a consumer group per
