@@ -1,7 +1,7 @@
 import type { Transport } from '@org/eventbus';
 import type { Pool, PoolClient } from 'pg';
 import type { OutboxRow } from './outbox.js';
-import { commitRows, publishRows, takeRows } from './relay-batch.js';
+import { commitRows, publishRows, type TakenRows, takeRows } from './relay-batch.js';
 import type { Table } from './tables.js';
 
 export interface PipelineOptions {
@@ -25,6 +25,8 @@ export interface PumpResult {
 /** One batch on its way through: taken, then published after its predecessor, then committed after it. */
 interface Step {
   readonly ready: readonly OutboxRow[];
+  /** The ctids of `ready`, for its delete. */
+  readonly places: readonly string[];
   /** true once its rows are confirmed; false when it did not publish (it or an earlier batch failed, or the relay stops). */
   readonly published: Promise<boolean>;
   /** Its transaction is over: committed (rows deleted) or rolled back. */
@@ -84,7 +86,7 @@ export function createPipeline({ pool, outbox, transport, batchSize, depth }: Pi
       firstError ??= error;
     };
 
-    function launch(client: PoolClient, ready: OutboxRow[], before: Step | undefined): Step {
+    function launch(client: PoolClient, { ready, places }: TakenRows, before: Step | undefined): Step {
       const publishing = (async () => {
         if (before && !(await before.published)) return false;
         // Stopping hands back a batch that has not started publishing (rolled back, nothing lost).
@@ -103,7 +105,7 @@ export function createPipeline({ pool, outbox, transport, batchSize, depth }: Pi
           return { committed: false, published: 0 };
         }
         try {
-          await commitRows(client, outbox, ready);
+          await commitRows(client, outbox, places);
           client.release();
           return { committed: true, published: ready.length };
         } catch (error) {
@@ -113,7 +115,7 @@ export function createPipeline({ pool, outbox, transport, batchSize, depth }: Pi
           return { committed: false, published: 0, error };
         }
       })();
-      return { ready, published: publishing, done };
+      return { ready, places, published: publishing, done };
     }
 
     const settle = async (step: Step) => {
@@ -133,7 +135,7 @@ export function createPipeline({ pool, outbox, transport, batchSize, depth }: Pi
         fail(error);
         break;
       }
-      window.push(launch(taken.client, taken.ready, window.at(-1)));
+      window.push(launch(taken.client, taken, window.at(-1)));
       heldBack = taken.locked > taken.ready.length;
       short = taken.locked < batchSize || taken.ready.length === 0;
     }
