@@ -51,11 +51,11 @@ export class EmitHold implements HeldEmits {
     return taken.map(({ event, message }) => ({ event, message }));
   }
 
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     const sending = this.held;
-    if (sending === undefined || sending.length === 0) return Promise.resolve();
+    if (sending === undefined || sending.length === 0) return;
     this.held = undefined;
-    return this.send(sending);
+    await this.send(sending);
   }
 
   /** The attempt failed: nothing it emitted leaves; each send span ends with the reason. */
