@@ -261,6 +261,21 @@ describe('failures', () => {
     await bus.publish(Placed, { orderId: 'a', total: 1 });
     await errors.waitFor((c) => c.includes('channel closed'));
   });
+
+  it('an ack that throws (not rejects) after a success reaches onError with the settle and the event id', async () => {
+    const errors = createSpy<[string, string | undefined, string | undefined]>();
+    const { bus, transport } = setup({ onError: (e, context) => errors.fn([e.message, context.settle, context.eventId]) }, 50);
+    const subscribe = transport.subscribe.bind(transport);
+    const throwing = () => {
+      throw new Error('socket gone');
+    };
+    transport.subscribe = (o, handler) => subscribe(o, (d) => handler({ ...d, message: d.message, attempt: d.attempt, ack: throwing, nack: d.nack, deadLetter: d.deadLetter }));
+    bus.handle(Placed, { group: 'g' }, () => {});
+    await bus.start();
+    const sent = await bus.publish(Placed, { orderId: 'a', total: 1 });
+    const [call] = await errors.waitForCount(1);
+    expect(call).toEqual(['socket gone', 'ack', sent.id]);
+  });
 });
 
 describe('chains', () => {

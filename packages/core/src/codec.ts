@@ -90,6 +90,8 @@ function checkRequired(attrs: Partial<CloudEventAttributes>): void {
 
 function isStructured(headers: Record<string, string>): boolean {
   const contentType = headers['content-type'] ?? headerValue(headers, 'content-type') ?? headerValue(headers, 'contentType');
+  // Our own messages carry the exact type: no lower-cased copy of it per message.
+  if (contentType === STRUCTURED_CONTENT_TYPE) return true;
   return contentType?.toLowerCase().startsWith(STRUCTURED_CONTENT_TYPE) ?? false;
 }
 

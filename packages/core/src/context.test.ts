@@ -132,4 +132,27 @@ describe('the delivery context behind a middleware view', () => {
     const [pong] = await pongs.waitForCount(1, { timeoutMs: 2000 });
     expect(pong).toEqual({ causation: sent.id, correlation: sent.id });
   });
+
+  it('keeps one emit hold for the context and every view of it, open only while the attempt runs', async () => {
+    const sizes = createSpy<[number, number]>();
+    const counting: Middleware = (next) => async (ctx) => {
+      const view = Object.create(ctx) as typeof ctx;
+      await next(view);
+      // Inside the hold, before its flush: the emit made through the handler's view is held here too.
+      if (ctx.event.type === Pinged.type) sizes.fn([ctx.emits.size, view.emits.size]);
+    };
+    const { bus } = recordingBus([counting, wrapping]);
+    const pongs = createSpy<number>();
+    const late = createSpy<string>();
+    bus.handle(Pinged, { group: 'g', emits: [Ponged] }, async (event, ctx) => {
+      await ctx.emit(Ponged, { n: event.data.n });
+      setImmediate(() => ctx.emit(Ponged, { n: -1 }).catch((e: Error) => late.fn(e.message)));
+    });
+    bus.handle(Ponged, { group: 'h' }, (event) => pongs.fn(event.data.n));
+    await bus.start();
+    await bus.publish(Pinged, { n: 7 });
+    expect(await pongs.waitForCount(1, { timeoutMs: 2000 })).toEqual([7]);
+    expect(sizes.calls).toEqual([[1, 1]]);
+    expect((await late.waitForCount(1, { timeoutMs: 2000 }))[0]).toMatch(/emitted after the handler's attempt ended/);
+  });
 });

@@ -2,19 +2,18 @@ import { decodeEvent } from './codec.js';
 import { type EventContract, parseData } from './contract.js';
 import type { CloudEvent } from './envelope.js';
 import { errorMessage, PoisonMessageError } from './errors.js';
-import type { HandlerContext, HandlerRegistration } from './handler.js';
-import { deferHeaders, deferralsFromHeaders, fitsIn, messageSize } from './headers.js';
+import { DeliveryContext, guarded, type SettleFailure } from './delivery-context.js';
+import type { HandlerRegistration } from './handler.js';
+import { fitsIn, messageSize } from './headers.js';
 import type { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
-import { NO_HELD_EMITS, openHoldOf } from './middleware/hold-emits.js';
-import type { HeldEmits, Next, SettleKind } from './context.js';
+import type { Next } from './context.js';
 import type { Emitter } from './publisher.js';
 import { tapSettles } from './observe/settle-tap.js';
 import { mayBeScheduled, settledBySchedule } from './receive-check.js';
 import type { Instrumentation } from './tracing/hooks.js';
-import { retryTime } from './schedule.js';
 import type { ScheduleCancellations } from './schedule-cancellations.js';
-import type { Delivery, NackOptions, WireEncoding } from './transport.js';
+import type { Delivery, WireEncoding } from './transport.js';
 
 /** A handler of one type inside a group, with its middleware chain already composed. */
 export interface Route {
@@ -117,12 +116,19 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
       tap?.start({ transport: options.transport, group, channel: ctx.channel, attempt: ctx.attempt, event, context: ctx });
       try {
         await route.chain(ctx);
-        if (!ctx.settled) await ctx.ack();
       } catch (error) {
         // The dead-letter middleware catches handler failures; reaching here means a middleware broke.
         options.onError(error instanceof Error ? error : new Error(String(error)), { group, eventId: event.id });
         tap?.broke(error);
         if (!ctx.settled) await ctx.nack({ delayMs: 1000 });
+      }
+      // A success the chain left unsettled is acked here; a failed ack is reported, never thrown.
+      if (!ctx.settled) {
+        try {
+          await ctx.ackSuccess();
+        } catch (error) {
+          reportSettleFailure('ack', event.id, error);
+        }
       }
     } finally {
       tap?.finish();
@@ -134,140 +140,3 @@ export function createReceiver(options: ReceiverOptions): (delivery: Delivery) =
 /** `retryLater.maxDeferrals` when the bus option is not given. */
 export const DEFAULT_MAX_DEFERRALS = 100;
 
-type SettleFailure = (what: string, eventId: string | undefined, error: unknown) => void;
-
-/** Run a settle action; a failure (thrown or rejected) is reported, never rethrown. */
-function guarded(action: () => Promise<void>, report: (error: unknown) => void): Promise<void> {
-  let settling: Promise<void>;
-  try {
-    settling = action();
-  } catch (error) {
-    report(error);
-    return Promise.resolve();
-  }
-  return settling.then(undefined, report);
-}
-
-/**
- * The context of one delivery. A class, not an object of closures: one is made per message, and
- * the signal, scratch map, child logger and `emit` are created only when a handler or middleware asks.
- *
- * Middleware hands handlers views made with `Object.create(ctx)` (tracing, idempotency). A view
- * reads `base` through its prototype, so settling, aborting and scratch state always land on the
- * one context the pipeline watches — never on a view's own copy.
- */
-class DeliveryContext implements HandlerContext<EventContract> {
-  readonly group: string;
-  readonly channel: string;
-  readonly attempt: number;
-  readonly maxAttempts: number;
-  private readonly base: DeliveryContext = this;
-  private controller: AbortController | undefined;
-  private scratch: Map<string | symbol, unknown> | undefined;
-  private childLogger: Logger | undefined;
-  private emitFn: HandlerContext<EventContract>['emit'] | undefined;
-  private done = false;
-  private how: SettleKind | undefined;
-
-  constructor(
-    private readonly delivery: Delivery,
-    readonly event: CloudEvent,
-    readonly contract: EventContract,
-    private readonly route: Route,
-    readonly baseLogger: Logger,
-    private readonly reportFailure: SettleFailure,
-    private readonly maxDeferrals: number,
-  ) {
-    this.group = route.registration.group;
-    this.channel = delivery.message.channel;
-    this.attempt = delivery.attempt;
-    this.maxAttempts = route.registration.maxAttempts;
-  }
-
-  get signal(): AbortSignal {
-    const { base } = this;
-    base.controller ??= new AbortController();
-    return base.controller.signal;
-  }
-
-  get logger(): Logger {
-    const { base } = this;
-    const { event, group, baseLogger } = base;
-    base.childLogger ??= baseLogger.child
-      ? baseLogger.child({ group, eventId: event.id, type: event.type, correlationId: event.correlationid })
-      : baseLogger;
-    return base.childLogger;
-  }
-
-  get state(): Map<string | symbol, unknown> {
-    const { base } = this;
-    base.scratch ??= new Map();
-    return base.scratch;
-  }
-
-  get settled(): boolean {
-    return this.base.done;
-  }
-
-  get settledAs(): SettleKind | undefined {
-    return this.base.how;
-  }
-
-  /** The hold of the running attempt: read through `base`, so every view of the context sees the same one. */
-  get emits(): HeldEmits {
-    return openHoldOf(this.base.scratch) ?? NO_HELD_EMITS;
-  }
-
-  /** A function, not a method, so handlers may destructure it: `(event, { emit }) => …`. */
-  get emit(): HandlerContext<EventContract>['emit'] {
-    const { base } = this;
-    base.emitFn ??= ((contract, data, options) => base.route.emit(base, contract, data, options)) as HandlerContext<EventContract>['emit'];
-    return base.emitFn;
-  }
-
-  abort(reason: Error): void {
-    const { base } = this;
-    base.controller ??= new AbortController();
-    base.controller.abort(reason);
-  }
-
-  ack(): Promise<void> {
-    return this.base.settle('ack', (delivery) => delivery.ack());
-  }
-
-  nack(options?: NackOptions): Promise<void> {
-    return this.base.settle('nack', (delivery) => delivery.nack(options));
-  }
-
-  deadLetter(reason: string): Promise<void> {
-    return this.base.settle('dead-letter', (delivery) => delivery.deadLetter(reason));
-  }
-
-  /** Defer to `when` (the same attempt, one more deferral), or dead-letter once past `maxDeferrals`. */
-  retryAfter(when: number | Date): Promise<void> {
-    const { base } = this;
-    let at: number;
-    try {
-      at = retryTime(when);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const deferrals = deferralsFromHeaders(base.delivery.message.headers);
-    if (deferrals >= base.maxDeferrals) {
-      const reason = `retry-after deferred ${deferrals} time(s), the bound (retryLater.maxDeferrals = ${base.maxDeferrals}); not retried again`;
-      base.logger.error({ reason, deferrals }, 'dead-lettering event');
-      return base.settle('dead-letter', (delivery) => delivery.deadLetter(reason));
-    }
-    return base.settle('defer', (delivery) => delivery.defer(at, deferHeaders(delivery, at, true)));
-  }
-
-  private settle(what: SettleKind, action: (delivery: Delivery) => Promise<void>): Promise<void> {
-    if (this.done) return Promise.resolve();
-    this.done = true;
-    this.how = what;
-    return guarded(
-      () => action(this.delivery),
-      (error) => this.reportFailure(what, this.event.id, error),
-    );
-  }
-}

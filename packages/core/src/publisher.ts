@@ -63,8 +63,11 @@ export class Publisher {
     return { event, message: this.messageFor(contract, event, at) };
   }
 
-  /** Build one event for sending; a send span is opened and, if building fails, ended with the reason. */
-  build(contract: EventContract, data: unknown, buildOptions: BuildOptions = {}, cause?: MessageContext, at = scheduledTime(buildOptions)): BuiltEvent {
+  /**
+   * Build one event for sending, scheduled for `at` (`scheduledTime` of its options, or a batch's
+   * time); a send span is opened and, if building fails, ended with the reason.
+   */
+  build(contract: EventContract, data: unknown, buildOptions: BuildOptions, cause: MessageContext | undefined, at: number | undefined): BuiltEvent {
     const envelopeOptions = withoutSchedule(buildOptions);
     const parsed = this.validated(contract, data);
     const { transport, instrumentation, source } = this.options;
@@ -107,7 +110,7 @@ export class Publisher {
   async publishOne(contract: EventContract, data: unknown, publishOptions: PublishEventOptions, cause?: MessageContext): Promise<CloudEvent> {
     this.options.assertCanPublish();
     const { signal, ...envelopeOptions } = publishOptions;
-    const built = this.build(contract, data, envelopeOptions, cause);
+    const built = this.build(contract, data, envelopeOptions, cause, scheduledTime(envelopeOptions));
     await this.send([built], signal ? { signal } : {});
     return built.event;
   }
@@ -124,7 +127,7 @@ export class Publisher {
     try {
       for (const e of entries) {
         const own = e.options?.delay !== undefined || e.options?.deliverAt !== undefined;
-        built.push(this.build(e.contract, e.data, e.options, undefined, own ? scheduledTime(e.options) : callAt));
+        built.push(this.build(e.contract, e.data, e.options ?? {}, undefined, own ? scheduledTime(e.options) : callAt));
       }
     } catch (error) {
       // One bad entry publishes nothing: close the spans already opened for the others.
@@ -166,13 +169,13 @@ export class Publisher {
   private hold(ctx: MessageContext, contract: EventContract, data: unknown, options: BuildOptions): Promise<CloudEvent> {
     try {
       this.options.assertCanPublish();
-      const hold = openHoldOf(ctx.state);
+      const hold = openHoldOf(ctx);
       if (!hold) {
         throw new EventBusError(
           `"${contract.type}" emitted after the handler's attempt ended; await ctx.emit inside the handler (or use emit: 'immediate')`,
         );
       }
-      const built = this.build(contract, data, options, ctx);
+      const built = this.build(contract, data, options, ctx, scheduledTime(options));
       hold.add(built);
       return Promise.resolve(built.event);
     } catch (error) {

@@ -19,10 +19,12 @@ export const CLOCK_TOLERANCE_MS = 5;
  * The time (ms since epoch) a publish with these options is scheduled for, or undefined for "now"
  * (no options, a delay of 0, a time already past). Bad values throw a ConfigError naming the option.
  */
-export function scheduledTime(options: ScheduleOptions | undefined, now = Date.now()): number | undefined {
+export function scheduledTime(options: ScheduleOptions | undefined, clock?: number): number | undefined {
   const delay = options?.delay;
   const deliverAt = options?.deliverAt;
   if (delay === undefined && deliverAt === undefined) return undefined;
+  // The clock is read only for a scheduled publish: an ordinary one (every event of a batch) skips it.
+  const now = clock ?? Date.now();
   if (delay !== undefined && deliverAt !== undefined) {
     throw new ConfigError('delay', 'give `delay` or `deliverAt`, not both');
   }
