@@ -165,8 +165,9 @@ export function createRelay(options: RelayOptions): Relay {
           emptyLooks = 0;
           if (doorbell && listener) await releaseDoorbell(listener);
           doorbell = false;
-          // While rows keep coming, look again soon rather than have every writer NOTIFY.
-          await pause(heldBack ? Math.min(pollIntervalMs, 50) : Math.min(pollIntervalMs, BUSY_LOOK_MS));
+          // While rows keep coming (or wait behind another relay's batch), look again soon rather than
+          // have every writer NOTIFY.
+          await pause(Math.min(pollIntervalMs, BUSY_LOOK_MS));
         } else if (doorbell || !listener) {
           await pause(pollIntervalMs);
         } else if (++emptyLooks < IDLE_LOOKS) {
