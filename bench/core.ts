@@ -6,8 +6,8 @@
 // Rounds rotate the order; the median CPU µs/event and the median per-round difference are printed.
 // `PROFILE=1` profiles one extra structured bus run and lists core's functions by self time.
 import os from 'node:os';
-import { createEnvelope, createEventBus, encodeStructured, silentLogger } from '@org/eventbus';
-import { data, measured, Schema, type Setup, throughput } from './lib/harness.js';
+import { createEventBus, silentLogger } from '@org/eventbus';
+import { data, measured, readStructured, type Setup, structuredBatch, throughput } from './lib/harness.js';
 import { NullTransport, type NullWire } from './lib/null-transport.js';
 import { median, rotatingRounds } from './lib/rounds.js';
 import { profiled } from './lib/self-time.js';
@@ -20,19 +20,12 @@ const load = { total: EVENTS, lanes: 4, batch: 500 };
 const byHand: Setup = async (onEvent) => {
   const consumer = new NullTransport();
   await consumer.subscribe({}, (d) => {
-    const event = JSON.parse(Buffer.from(d.message.body).toString('utf8'));
-    onEvent(Schema.parse(event.data).sentAt);
+    onEvent(readStructured(d.message.body));
     return d.ack();
   });
   const publisher = new NullTransport().connectTo(consumer);
   return {
-    send: (seq, n) =>
-      publisher.publish(
-        Array.from({ length: n }, (_, i) => {
-          const event = createEnvelope(Measured.type, 1, '/bench', Schema.parse(data(seq + i)));
-          return { channel: Measured.channel, id: event.id, ...encodeStructured(event) };
-        }),
-      ),
+    send: (seq, n) => publisher.publish(structuredBatch(Measured.channel, Measured.type, seq, n)),
     close: async () => {},
   };
 };

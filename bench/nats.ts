@@ -4,9 +4,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
-import { createEnvelope, createEventBus, encodeBinary, encodeStructured, silentLogger } from '@org/eventbus';
+import { createEnvelope, createEventBus, encodeBinary, silentLogger } from '@org/eventbus';
 import { NatsTransport } from '@org/eventbus-nats';
-import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
+import { type BenchPath, data, measured, readStructured, runBench, Schema, type Setup, structuredBatch } from './lib/harness.js';
 
 const NATS_URL = process.env.EVENTBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
 const SERVER = NATS_URL.replace(/^nats:\/\//, '');
@@ -61,18 +61,11 @@ const adapterAlone: Setup = async (onEvent) => {
   const publisher = transport(prefix);
   await Promise.all([consumer.connect(), publisher.connect()]);
   const sub = await consumer.subscribe({ group: 'bench', channels: ['events'], prefetch: PREFETCH }, async (d) => {
-    const event = JSON.parse(Buffer.from(d.message.body).toString('utf8'));
-    onEvent(Schema.parse(event.data).sentAt);
+    onEvent(readStructured(d.message.body));
     await d.ack();
   });
   return {
-    send: (start, n) =>
-      publisher.publish(
-        Array.from({ length: n }, (_, i) => {
-          const event = createEnvelope(TYPE, 1, '/bench', Schema.parse(data(start + i)));
-          return { channel: 'events', id: event.id, ...encodeStructured(event) };
-        }),
-      ),
+    send: (start, n) => publisher.publish(structuredBatch('events', TYPE, start, n)),
     close: async () => {
       await sub.close();
       await Promise.all([publisher.close(), consumer.close()]);

@@ -4,10 +4,10 @@
 // message-queue-toolkit on a confirm channel with the same prefetch.
 import { randomUUID } from 'node:crypto';
 import { AbstractAmqpTopicConsumer, AbstractAmqpTopicPublisher, AmqpConnectionManager, AmqpConsumerErrorResolver } from '@message-queue-toolkit/amqp';
-import { createEnvelope, createEventBus, encodeBinary, encodeStructured, type EncodedEvent, silentLogger } from '@org/eventbus';
+import { createEnvelope, createEventBus, type EncodedEvent, encodeBinary, encodeStructured, silentLogger } from '@org/eventbus';
 import { RabbitMqTransport } from '@org/eventbus-rabbitmq';
 import amqp, { type ConfirmChannel, type Options } from 'amqplib';
-import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
+import { type BenchPath, data, measured, readStructured, runBench, Schema, type Setup, structuredBatch } from './lib/harness.js';
 import { type MqtMessage, MqtSchema, mqtHandlers, mqtMessage, mqtOptions, quietDependencies } from './lib/mqt.js';
 
 const AMQP_URL = process.env.EVENTBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -73,18 +73,11 @@ const adapterAlone: Setup = async (onEvent) => {
   const publisher = transport();
   await Promise.all([consumer.connect(), publisher.connect()]);
   await consumer.subscribe({ group: group('tr'), channels: [Measured.channel], prefetch: PREFETCH }, async (d) => {
-    const event = JSON.parse(Buffer.from(d.message.body).toString('utf8'));
-    onEvent(Schema.parse(event.data).sentAt);
+    onEvent(readStructured(d.message.body));
     await d.ack();
   });
   return {
-    send: (seq, n) =>
-      publisher.publish(
-        Array.from({ length: n }, (_, i) => {
-          const event = createEnvelope(Measured.type, 1, '/bench', Schema.parse(data(seq + i)));
-          return { channel: Measured.channel, id: event.id, ...encodeStructured(event) };
-        }),
-      ),
+    send: (seq, n) => publisher.publish(structuredBatch(Measured.channel, Measured.type, seq, n)),
     close: async () => void (await Promise.all([publisher.close(), consumer.close()])),
   };
 };

@@ -14,9 +14,9 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesComman
 import { STSClient } from '@aws-sdk/client-sts';
 import { AbstractSnsPublisher, AbstractSnsSqsConsumer, type SNSSQSConsumerDependencies, type SNSSQSConsumerOptions } from '@message-queue-toolkit/sns';
 import { SqsConsumerErrorResolver } from '@message-queue-toolkit/sqs';
-import { createEnvelope, createEventBus, encodeStructured, silentLogger } from '@org/eventbus';
+import { createEnvelope, createEventBus, silentLogger } from '@org/eventbus';
 import { SqsTransport } from '@org/eventbus-sqs';
-import { type BenchPath, data, measured, runBench, Schema, type Setup } from './lib/harness.js';
+import { type BenchPath, data, measured, readStructured, runBench, Schema, type Setup, structuredBatch } from './lib/harness.js';
 import { type MqtMessage, MqtSchema, mqtHandlers, mqtMessage, mqtOptions, quietDependencies } from './lib/mqt.js';
 
 const RUN = randomBytes(3).toString('hex');
@@ -120,16 +120,11 @@ const adapterAlone: Setup = async (onEvent) => {
   const consumer = transport();
   const publisher = transport();
   const sub = await consumer.subscribe({ group: `g-${channel}`, channels: [channel], prefetch: 40 }, async (d) => {
-    const event = JSON.parse(Buffer.from(d.message.body).toString('utf8'));
-    onEvent(Schema.parse(event.data).sentAt);
+    onEvent(readStructured(d.message.body));
     await d.ack();
   });
-  const message = (n: number) => {
-    const event = createEnvelope('bench.sqs.measured', 1, '/bench', Schema.parse(data(n)));
-    return { channel, id: event.id, ...encodeStructured(event) };
-  };
   return {
-    send: (start, n) => publisher.publish(Array.from({ length: n }, (_, i) => message(start + i))),
+    send: (start, n) => publisher.publish(structuredBatch(channel, 'bench.sqs.measured', start, n)),
     close: async () => {
       await sub.close();
       await Promise.all([publisher.close(), consumer.close()]);

@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { defineEvent } from '@org/eventbus';
+import { createEnvelope, defineEvent, encodeStructured, type OutgoingMessage } from '@org/eventbus';
 import { z } from 'zod';
 import { inLanes } from './lanes.js';
 import { percentile, table, writeSection } from './report.js';
@@ -24,6 +24,23 @@ export const measured = (type: string, channel?: string) =>
   defineEvent({ type, description: 'A 1 KB benchmark event.', schema: Schema, ...(channel ? { channel } : {}) });
 
 /** What a path's set-up returns: send `n` events starting at `seq` (one broker call or several), then close. */
+/**
+ * What the "transport alone" paths do by hand, as core would: validate, wrap in a CloudEvent and encode
+ * it structured (`seq` to `seq + n - 1`)…
+ */
+export function structuredBatch(channel: string, type: string, seq: number, n: number): OutgoingMessage[] {
+  return Array.from({ length: n }, (_, i) => {
+    const event = createEnvelope(type, 1, '/bench', Schema.parse(data(seq + i)));
+    return { channel, id: event.id, ...encodeStructured(event) };
+  });
+}
+
+/** …and on receipt parse the structured body and validate its data: the handled event's `sentAt`. */
+export function readStructured(body: Uint8Array): number {
+  const event = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  return Schema.parse(event.data).sentAt;
+}
+
 export interface Endpoint {
   send(seq: number, n: number): Promise<void>;
   close(): Promise<void>;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createEnvelope, createEventBus, encodeBinary, encodeStructured, silentLogger } from '@org/eventbus';
 import { KafkaTransport } from '@org/eventbus-kafka';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
-import { data, measured, Schema, type Setup } from './harness.js';
+import { data, measured, readStructured, Schema, type Setup, structuredBatch } from './harness.js';
 
 export const BROKERS = (process.env.EVENTBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(',');
 export const PARTITIONS = 3;
@@ -65,19 +65,11 @@ export const adapterAlone: Setup = async (onEvent) => {
   const publisher = transport();
   await Promise.all([consumer.connect(), publisher.connect()]);
   await consumer.subscribe({ group: groupOf(channel), channels: [channel], prefetch: 10 }, async (d) => {
-    const { body } = d.message;
-    const event = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-    onEvent(Schema.parse(event.data).sentAt);
+    onEvent(readStructured(d.message.body));
     await d.ack();
   });
   return {
-    send: (seq, n) =>
-      publisher.publish(
-        Array.from({ length: n }, (_, i) => {
-          const event = createEnvelope(TYPE, 1, '/bench', Schema.parse(data(seq + i)));
-          return { channel, id: event.id, ...encodeStructured(event) };
-        }),
-      ),
+    send: (seq, n) => publisher.publish(structuredBatch(channel, TYPE, seq, n)),
     close: async () => void (await Promise.all([publisher.close(), consumer.close()])),
   };
 };
