@@ -3,6 +3,7 @@ import { resolveBackoff } from './backoff.js';
 import type { Middleware } from './context.js';
 import type { EventContract } from './contract.js';
 import { ConfigError } from './errors.js';
+import { flatString } from './event-id.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import { wholeNumber } from './option-checks.js';
 import type { HandlerDefaults } from './router.js';
@@ -75,7 +76,7 @@ export function resolveBusOptions(options: EventBusOptions) {
     throw new ConfigError('cancellations', 'must be a ScheduleCancellations store (MemoryScheduleCancellations or RedisScheduleCancellations)');
   }
   const instrumentation = isList(options.instrumentation) ? combineInstrumentation(options.instrumentation) : options.instrumentation;
-  return { transport, source: options.source, logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation };
+  return { transport, source: flatString(options.source), logger, onError, defaults, maxMessageBytes, maxDeferrals, cancellations, instrumentation };
 }
 
 function isList(value: Instrumentation | readonly Instrumentation[] | undefined): value is readonly Instrumentation[] {

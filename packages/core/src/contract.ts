@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError, type ValidationIssue } from './errors.js';
+import { flatString } from './event-id.js';
 
 /** A typed event definition: its type is the routing key, its zod schema guards both ends. */
 export interface EventContract<TType extends string = string, TSchema extends z.ZodType = z.ZodType> {
@@ -50,7 +51,8 @@ export function defineEvent<TType extends string, TSchema extends z.ZodType>(
     throw new ConfigError('channel', `"${channel}" must be a dotted name of letters, digits, "-" and "_"`);
   }
   return Object.freeze({
-    type: definition.type,
+    // Flat: the type goes into every envelope JSON.stringify writes (see event-id.ts).
+    type: flatString(definition.type) as TType,
     version,
     schema: definition.schema,
     description: definition.description,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { flatString, newEventId } from './event-id.js';
 
 /**
  * A CloudEvents 1.0 event as eventbus carries it: the required attributes, the optional ones we use,
@@ -80,7 +80,7 @@ function schemaUrn(type: string, version: number): string {
   }
   let urn = versions.get(version);
   if (urn === undefined) {
-    urn = `urn:eventbus:${type}:v${version}`;
+    urn = flatString(`urn:eventbus:${type}:v${version}`);
     versions.set(version, urn);
   }
   return urn;
@@ -93,7 +93,7 @@ export function createEnvelope<T>(
   data: T,
   options: EnvelopeOptions = {},
 ): CloudEvent<T> {
-  const id = options.id ?? randomUUID();
+  const id = options.id ?? newEventId();
   const time = options.time;
   const event: CloudEvent<T> = {
     specversion: '1.0',
