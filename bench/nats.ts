@@ -120,6 +120,6 @@ await runBench({
   paths,
   load: { total: Number(process.env.BENCH_EVENTS ?? 10_000), lanes: 8, batch: 50 },
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
-  latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000), paths: [paths[0]!, paths[3]!, paths[4]!] },
+  latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_500), paths: [paths[0]!, paths[3]!, paths[4]!] },
 });
 process.exit(0);

@@ -175,7 +175,7 @@ try {
     paths,
     load: { total: Number(process.env.BENCH_EVENTS ?? 20_000), lanes: 4, batch: 500 },
     rounds: Number(process.env.BENCH_ROUNDS ?? 3),
-    latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000), paths: [paths[0]!, paths[4]!, paths[5]!, paths[6]!] },
+    latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_500), paths: [paths[0]!, paths[4]!, paths[5]!, paths[6]!] },
   });
 } finally {
   const conn = await amqp.connect(AMQP_URL);

@@ -206,7 +206,7 @@ try {
     paths,
     load: { total: Number(process.env.BENCH_EVENTS ?? 3_000), lanes: 16, batch: 1 },
     rounds: Number(process.env.BENCH_ROUNDS ?? 3),
-    latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000), paths: [paths[0]!, paths[3]!] },
+    latency: { rate: 200, total: Number(process.env.BENCH_LATENCY_EVENTS ?? 1_500), paths: [paths[0]!, paths[3]!] },
   });
 } finally {
   emulator.stop();

@@ -75,8 +75,8 @@ export async function throughput(setup: Setup, load: Load): Promise<Sample> {
   return sample;
 }
 
-/** Latency publish call → handler of one event per call at a paced rate (p50, p99 in ms). */
-export async function pacedLatency(setup: Setup, total: number, rate: number): Promise<{ p50: number; p99: number }> {
+/** Latency publish call → handler start of one event per call at a paced rate: every sample, in ms. */
+export async function pacedLatency(setup: Setup, total: number, rate: number): Promise<number[]> {
   const samples: number[] = [];
   const { tick, done } = counter(total);
   let warm: () => void = () => {};
@@ -105,8 +105,43 @@ export async function pacedLatency(setup: Setup, total: number, rate: number): P
   await Promise.all(sends);
   await done;
   await endpoint.close();
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  return samples;
+}
+
+const pct = (samples: readonly number[], q: number) => percentile([...samples].sort((a, b) => a - b), q);
+const ms = (x: number) => Number(x.toFixed(2));
+
+/**
+ * The latency rows: every path paced in each of `rounds` rounds of `total / rounds` events, in an
+ * order that rotates, as the throughput rounds are; a tail measured in one stretch per path mostly
+ * measured what else the machine did then. Percentiles are of all a path's samples; the differences
+ * to the first path (the raw client) are medians of the per-round differences.
+ */
+async function latencyRows({ rate, total, paths, rounds }: LatencySpec) {
+  const perRound = Math.ceil(total / rounds);
+  const runs = new Map(paths.map((path) => [path.name, [] as number[][]]));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[(r + i) % paths.length]!;
+      runs.get(path.name)![r] = await pacedLatency(path.setup, perRound, rate);
+      await path.after?.();
+    }
+    console.log(`latency round ${r + 1}: ${paths.map((path) => `${path.name} p99 ${ms(pct(runs.get(path.name)![r]!, 99))} ms`).join(', ')}`);
+  }
+  const baseline = runs.get(paths[0]!.name)!;
+  return paths.map((path) => {
+    const mine = runs.get(path.name)!;
+    const delta = (q: number) => median(mine.map((run, r) => pct(run, q) - pct(baseline[r]!, q)));
+    return {
+      path: path.name,
+      'paced rate': `${rate}/s, one event per publish`,
+      events: perRound * rounds,
+      'p50 ms': ms(pct(mine.flat(), 50)),
+      'p99 ms': ms(pct(mine.flat(), 99)),
+      'p99 per round': mine.map((run) => ms(pct(run, 99))).join(' / '),
+      'Δ p50 / Δ p99 to the first row (median of rounds)': path === paths[0] ? '—' : `${delta(50) >= 0 ? '+' : ''}${ms(delta(50))} / ${delta(99) >= 0 ? '+' : ''}${ms(delta(99))}`,
+    };
+  });
 }
 
 export interface BenchPath {
@@ -115,6 +150,14 @@ export interface BenchPath {
   setup: Setup;
   /** Work between runs (dropping a round's queues), outside the measurement. */
   after?: () => Promise<void>;
+}
+
+export interface LatencySpec {
+  rate: number;
+  /** Events per path, spread over the rounds. */
+  total: number;
+  paths: BenchPath[];
+  rounds: number;
 }
 
 export interface BenchSpec {
@@ -126,8 +169,8 @@ export interface BenchSpec {
   paths: BenchPath[];
   load: Load;
   rounds: number;
-  /** Paths measured one event per publish call at `rate`/s, by name. */
-  latency?: { rate: number; total: number; paths: BenchPath[] };
+  /** Paths measured one event per publish call at `rate`/s, in interleaved rounds (default 5). */
+  latency?: Omit<LatencySpec, 'rounds'> & { rounds?: number };
   /** Warm-up runs (JIT, connections, first topology) before the rounds. */
   warmup?: number;
 }
@@ -163,14 +206,8 @@ export async function runBench(spec: BenchSpec): Promise<void> {
   const md = table(rows);
   let latencyMd = '';
   if (spec.latency) {
-    const { rate, total } = spec.latency;
-    const latencyRows = [];
-    for (const p of spec.latency.paths) {
-      const l = await pacedLatency(p.setup, total, rate);
-      await p.after?.();
-      latencyRows.push({ path: p.name, 'paced rate': `${rate}/s, one event per publish`, events: total, 'p50 ms': l.p50, 'p99 ms': l.p99 });
-    }
-    latencyMd = `\n\nLatency, publish call → handler start:\n\n${table(latencyRows)}`;
+    const rows = await latencyRows({ ...spec.latency, rounds: spec.latency.rounds ?? 5 });
+    latencyMd = `\n\nLatency, publish call → handler start (${spec.latency.rounds ?? 5} interleaved rounds):\n\n${table(rows)}`;
   }
   const loadAfter = loadAverage();
   const { total, lanes, batch } = spec.load;
