@@ -143,11 +143,17 @@ export class PartitionScheduler {
     if (!this.stopped && !this.rebalancing && this.buffered - this.held < maxBuffered / 2 && this.held < maxHeld / 2) this.limits.backpressure(false);
   }
 
-  /** One dispatch per microtask turn, however many records arrived or settled in it. */
+  /**
+   * One dispatch per turn, however many records arrived or settled in it. A tick, not a microtask:
+   * the client pushes a fetch response's records and then queues its next fetch with
+   * `process.nextTick`, and ticks run before microtasks — behind a microtask, every delivery waited
+   * for the next fetch request to be built and written (~0.25 ms at p50 for a lone record). Queued on
+   * the response's first record, this tick runs first and still sees every record of the response.
+   */
   private scheduleDispatch(): void {
     if (this.dispatchQueued || this.stopped) return;
     this.dispatchQueued = true;
-    queueMicrotask(this.dispatchNow);
+    process.nextTick(this.dispatchNow);
   }
 
   private dispatch(): void {
