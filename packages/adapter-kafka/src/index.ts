@@ -2,7 +2,7 @@ import type { EventbusAdapter, Transport } from '@org/eventbus';
 import { type KafkaTransportOptions, optionsFromUrl } from './options.js';
 import { KafkaTransport } from './transport.js';
 
-export type { KafkaTransportOptions } from './options.js';
+export type { KafkaCompression, KafkaTransportOptions } from './options.js';
 export { optionsFromUrl } from './options.js';
 export { deleteTopology, type KafkaTeardownOptions } from './teardown.js';
 export { KafkaTransport } from './transport.js';

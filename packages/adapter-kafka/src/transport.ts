@@ -111,7 +111,7 @@ export class KafkaTransport implements Transport {
     const admin = new (clientClass(Admin, options.endpoint))(clientOptions(options));
     const ProducerClass = clientClass(Producer<Buffer, Buffer, Buffer, Buffer>, options.endpoint);
     this.publisher = new Publisher(
-      () => new ProducerClass({ ...clientOptions(options), idempotent: true, acks: ProduceAcks.ALL, retries: PRODUCE_RETRIES }),
+      () => new ProducerClass({ ...clientOptions(options), idempotent: true, acks: ProduceAcks.ALL, retries: PRODUCE_RETRIES, compression: options.compression }),
       options.producers,
     );
     this.topics = new TopicRegistry(admin, options);
