@@ -26,7 +26,8 @@ function rawMessage(seq: number, wire: Wire): { body: Buffer; options: Options.P
   const event = createEnvelope(Measured.type, 1, '/bench', value);
   const encoded: EncodedEvent = wire === 'binary' ? encodeBinary(event, 'cloudEvents_', 'content-type') : encodeStructured(event);
   const { 'content-type': contentType, ...headers } = encoded.headers;
-  return { body: Buffer.from(encoded.body), options: { persistent: true, contentType, messageId: event.id, headers } };
+  // A view, not a copy: the adapter hands amqplib the encoded body as it is.
+  return { body: Buffer.from(encoded.body.buffer, encoded.body.byteOffset, encoded.body.byteLength), options: { persistent: true, contentType, messageId: event.id, headers } };
 }
 
 /** Raw amqplib: a confirm channel on one connection, a consumer with prefetch on another. */
