@@ -3,6 +3,7 @@ import { errorMessage, redact, TransportError } from '@org/eventbus';
 import amqp, { type ChannelModel } from 'amqplib';
 import { refusal, transportError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 /** Sleep that a close can cut short. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -196,6 +197,7 @@ export class ConnectionManager extends EventEmitter<{ connected: [ChannelModel];
   }
 
   private adopt(model: ChannelModel): void {
+    coalesceWrites(model);
     this.current = model;
     this.lastError = undefined;
     this.outage.recovered();
