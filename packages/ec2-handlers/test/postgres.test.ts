@@ -56,6 +56,40 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
     await eventually(() => schema.outboxRows(), (n) => n === 0, { timeoutMs: 10_000, description: 'an empty outbox' });
   }, 60_000);
 
+  it('runs the relay on connections of its own: with one connection for requests, POSTs are answered and relayed', async () => {
+    const id = runId();
+    const schema = new TestSchema(postgresUrl, `ec2t_${id}`);
+    const rabbit = rabbitFor(rabbitUrl, id);
+    cleanup = async () => {
+      await schema.drop();
+      await rabbit.teardown([`test-${id}`]);
+    };
+    // On the requests' pool the relay's LISTEN connection alone would take the only one, and every POST would
+    // wait. The workers run here too (so the relayed events have queues to go to), on the same one connection.
+    const postgres = await connectPostgres(postgresUrl, { schema: schema.name, poolSize: 1 });
+    running = await startWithStream({
+      url: rabbitUrl,
+      transportOptions: rabbit.transportOptions,
+      groupPrefix: rabbit.groupPrefix,
+      instanceId: `test-${id}`,
+      port: 0,
+      postgres,
+      launcher: new SimulatedLauncher({ bootMs: 10 }),
+    });
+    const post = () =>
+      fetch(`${running?.base}v1/ec2/instances`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'u-test', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' }),
+        signal: AbortSignal.timeout(5_000),
+      });
+    const answers = await Promise.all(Array.from({ length: 5 }, post));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = await Promise.all(answers.map(async (a) => ((await a.json()) as { requestId: string }).requestId));
+    await eventually(() => schema.launched(ids), (n) => n === ids.length, { timeoutMs: 20_000, description: 'every request launched' });
+    await eventually(() => schema.outboxRows(), (n) => n === 0, { timeoutMs: 10_000, description: 'the relay emptying the outbox' });
+  }, 60_000);
+
   it('answers a retried POST with the same Idempotency-Key from the database, writing one event', async () => {
     const id = runId();
     const schema = new TestSchema(postgresUrl, `ec2t_${id}`);

@@ -4,6 +4,11 @@ import { createPipeline } from './relay-pipeline.js';
 import { DOORBELL_CLASS, notifyChannel, resolveTables, type TableNames } from './tables.js';
 
 export interface RelayOptions {
+  /**
+   * Where the relay's connections come from: one held for LISTEN, one per batch until the broker confirms.
+   * Beside request handlers, give it a pool of its own (`batchesInFlight + 1` connections) so a slow or
+   * unreachable broker never holds connections your requests wait for.
+   */
   pool: Pool;
   /** Where rows go: the transport of the bus that encoded them (its wire encoding is in the rows). */
   transport: Transport;
