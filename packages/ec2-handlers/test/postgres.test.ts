@@ -1,8 +1,8 @@
 import { eventually } from '@org/eventbus/testing';
 import { afterEach, expect, it } from 'vitest';
-import { type RequestRecord, SimulatedLauncher } from '../src/index.js';
-import { connectPostgres } from '../src/postgres-mode.js';
-import { postLaunch, type Running, runId, startWithStream } from './helpers.js';
+import { type Ec2ServiceOptions, type RequestRecord, SimulatedLauncher } from '../src/index.js';
+import { connectPostgres, type PostgresModeOptions } from '../src/postgres-mode.js';
+import { LAUNCH, postLaunch, type Running, runId, startWithStream } from './helpers.js';
 import { describePostgresMode, rabbitFor, TestSchema } from './postgres-helpers.js';
 
 
@@ -15,7 +15,8 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
     await cleanup?.();
   }, 30_000);
 
-  it('accepts through the outbox, launches through the inbox, and keeps the chain in the database', async () => {
+  /** A fresh schema and RabbitMQ names for one test, dropped after it, and the service on them. */
+  async function start(postgresOptions: PostgresModeOptions, serviceOptions: Partial<Ec2ServiceOptions>) {
     const id = runId();
     const schema = new TestSchema(postgresUrl, `ec2t_${id}`);
     const rabbit = rabbitFor(rabbitUrl, id);
@@ -23,7 +24,7 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
       await schema.drop();
       await rabbit.teardown([`test-${id}`]);
     };
-    const postgres = await connectPostgres(postgresUrl, { schema: schema.name });
+    const postgres = await connectPostgres(postgresUrl, { schema: schema.name, ...postgresOptions });
     running = await startWithStream({
       url: rabbitUrl,
       transportOptions: rabbit.transportOptions,
@@ -31,18 +32,23 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
       instanceId: `test-${id}`,
       port: 0,
       postgres,
-      launcher: new SimulatedLauncher({ bootMs: 50 }),
+      ...serviceOptions,
     });
-    const posted = await postLaunch(running.base);
+    return { id, schema, service: running };
+  }
+
+  it('accepts through the outbox, launches through the inbox, and keeps the chain in the database', async () => {
+    const { schema, service } = await start({}, { launcher: new SimulatedLauncher({ bootMs: 50 }) });
+    const posted = await postLaunch(service.base);
     expect(posted.status).toBe(202);
     const requestId = posted.body.requestId;
-    const [note] = await running.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), {
+    const [note] = await service.notifications.waitFor((ns) => ns.some((n) => n.requestId === requestId), {
       timeoutMs: 20_000,
       description: 'the notification over SSE',
     });
     expect(note).toMatchObject({ requestId, level: 'success' });
     const record = await eventually(
-      async () => (await (await fetch(new URL(posted.body.statusUrl, running?.base))).json()) as RequestRecord,
+      async () => (await (await fetch(new URL(posted.body.statusUrl, service.base))).json()) as RequestRecord,
       (r) => r.chain.length === 4,
       { timeoutMs: 10_000, description: 'the whole chain in the database' },
     );
@@ -57,30 +63,14 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
   }, 60_000);
 
   it('runs the relay on connections of its own: with one connection for requests, POSTs are answered and relayed', async () => {
-    const id = runId();
-    const schema = new TestSchema(postgresUrl, `ec2t_${id}`);
-    const rabbit = rabbitFor(rabbitUrl, id);
-    cleanup = async () => {
-      await schema.drop();
-      await rabbit.teardown([`test-${id}`]);
-    };
     // On the requests' pool the relay's LISTEN connection alone would take the only one, and every POST would
     // wait. The workers run here too (so the relayed events have queues to go to), on the same one connection.
-    const postgres = await connectPostgres(postgresUrl, { schema: schema.name, poolSize: 1 });
-    running = await startWithStream({
-      url: rabbitUrl,
-      transportOptions: rabbit.transportOptions,
-      groupPrefix: rabbit.groupPrefix,
-      instanceId: `test-${id}`,
-      port: 0,
-      postgres,
-      launcher: new SimulatedLauncher({ bootMs: 10 }),
-    });
+    const { schema, service } = await start({ poolSize: 1 }, { launcher: new SimulatedLauncher({ bootMs: 10 }) });
     const post = () =>
-      fetch(`${running?.base}v1/ec2/instances`, {
+      fetch(`${service.base}v1/ec2/instances`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ userId: 'u-test', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' }),
+        body: JSON.stringify(LAUNCH),
         signal: AbortSignal.timeout(5_000),
       });
     const answers = await Promise.all(Array.from({ length: 5 }, post));
@@ -91,28 +81,12 @@ describePostgresMode('EC2 reference service in Postgres mode (one process, Rabbi
   }, 60_000);
 
   it('answers a retried POST with the same Idempotency-Key from the database, writing one event', async () => {
-    const id = runId();
-    const schema = new TestSchema(postgresUrl, `ec2t_${id}`);
-    const rabbit = rabbitFor(rabbitUrl, id);
-    cleanup = async () => {
-      await schema.drop();
-      await rabbit.teardown([`test-${id}`]);
-    };
-    const postgres = await connectPostgres(postgresUrl, { schema: schema.name });
-    running = await startWithStream({
-      role: 'api',
-      url: rabbitUrl,
-      transportOptions: rabbit.transportOptions,
-      groupPrefix: rabbit.groupPrefix,
-      instanceId: `test-${id}`,
-      port: 0,
-      postgres,
-    });
+    const { id, schema, service } = await start({}, { role: 'api' });
     const post = () =>
-      fetch(`${running?.base}v1/ec2/instances`, {
+      fetch(`${service.base}v1/ec2/instances`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': `key-${id}` },
-        body: JSON.stringify({ userId: 'u-test', imageId: 'ami-0123456789abcdef0', instanceType: 't3.micro' }),
+        body: JSON.stringify(LAUNCH),
       });
     const answers = await Promise.all([post(), post(), post()]);
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
