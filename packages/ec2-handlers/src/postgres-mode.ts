@@ -4,6 +4,7 @@ import { type EmitOptions, type EventBus, type EventInput, type Logger, type Out
 import {
   createOutbox,
   createRelay,
+  DEFAULT_BATCHES_IN_FLIGHT,
   migrate,
   type Outbox,
   type Relay,
@@ -22,15 +23,15 @@ export interface PostgresModeOptions {
   schema?: string;
   /** Create or update the tables at start (default true); false when `eventbus postgres migrate` ran in the deploy. */
   migrate?: boolean;
-  /** Connections of this process for requests and handlers. Default 10. The relay, where it runs, opens two of its own. */
+  /** Connections of this process for requests and handlers. Default 10. The relay, where it runs, opens its own (`batchesInFlight` + 1, 3 by default). */
   poolSize?: number;
   /**
    * Wait for the WAL flush before a commit returns (default true). Off, a 202 can be lost in a
    * database crash (not in an API crash): the last ~0.6 s of commits. See docs/reference-service-postgres.md.
    */
   synchronousCommit?: boolean;
-  /** Relay tuning (batch size, poll and retry intervals). */
-  relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retryDelayMs' | 'onError'>;
+  /** Relay tuning (batch size, batches in flight, poll and retry intervals). */
+  relay?: Pick<RelayOptions, 'batchSize' | 'batchesInFlight' | 'pollIntervalMs' | 'retryDelayMs' | 'onError'>;
   logger?: Logger;
 }
 
@@ -162,11 +163,11 @@ export async function connectPostgres(url: string, options: PostgresModeOptions 
       };
     },
     relay(transport) {
-      // Connections of its own: the relay holds its LISTEN connection for good and a batch's connection
+      // Connections of its own: the relay holds its LISTEN connection for good and each batch's connection
       // until the broker confirms (through a broker outage, for as long as it lasts). On the requests'
       // pool that took connections from the POSTs the outbox exists to keep answering: measured at
       // 1,000 POST/s, server-side p50 0.75–1.25 ms against 0.96–1.70 shared (docs/reference-service-postgres.md).
-      const relayPool = openPool(2, 'eventbus-ec2-relay');
+      const relayPool = openPool((options.relay?.batchesInFlight ?? DEFAULT_BATCHES_IN_FLIGHT) + 1, 'eventbus-ec2-relay');
       relayPools.push(relayPool);
       return createRelay({ pool: relayPool, transport, tables, logger, ...options.relay });
     },

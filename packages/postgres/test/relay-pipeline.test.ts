@@ -81,6 +81,34 @@ describeBroker('postgres relay pipeline: batches in flight (memory transport)', 
     await expect.poll(() => db.count('outbox'), { timeout: 5_000 }).toBe(0);
   });
 
+  it('by default holds 2 batches of 1,000 rows: the second is locked while the first waits for its confirm', async () => {
+    const { transport, relay, write, unlocked } = await setup();
+    const { seen, close } = await collect(transport, 'g', 'orders');
+    cleanups.push(close);
+    const sizes = createSpy<number>();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const gated = Object.assign(Object.create(transport) as Transport, {
+      async publish(messages: readonly OutgoingMessage[]) {
+        sizes.fn(messages.length);
+        await held;
+        await transport.publish(messages);
+      },
+    });
+    await write(0, 2_500);
+    await relay({ transport: gated }).start();
+
+    await sizes.waitForCount(1);
+    expect(sizes.calls[0]).toBe(1_000);
+    await expect.poll(unlocked, { timeout: 5_000 }).toBe(500);
+    release();
+    await seen.waitForCount(2_500, { timeoutMs: 10_000 });
+    expect(sizes.calls).toEqual([1_000, 1_000, 500]);
+    expect(seen.calls).toEqual(range(0, 2_500));
+  });
+
   it("drain() with batches in flight: a relay's own earlier batch does not hold back the next of its key", async () => {
     const { db, transport, relay, write } = await setup();
     cleanups.push((await collect(transport, 'g', 'orders')).close);
